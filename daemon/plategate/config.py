@@ -184,10 +184,18 @@ class InputConfig(_Section):
 
     enabled: bool = False
     pin: GpioPin = 27
-    active_high: bool = False
-    pull_up: bool = True
+    pull: Literal["up", "down", "none"] = Field("up", description="up: contact to ground, active low; down: active high")
+    active_high: bool = Field(False, description="only with pull = \"none\" (external pull resistor)")
     bounce_ms: Annotated[int, Field(ge=0, le=5000)] = 50
     triggers_capture: bool = True
+
+    @model_validator(mode="after")
+    def _polarity(self) -> InputConfig:
+        if self.pull == "up" and self.active_high:
+            raise ValueError("active_high: a pulled-up input is active low; use pull = \"down\" or \"none\"")
+        if self.pull == "down":
+            self.active_high = True
+        return self
 
 
 class GateConfig(_Section):
@@ -197,6 +205,12 @@ class GateConfig(_Section):
     relay: RelayConfig = RelayConfig()
     loop_detector: InputConfig = InputConfig(pin=27)
     photo_eye: InputConfig = InputConfig(pin=22, triggers_capture=False)
+
+    @model_validator(mode="after")
+    def _hold_needs_input(self) -> GateConfig:
+        if self.relay.mode == "hold" and not (self.loop_detector.enabled or self.photo_eye.enabled):
+            raise ValueError("relay.mode: 'hold' needs an enabled loop_detector or photo_eye")
+        return self
 
 
 class JournalConfig(_Section):
