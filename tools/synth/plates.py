@@ -1,0 +1,357 @@
+"""Synthetic licence plates: clean, upright renders of EU, UK, US, Brazilian and Argentine plates.
+
+The renders follow the real layouts (EU blue band with stars and country letters,
+UK yellow rear / white front, US state backgrounds, Brazilian grey/red and Mercosul
+plates, Argentine black and Mercosul plates) with several fonts, so that a reader
+trained on them transfers to real crops. Use :mod:`tools.synth.augment` to turn a
+clean render into a camera-like crop.
+
+Example::
+
+    rng = np.random.default_rng(0)
+    img, text = render_plate(style="br", rng=rng, height=64)
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tools.synth.text import FontSpec, choose_font, text_mask
+
+logger = logging.getLogger(__name__)
+
+STYLES: tuple[str, ...] = ("eu", "uk", "us", "br", "ar")
+
+_L = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_UK_L = "ABCDEFGHJKLMNOPRSTUVWXYZ"  # no I, Q in UK memory tags
+_D = "0123456789"
+_NON_ALNUM = re.compile(r"[^0-9A-Z]")
+
+# (country letters, pattern, yellow background?, text colour BGR)
+_EU_FORMATS: tuple[tuple[str, str, bool, tuple[int, int, int]], ...] = (
+    ("F", "LL-DDD-LL", False, (20, 20, 20)),
+    ("I", "LL DDDLL", False, (20, 20, 20)),
+    ("D", "L-LL DDDD", False, (20, 20, 20)),
+    ("D", "LL-L DDD", False, (20, 20, 20)),
+    ("NL", "DD-LLL-D", True, (20, 20, 20)),
+    ("NL", "LL-DD-LL", True, (20, 20, 20)),
+    ("B", "D-LLL-DDD", False, (30, 30, 170)),
+    ("E", "DDDD LLL", False, (20, 20, 20)),
+    ("PL", "LL DDDDD", False, (20, 20, 20)),
+    ("RO", "L DD LLL", False, (20, 20, 20)),
+    ("A", "L DDDDD L", False, (20, 20, 20)),
+    ("SLO", "LL LL-DDD", False, (20, 20, 20)),
+    ("CZ", "DLD DDDD", False, (20, 20, 20)),
+    ("P", "DD-LL-DD", False, (20, 20, 20)),
+)
+_US_FORMATS = ("LLL DDDD", "DLLLDDD", "LLL-DDD", "DDD LLL", "LLL DDD", "DDDDDD", "LL DDDDD", "DLL DDDD")
+_US_STATES = ("TEXAS", "OHIO", "IOWA", "MAINE", "UTAH", "OREGON", "NEVADA", "ALASKA", "IDAHO", "KANSAS")
+_BR_CITIES = ("SP - SAO PAULO", "RJ - RIO DE JANEIRO", "PR - CURITIBA", "MG - BELO HORIZONTE", "RS - PORTO ALEGRE")
+
+
+def _pattern_text(pattern: str, rng: np.random.Generator, letters: str = _L) -> str:
+    out = []
+    for p in pattern:
+        if p == "L":
+            out.append(letters[int(rng.integers(len(letters)))])
+        elif p == "D":
+            out.append(_D[int(rng.integers(10))])
+        else:
+            out.append(p)
+    return "".join(out)
+
+
+def _normalise(text: str) -> str:
+    return _NON_ALNUM.sub("", text.upper())
+
+
+def random_text(style: str, rng: np.random.Generator) -> str:
+    """Return a random plate text in the format of *style* (normalised, 0-9A-Z).
+
+    Raises:
+        ValueError: *style* is not one of :data:`STYLES`.
+    """
+    if style == "eu":
+        return _normalise(_pattern_text(_EU_FORMATS[int(rng.integers(len(_EU_FORMATS)))][1], rng))
+    if style == "uk":
+        return _pattern_text("LLDDLLL", rng, _UK_L)
+    if style == "us":
+        return _normalise(_pattern_text(_US_FORMATS[int(rng.integers(len(_US_FORMATS)))], rng))
+    if style == "br":
+        return _pattern_text("LLLDLDD" if rng.random() < 0.4 else "LLLDDDD", rng)
+    if style == "ar":
+        return _pattern_text("LLDDDLL" if rng.random() < 0.5 else "LLLDDD", rng)
+    raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(STYLES)}")
+
+
+def _shape(text: str) -> str:
+    return "".join("L" if c.isalpha() else "D" for c in text)
+
+
+def _group(text: str, pattern: str) -> str:
+    """Insert the separators of *pattern* (whose L/D slots match *text*) into *text*."""
+    out, i = [], 0
+    for p in pattern:
+        if p in "LD":
+            out.append(text[i])
+            i += 1
+        else:
+            out.append(p)
+    return "".join(out)
+
+
+def _slots(pattern: str) -> str:
+    """The L/D slots of a layout pattern, without its separators."""
+    return "".join(p for p in pattern if p in "LD")
+
+
+def _grouped(text: str, patterns: tuple[str, ...], rng: np.random.Generator) -> str:
+    shape = _shape(text)
+    fits = [p for p in patterns if _slots(p) == shape]
+    if fits:
+        return _group(text, fits[int(rng.integers(len(fits)))])
+    return text
+
+
+@dataclass
+class _Canvas:
+    """A plate being drawn, with coordinates in millimetres scaled to pixels."""
+
+    img: np.ndarray
+    scale: float  # pixels per millimetre
+
+    def px(self, mm: float) -> int:
+        return int(round(mm * self.scale))
+
+    def rect(self, x0: float, y0: float, x1: float, y1: float, colour) -> None:
+        cv2.rectangle(self.img, (self.px(x0), self.px(y0)), (self.px(x1) - 1, self.px(y1) - 1), colour, -1)
+
+    def ink(self, mask: np.ndarray, x: int, y: int, colour) -> None:
+        h, w = mask.shape
+        H, W = self.img.shape[:2]
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
+        if x1 <= x0 or y1 <= y0:
+            return
+        m = mask[y0 - y : y1 - y, x0 - x : x1 - x, None]
+        roi = self.img[y0:y1, x0:x1].astype(np.float32)
+        self.img[y0:y1, x0:x1] = (roi * (1 - m) + np.asarray(colour, np.float32) * m).astype(np.uint8)
+
+    def text(self, s: str, box: tuple[float, float, float, float], cap_mm: float, colour, font: FontSpec,
+             rng: np.random.Generator, *, spacing: float = 0.12, data_dir: Path | None = None, align: str = "center", squeeze: float = 1.0) -> None:
+        """Draw *s* with cap height *cap_mm*, centred vertically in *box*, squeezed to fit its width.
+
+        *squeeze* scales the text's width first (below 1 gives condensed letters).
+        """
+        x0, y0, x1, y1 = (self.px(v) for v in box)
+        mask = text_mask(s, font, max(3, self.px(cap_mm)), rng, spacing=spacing, data_dir=data_dir)
+        if squeeze != 1.0:
+            mask = cv2.resize(mask, (max(1, int(mask.shape[1] * squeeze)), mask.shape[0]), interpolation=cv2.INTER_AREA)
+        if mask.shape[1] > x1 - x0:
+            mask = cv2.resize(mask, (max(1, x1 - x0), mask.shape[0]), interpolation=cv2.INTER_AREA)
+        slack = (x1 - x0) - mask.shape[1]
+        if align == "center":
+            x = x0 + slack // 2 + int(rng.integers(-slack // 8 - 1, slack // 8 + 1)) if slack > 0 else x0
+        else:
+            x = x0
+        y = y0 + ((y1 - y0) - mask.shape[0]) // 2
+        self.ink(mask, x, y, colour)
+
+
+def _jitter(colour, rng: np.random.Generator, amount: int = 18) -> tuple[int, int, int]:
+    """Vary the brightness of *colour* by up to *amount* and its tint by a third of that."""
+    shift = int(rng.integers(-amount, amount + 1))
+    tint = max(1, amount // 3)
+    return tuple(int(np.clip(c + shift + rng.integers(-tint, tint + 1), 0, 255)) for c in colour)
+
+
+def _new_canvas(w_mm: float, h_mm: float, height: int, bg, rng: np.random.Generator) -> _Canvas:
+    scale = 2.0 * height / h_mm  # draw at twice the size, downsample at the end
+    img = np.empty((int(round(h_mm * scale)), int(round(w_mm * scale)), 3), np.uint8)
+    img[:] = _jitter(bg, rng)
+    return _Canvas(img, scale)
+
+
+def _border(c: _Canvas, inset_mm: float, width_mm: float, colour) -> None:
+    h, w = c.img.shape[:2]
+    i, t = c.px(inset_mm), max(1, c.px(width_mm))
+    cv2.rectangle(c.img, (i, i), (w - 1 - i, h - 1 - i), colour, t, cv2.LINE_AA)
+
+
+def _screws(c: _Canvas, rng: np.random.Generator, positions: list[tuple[float, float]]) -> None:
+    if rng.random() < 0.5:
+        return
+    tone = int(rng.integers(90, 200))
+    for x, y in positions:
+        cv2.circle(c.img, (c.px(x), c.px(y)), max(2, c.px(4)), (tone, tone, tone), -1, cv2.LINE_AA)
+
+
+def _small_font(rng: np.random.Generator) -> FontSpec:
+    return FontSpec("ttf", ("DejaVuSans-Bold.ttf", "DejaVuSansCondensed.ttf", "DejaVuSans.ttf")[int(rng.integers(3))])
+
+
+_TEXT_FACES = ("DejaVuSansCondensed-Bold.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono-Bold.ttf")
+
+
+def _eu(text: str, rng, height, data_dir) -> np.ndarray:
+    fmts = [f for f in _EU_FORMATS if _slots(f[1]) == _shape(text)]
+    country, pattern, yellow, fg = (fmts or list(_EU_FORMATS))[int(rng.integers(len(fmts or _EU_FORMATS)))]
+    shown = _group(text, pattern) if fmts else text
+    c = _new_canvas(520, 110, height, (40, 200, 250) if yellow else (245, 245, 245), rng)
+    c.rect(4, 4, 46, 106, _jitter((150, 50, 10), rng, 12))
+    for k in range(12):  # the circle of stars
+        a = 2 * np.pi * k / 12
+        cv2.circle(c.img, (c.px(25 + 11 * np.cos(a)), c.px(33 + 11 * np.sin(a))), max(1, c.px(2)), (0, 210, 255), -1, cv2.LINE_AA)
+    c.text(country, (6, 64, 44, 100), 22 if len(country) < 3 else 16, (245, 245, 245), _small_font(rng), rng)
+    font = choose_font(rng, data_dir, text, ("DejaVuSansCondensed-Bold.ttf", "DejaVuSansMono-Bold.ttf"))
+    c.text(shown, (52, 8, 512, 102), float(rng.uniform(62, 78)), _jitter(fg, rng, 15), font, rng,
+           spacing=float(rng.uniform(0.05, 0.2)), data_dir=data_dir, squeeze=float(rng.uniform(0.75, 1.05)))
+    _border(c, 2, 2.5, (30, 30, 30))
+    return c.img
+
+
+def _uk(text: str, rng, height, data_dir) -> np.ndarray:
+    rear = rng.random() < 0.6
+    c = _new_canvas(520, 111, height, (20, 200, 250) if rear else (245, 245, 245), rng)
+    shown = _group(text, "LLDD LLL") if _shape(text) == "LLDDLLL" else text
+    x0 = 8
+    if rng.random() < 0.4:
+        c.rect(4, 4, 44, 107, _jitter((150, 50, 10), rng, 12))
+        c.text("UK" if rng.random() < 0.5 else "GB", (6, 60, 42, 100), 22, (245, 245, 245), _small_font(rng), rng)
+        x0 = 50
+    font = choose_font(rng, data_dir, text, ("DejaVuSansCondensed-Bold.ttf",))
+    c.text(shown, (x0, 8, 512, 103), float(rng.uniform(66, 79)), _jitter((15, 15, 15), rng, 10), font, rng,
+           spacing=float(rng.uniform(0.06, 0.16)), data_dir=data_dir,
+           squeeze=float(rng.uniform(0.7, 1.05)))
+    if rng.random() < 0.5:
+        _border(c, 2, 2, (30, 30, 30))
+    return c.img
+
+
+@functools.lru_cache(maxsize=2)
+def _us_backgrounds(folder: Path) -> tuple[np.ndarray, ...]:
+    imgs = []
+    for p in sorted(folder.glob("*.png")) + sorted(folder.glob("*.jpg")):
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if img is not None:
+            imgs.append(img)
+    return tuple(imgs)
+
+
+def _us(text: str, rng, height, data_dir) -> np.ndarray:
+    shown = _grouped(text, _US_FORMATS, rng)
+    c = _new_canvas(305, 152, height, (245, 245, 240), rng)
+    backgrounds = _us_backgrounds(Path(data_dir) / "us-plate-backgrounds") if data_dir is not None else ()
+    if backgrounds and rng.random() < 0.85:
+        bg = backgrounds[int(rng.integers(len(backgrounds)))]
+        c.img[:] = cv2.resize(bg, (c.img.shape[1], c.img.shape[0]), interpolation=cv2.INTER_LINEAR)
+    else:
+        band = _jitter((140, 40, 20) if rng.random() < 0.5 else (30, 30, 160), rng, 25)
+        c.rect(0, 0, 305, 30, band)
+        c.rect(0, 130, 305, 152, band)
+        state = _US_STATES[int(rng.integers(len(_US_STATES)))]
+        c.text(state, (20, 4, 285, 28), 17, (245, 245, 245), _small_font(rng), rng)
+    fg = [(110, 30, 10), (20, 20, 20), (30, 30, 150), (40, 90, 20)][int(rng.integers(4))]
+    font = choose_font(rng, data_dir, text, ("DejaVuSansCondensed-Bold.ttf", "DejaVuSans-Bold.ttf"))
+    c.text(shown, (14, 34, 291, 124), float(rng.uniform(58, 72)), _jitter(fg, rng, 15), font, rng,
+           spacing=float(rng.uniform(0.04, 0.14)), data_dir=data_dir,
+           squeeze=float(rng.uniform(0.7, 1.05)))
+    return c.img
+
+
+def _mercosul(text: str, country: str, rng, height, data_dir, pattern: str) -> np.ndarray:
+    c = _new_canvas(400, 130, height, (248, 248, 248), rng)
+    c.rect(0, 0, 400, 30, _jitter((150, 60, 0), rng, 15))
+    c.text(country, (60, 4, 340, 27), 15, (245, 245, 245), _small_font(rng), rng)
+    c.rect(8, 5, 30, 25, _jitter((200, 150, 40), rng, 20))  # the Mercosur emblem square
+    shown = _group(text, pattern) if _shape(text) == _slots(pattern) else text
+    font = choose_font(rng, data_dir, text, ("DejaVuSansMono-Bold.ttf", "DejaVuSansCondensed-Bold.ttf"))
+    c.text(shown, (10, 38, 390, 124), float(rng.uniform(58, 70)), _jitter((15, 15, 15), rng, 10), font, rng,
+           spacing=float(rng.uniform(0.04, 0.16)), data_dir=data_dir,
+           squeeze=float(rng.uniform(0.7, 1.05)))
+    _border(c, 1, 3, (20, 20, 20))
+    _screws(c, rng, [(80, 34), (320, 34)])
+    return c.img
+
+
+def _br(text: str, rng, height, data_dir) -> np.ndarray:
+    if _shape(text) == "LLLDLDD" or (_shape(text) != "LLLDDDD" and rng.random() < 0.4):
+        return _mercosul(text, "BRASIL", rng, height, data_dir, "LLLDLDD")
+    red = rng.random() < 0.45  # commercial plates are red with white text
+    bg, fg = ((60, 60, 170), (235, 235, 235)) if red else ((200, 200, 200), (25, 25, 25))
+    c = _new_canvas(400, 130, height, bg, rng)
+    sep = "-" if rng.random() < 0.5 else "·"
+    shown = _group(text, f"LLL{sep}DDDD") if _shape(text) == "LLLDDDD" else text
+    c.text(_BR_CITIES[int(rng.integers(len(_BR_CITIES)))], (60, 5, 340, 22), 10, fg, _small_font(rng), rng)
+    font = choose_font(rng, data_dir, text, ("DejaVuSansCondensed-Bold.ttf", "DejaVuSans-Bold.ttf"))
+    c.text(shown, (8, 26, 392, 124), float(rng.uniform(64, 80)), _jitter(fg, rng, 15), font, rng,
+           spacing=float(rng.uniform(0.04, 0.14)), data_dir=data_dir,
+           squeeze=float(rng.uniform(0.7, 1.05)))
+    _border(c, 3, 2.5, fg)
+    _screws(c, rng, [(40, 14), (360, 14)])
+    return c.img
+
+
+def _ar(text: str, rng, height, data_dir) -> np.ndarray:
+    if _shape(text) == "LLDDDLL" or (_shape(text) != "LLLDDD" and rng.random() < 0.5):
+        return _mercosul(text, "REPUBLICA ARGENTINA", rng, height, data_dir, "LL DDD LL")
+    c = _new_canvas(294 * 1.2, 129, height, (25, 25, 25), rng)
+    w = 294 * 1.2
+    shown = _group(text, "LLL DDD") if _shape(text) == "LLLDDD" else text
+    c.text("ARGENTINA", (80, 5, w - 80, 24), 12, (235, 235, 235), _small_font(rng), rng)
+    font = choose_font(rng, data_dir, text, ("DejaVuSansCondensed-Bold.ttf", "DejaVuSansMono-Bold.ttf"))
+    c.text(shown, (12, 30, w - 12, 122), float(rng.uniform(62, 78)), _jitter((235, 235, 235), rng, 15), font, rng,
+           spacing=float(rng.uniform(0.05, 0.18)), data_dir=data_dir,
+           squeeze=float(rng.uniform(0.7, 1.05)))
+    _border(c, 3, 3, (220, 220, 220))
+    return c.img
+
+
+_RENDERERS = {"eu": _eu, "uk": _uk, "us": _us, "br": _br, "ar": _ar}
+
+
+def render_plate(
+    text: str | None = None,
+    style: str | None = None,
+    rng: np.random.Generator | None = None,
+    *,
+    height: int = 64,
+    data_dir: Path | None = None,
+) -> tuple[np.ndarray, str]:
+    """Render a clean, upright plate.
+
+    Args:
+        text: the characters to show (separators are ignored and re-inserted in the
+            style's own layout); random in the style's format when None.
+        style: one of :data:`STYLES`; random when None.
+        rng: random source (fonts, colours, layout); a fresh unseeded one when None.
+        height: height of the returned image in pixels.
+        data_dir: the shared datasets folder; enables ``chars/`` glyph fonts and
+            ``us-plate-backgrounds``. Works without it.
+
+    Returns:
+        ``(image, text)``: a BGR uint8 image of the plate and its normalised text.
+
+    Raises:
+        ValueError: unknown style, empty text, text longer than 10 characters or a
+            height below 8 pixels.
+    """
+    rng = rng if rng is not None else np.random.default_rng()
+    if style is None:
+        style = STYLES[int(rng.integers(len(STYLES)))]
+    if style not in _RENDERERS:
+        raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(STYLES)}")
+    if height < 8:
+        raise ValueError(f"plate height must be at least 8 pixels, got {height}")
+    norm = random_text(style, rng) if text is None else _normalise(text)
+    if not 1 <= len(norm) <= 10:
+        raise ValueError(f"plate text must have 1 to 10 characters 0-9A-Z, got {text!r}")
+    big = _RENDERERS[style](norm, rng, height, data_dir)
+    width = max(1, int(round(big.shape[1] * height / big.shape[0])))
+    return cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA), norm

@@ -1,0 +1,242 @@
+"""Rendering a line of plate characters into an ink mask with one of several fonts.
+
+Three kinds of font are supported:
+
+* TrueType fonts through Pillow (the DejaVu family installed with the OS, plus
+  Pillow's built-in Aileron face),
+* OpenCV's Hershey stroke fonts (with random stroke thickness),
+* real character crops from ``chars/gb`` and ``chars/br`` of the shared datasets
+  (binarised glyphs photographed from plates), when a data directory is given.
+
+Every renderer returns a float32 mask in [0, 1] (1 = ink) whose rows span exactly
+the cap height of the characters, so that callers can place text precisely.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
+
+#: TrueType faces used for plate text (bold and condensed faces look most plate-like).
+TTF_FACES: tuple[str, ...] = (
+    "DejaVuSansCondensed-Bold.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSansMono-Bold.ttf",
+    "DejaVuSansCondensed.ttf",
+    "DejaVuSansMono.ttf",
+    "DejaVuSans.ttf",
+    "DejaVuSerifCondensed-Bold.ttf",
+    "<pillow-default>",
+)
+
+HERSHEY_FACES: tuple[int, ...] = (
+    cv2.FONT_HERSHEY_SIMPLEX,
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_TRIPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+    cv2.FONT_HERSHEY_PLAIN,
+)
+
+_BASE_SIZE = 96  # render size in pixels before scaling to the requested cap height
+
+
+@dataclass(frozen=True)
+class FontSpec:
+    """Which font to draw with.
+
+    Attributes:
+        kind: ``"ttf"``, ``"hershey"`` or ``"glyphs"``.
+        name: the TTF file name, the Hershey font id (as a string) or the glyph set
+            (``"gb"`` / ``"br"``).
+        weight: stroke thickness factor for Hershey fonts (1.0 = normal).
+    """
+
+    kind: str
+    name: str
+    weight: float = 1.0
+
+
+@functools.lru_cache(maxsize=32)
+def _truetype(name: str, size: int):
+    from PIL import ImageFont
+
+    if name == "<pillow-default>":
+        return ImageFont.load_default(size=size)
+    return ImageFont.truetype(str(DEJAVU_DIR / name), size)
+
+
+def available_ttf() -> tuple[str, ...]:
+    """Return the TrueType faces that exist on this machine."""
+    return tuple(n for n in TTF_FACES if n.startswith("<") or (DEJAVU_DIR / n).is_file())
+
+
+def _crop_rows(mask: np.ndarray, top: int, bottom: int) -> np.ndarray:
+    cols = np.flatnonzero(mask.max(axis=0) > 0.05)
+    if cols.size == 0:
+        return mask[top:bottom, :1]
+    return mask[top:bottom, cols[0] : cols[-1] + 1]
+
+
+def _ttf_mask(text: str, name: str, spacing: float) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    font = _truetype(name, _BASE_SIZE)
+    cap_top, cap_bottom = font.getbbox("H0", anchor="ls")[1], 0
+    cap_h = cap_bottom - cap_top
+    gap = spacing * cap_h
+    width = int(sum(font.getlength(c) for c in text) + gap * len(text) + cap_h)
+    canvas = Image.new("L", (max(width, 8), int(cap_h * 2.2)), 0)
+    draw = ImageDraw.Draw(canvas)
+    baseline = int(cap_h * 1.5)
+    x = cap_h * 0.5
+    for ch in text:
+        draw.text((x, baseline), ch, fill=255, font=font, anchor="ls")
+        x += font.getlength(ch) + gap
+    mask = np.asarray(canvas, dtype=np.float32) / 255.0
+    return _crop_rows(mask, baseline - cap_h, baseline + 1)
+
+
+def _hershey_mask(text: str, face: int, weight: float, spacing: float) -> np.ndarray:
+    scale = _BASE_SIZE / 30.0
+    thickness = max(1, int(round(scale * 2.2 * weight)))
+    (_, cap_h), _ = cv2.getTextSize("H", face, scale, thickness)
+    gap = spacing * cap_h
+    widths = [cv2.getTextSize(c, face, scale, thickness)[0][0] for c in text]
+    width = int(sum(widths) + gap * len(text) + cap_h)
+    canvas = np.zeros((int(cap_h * 2.2), max(width, 8)), np.uint8)
+    baseline = int(cap_h * 1.5)
+    x = cap_h * 0.5
+    for ch, w in zip(text, widths, strict=True):
+        cv2.putText(canvas, ch, (int(x), baseline), face, scale, 255, thickness, cv2.LINE_AA)
+        x += w + gap
+    mask = canvas.astype(np.float32) / 255.0
+    half = thickness // 2
+    return _crop_rows(mask, baseline - cap_h - half, baseline + half + 1)
+
+
+@functools.lru_cache(maxsize=4)
+def load_glyphs(chars_dir: Path) -> dict[str, list[np.ndarray]]:
+    """Load binarised character crops as ink masks grouped by character.
+
+    Args:
+        chars_dir: a folder with ``labels.csv`` (file,char) and the crops.
+
+    Returns:
+        A dict char -> list of float32 masks (1 = ink); empty when the folder is unusable.
+    """
+    glyphs: dict[str, list[np.ndarray]] = {}
+    labels = chars_dir / "labels.csv"
+    if not labels.is_file():
+        return glyphs
+    with labels.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            img = cv2.imread(str(chars_dir / row["file"]), cv2.IMREAD_GRAYSCALE)
+            char = (row.get("char") or "").strip().upper()
+            if img is None or len(char) != 1 or min(img.shape) < 8:
+                continue
+            ink = (img < 128).astype(np.float32)
+            # glyphs whose ink touches most of the frame are bad crops (edges, bars)
+            fill = ink.mean()
+            if not 0.12 < fill < 0.75:
+                continue
+            glyphs.setdefault(char, []).append(ink)
+    logger.debug("loaded %s glyph classes from %s", len(glyphs), chars_dir)
+    return glyphs
+
+
+def _glyph_mask(text: str, glyphs: dict[str, list[np.ndarray]], spacing: float, rng: np.random.Generator) -> np.ndarray:
+    cap_h = 48
+    parts: list[np.ndarray] = []
+    gap = np.zeros((cap_h, max(1, int(spacing * cap_h))), np.float32)
+    for ch in text:
+        if ch == " ":
+            parts.append(np.zeros((cap_h, cap_h // 3), np.float32))
+        elif ch in "-·":
+            sep = np.zeros((cap_h, cap_h // 3), np.float32)
+            y0, h = (cap_h // 2 - 3, 6) if ch == "-" else (cap_h // 2 - 3, 6)
+            x0, w = (2, cap_h // 3 - 4) if ch == "-" else (cap_h // 6 - 3, 6)
+            sep[y0 : y0 + h, x0 : x0 + w] = 1.0
+            parts.append(sep)
+        else:
+            choices = glyphs[ch]
+            g = choices[int(rng.integers(len(choices)))]
+            w = max(4, int(round(g.shape[1] * cap_h / g.shape[0])))
+            parts.append(cv2.resize(g, (w, cap_h), interpolation=cv2.INTER_LINEAR))
+        parts.append(gap)
+    return np.hstack(parts[:-1]) if parts else np.zeros((cap_h, 1), np.float32)
+
+
+def glyph_sets(data_dir: Path | None) -> dict[str, dict[str, list[np.ndarray]]]:
+    """Return the usable glyph sets under ``data_dir/chars`` (empty without data)."""
+    if data_dir is None:
+        return {}
+    sets = {}
+    for name in ("gb", "br"):
+        g = load_glyphs(Path(data_dir) / "chars" / name)
+        if g:
+            sets[name] = g
+    return sets
+
+
+def choose_font(rng: np.random.Generator, data_dir: Path | None, text: str, preferred: tuple[str, ...] = ()) -> FontSpec:
+    """Pick a font for *text*: mostly *preferred* TTF faces, sometimes any other kind.
+
+    Glyph sets are only chosen when they hold every character of *text*.
+    """
+    r = rng.random()
+    sets = glyph_sets(data_dir)
+    usable = [n for n, g in sets.items() if all(c in g for c in text if c.isalnum())]
+    if usable and r < 0.2:
+        return FontSpec("glyphs", usable[int(rng.integers(len(usable)))])
+    if r < 0.35:
+        face = HERSHEY_FACES[int(rng.integers(len(HERSHEY_FACES)))]
+        return FontSpec("hershey", str(face), float(rng.uniform(0.8, 1.6)))
+    faces = [f for f in preferred if f in available_ttf()] if preferred and rng.random() < 0.7 else []
+    faces = faces or list(available_ttf())
+    return FontSpec("ttf", faces[int(rng.integers(len(faces)))])
+
+
+def text_mask(
+    text: str, font: FontSpec, cap_height: int, rng: np.random.Generator, *, spacing: float = 0.12, data_dir: Path | None = None
+) -> np.ndarray:
+    """Render *text* (characters, spaces, ``-`` and ``·``) as an ink mask.
+
+    Args:
+        text: what to draw, separators included.
+        font: the font to use.
+        cap_height: height in pixels of the returned mask (the cap height).
+        rng: random source (glyph choice).
+        spacing: extra gap between characters as a fraction of the cap height.
+        data_dir: the shared datasets folder (needed for glyph fonts).
+
+    Returns:
+        A float32 array of shape (cap_height, width) in [0, 1].
+
+    Raises:
+        ValueError: an unknown font kind, or a glyph font missing a character.
+    """
+    if font.kind == "ttf":
+        mask = _ttf_mask(text, font.name, spacing)
+    elif font.kind == "hershey":
+        mask = _hershey_mask(text, int(font.name), font.weight, spacing)
+    elif font.kind == "glyphs":
+        sets = glyph_sets(data_dir)
+        glyphs = sets.get(font.name)
+        if glyphs is None or any(c.isalnum() and c not in glyphs for c in text):
+            raise ValueError(f"glyph set {font.name!r} cannot draw {text!r}")
+        mask = _glyph_mask(text, glyphs, spacing, rng)
+    else:
+        raise ValueError(f"unknown font kind {font.kind!r}")
+    scale = cap_height / max(1, mask.shape[0])
+    width = max(1, int(round(mask.shape[1] * scale)))
+    return np.clip(cv2.resize(mask, (width, cap_height), interpolation=cv2.INTER_AREA), 0.0, 1.0)
