@@ -1,0 +1,122 @@
+"""From a burst's voted read to a decision, a relay action, a journal row and an MQTT event."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from .gate import GateController
+from .journal import Journal, iso_utc, new_event_id
+from .pipeline import BurstResult
+from .types import Decision, DecisionKind
+
+logger = logging.getLogger(__name__)
+
+Publisher = Callable[[dict, bytes | None], None]
+
+
+def encode_jpeg(image: np.ndarray | None, quality: int = 85) -> bytes | None:
+    """JPEG bytes of *image*, or ``None``."""
+    if image is None or not image.size:
+        return None
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return data.tobytes() if ok else None
+
+
+class GateKeeper:
+    """Decides on each burst result and carries the decision out.
+
+    Args:
+        policy: object with ``decide(read, now=None) -> Decision`` (plategate.access.policy).
+        gate: the gate controller to open.
+        journal: where every event is stored.
+        publisher: optional ``fn(event, snapshot_jpeg)`` (the MQTT bridge's publish_event).
+
+    The relay is switched first, then the event is stored and published, so that
+    neither a slow disk nor a down broker delays the barrier.
+    """
+
+    def __init__(self, policy, gate: GateController, journal: Journal, publisher: Publisher | None = None) -> None:
+        self.policy = policy
+        self.gate = gate
+        self.journal = journal
+        self.publisher = publisher
+        self.listeners: list[Callable[[dict], None]] = []
+        self._lock = threading.Lock()
+        self.last_event: dict | None = None
+        self.decisions = 0
+
+    def add_listener(self, fn: Callable[[dict], None]) -> None:
+        self.listeners.append(fn)
+
+    def remove_listener(self, fn: Callable[[dict], None]) -> None:
+        if fn in self.listeners:
+            self.listeners.remove(fn)
+
+    def _notify(self, message: dict) -> None:
+        for fn in list(self.listeners):
+            try:
+                fn(message)
+            except Exception:
+                logger.exception("event listener failed")
+
+    def handle(self, result: BurstResult) -> dict | None:
+        """Decide on *result*; returns the stored event, or ``None`` when no plate was read."""
+        if result.read is None:
+            logger.info("burst %d (%s): no plate read in %d frame(s)", result.burst_id, result.source,
+                        result.frames_used)
+            self._notify({"type": "no_plate", "burst": result.burst_id, "frames": result.frames_used})
+            return None
+        with self._lock:
+            read = result.read
+            decision: Decision = self.policy.decide(read)
+            if decision.open_gate:
+                self.gate.open(decision.reason, decision.plate)
+            now = time.time()
+            latency = (time.monotonic() - result.trigger_time) * 1000.0
+            event = {
+                "id": new_event_id(now),
+                "ts": now,
+                "time": iso_utc(now),
+                "plate": decision.plate or read.text,
+                "confidence": read.confidence,
+                "candidates": [list(c) for c in read.candidates],
+                "decision": DecisionKind(decision.kind).value,
+                "reason": decision.reason,
+                "matched": decision.matched,
+                "label": decision.label,
+                "allowlist_version": decision.allowlist_version,
+                "latency_ms": round(latency, 1),
+                "opened": bool(decision.open_gate),
+                "extra": {"burst": result.burst_id, "source": result.source, "frames": result.frames_used,
+                          "box": list(read.box) if read.box else None, "timing_ms": result.timing_ms},
+            }
+            logger.info("decision %s for %s (%.2f): %s%s, %.0f ms after trigger", event["decision"], event["plate"],
+                        read.confidence, decision.reason, " -> OPEN" if decision.open_gate else "", latency)
+            self.decisions += 1
+        stored = self.journal.record(event, result.crop, result.frame)
+        self.last_event = stored
+        if self.publisher is not None:
+            try:
+                self.publisher(public_event(stored), encode_jpeg(result.crop))
+            except Exception:
+                logger.exception("publishing event %s failed (it stays in the journal)", event["id"])
+        self._notify({"type": "decision", **public_event(stored)})
+        return stored
+
+
+PUBLIC_KEYS = ("id", "time", "plate", "confidence", "candidates", "decision", "reason", "matched", "label",
+               "allowlist_version", "latency_ms", "opened")
+
+
+def public_event(event: dict) -> dict:
+    """The event as reported over MQTT and the control socket (no local paths)."""
+    out = {k: event.get(k) for k in PUBLIC_KEYS}
+    out["latency_ms"] = event.get("latency_ms")
+    return out
