@@ -38,6 +38,10 @@ Handler = Callable[[dict], Any]
 Stream = Callable[[dict], Iterator[dict]]
 
 
+class DaemonNotRunning(ControlError):
+    """Nobody listens on the control socket (no file, or a stale one)."""
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()
@@ -341,10 +345,10 @@ class ControlClient:
             sock.connect(str(self.path))
         except FileNotFoundError:
             sock.close()
-            raise ControlError(f"plategated is not running (no socket at {self.path})") from None
+            raise DaemonNotRunning(f"plategated is not running (no socket at {self.path})") from None
         except ConnectionRefusedError:
             sock.close()
-            raise ControlError(f"plategated is not running (stale socket at {self.path}, nobody listening)") from None
+            raise DaemonNotRunning(f"plategated is not running (stale socket at {self.path}, nobody listening)") from None
         except PermissionError:
             sock.close()
             raise ControlError(

@@ -1,0 +1,175 @@
+"""platectl allowlist: list / add / remove / import / export.
+
+Through the running daemon (handlers ``allowlist_list``, ``allowlist_add``,
+``allowlist_remove``, ``allowlist_import``) so that its in-memory index changes at
+once; directly on the SQLite store (``access.database``) when it is not running.
+Import files are parsed here first, so a malformed file is reported with its line
+number and nothing already stored is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import AccessError
+from . import common
+from .output import emit, keyvalues, table, to_json
+
+COLUMNS = [("plate", "PLATE"), ("kind", "KIND"), ("label", "LABEL"), ("valid_from", "FROM"),
+           ("valid_until", "UNTIL"), ("windows", "WINDOWS")]
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("allowlist", help="list and edit the local allowlist",
+                              description="Read and edit the allowlist through the daemon when it runs, "
+                                          "on the store file when it does not. Entries synced from the site "
+                                          "over MQTT replace local edits at the next full snapshot.")
+    sub = p.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    ls = sub.add_parser("list", help="all entries")
+    ls.add_argument("--kind", choices=("allow", "block"), help="only this kind")
+    add = sub.add_parser("add", help="add or replace one entry")
+    add.add_argument("plate")
+    add.add_argument("--label", default="", help="who or what (resident, unit, company)")
+    add.add_argument("--block", action="store_true", help="a blocklist entry: always denied")
+    add.add_argument("--valid-from", metavar="DATE", help="ISO date or time it becomes valid")
+    add.add_argument("--valid-until", metavar="DATE", help="ISO date or time it stops being valid")
+    add.add_argument("--window", action="append", metavar="WINDOW", default=[],
+                     help="weekly time window such as 'Mon-Fri 07:00-19:00' (repeatable)")
+    rm = sub.add_parser("remove", help="remove one plate")
+    rm.add_argument("plate")
+    imp = sub.add_parser("import", help="load entries from a CSV or JSON file")
+    imp.add_argument("file", help="CSV (plate,label,kind,valid_from,valid_until,windows) or JSON")
+    imp.add_argument("--merge", action="store_true", help="add to the list instead of replacing it")
+    exp = sub.add_parser("export", help="write all entries as CSV or JSON")
+    exp.add_argument("-o", "--output", metavar="FILE", help="file (default: standard output)")
+    exp.add_argument("--format", choices=("csv", "json"), help="default: from the file name, else csv")
+    for q in (ls, add, rm, imp, exp):
+        q.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)
+        q.set_defaults(func=run)
+
+
+class Backend:
+    """The same five operations on the daemon or on the store file."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.daemon = common.daemon(args)
+        self.store = None
+        if self.daemon is None:
+            from ..access.store import AllowlistStore
+
+            self.store = AllowlistStore(common.load(args).access_db())
+
+    @property
+    def where(self) -> str:
+        return "daemon" if self.daemon is not None else f"store {self.store.path}"
+
+    def state(self) -> dict:
+        if self.daemon is not None:
+            result = self.daemon.call("allowlist_list")
+            if isinstance(result, list):
+                return {"version": None, "count": len(result), "hash": None, "entries": result}
+            return result
+        return dict(self.store.state(), entries=[e.to_dict() for e in self.store.entries()])
+
+    def add(self, entry) -> None:
+        if self.daemon is not None:
+            self.daemon.call("allowlist_add", **entry.to_dict())
+        else:
+            self.store.add(entry)
+
+    def remove(self, plate: str) -> bool:
+        if self.daemon is not None:
+            result = self.daemon.call("allowlist_remove", plate=plate)
+            return bool(result.get("removed", True)) if isinstance(result, dict) else bool(result)
+        return self.store.remove(plate)
+
+    def import_entries(self, entries: list, replace: bool) -> None:
+        if self.daemon is not None:
+            self.daemon.call("allowlist_import", entries=[e.to_dict() for e in entries], replace=replace)
+        elif replace:
+            self.store.replace_all(entries, origin="local")
+        else:
+            self.store.apply_delta(entries, [], origin="local")
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+
+def _read_file(path: str) -> list:
+    from ..access.io import read_csv, read_json
+
+    return read_json(path) if path.lower().endswith(".json") else read_csv(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "import":  # parse before touching anything
+        entries = _read_file(args.file)
+    backend = Backend(args)
+    try:
+        return _dispatch(args, backend, entries if args.action == "import" else None)
+    finally:
+        backend.close()
+
+
+def _dispatch(args: argparse.Namespace, backend: Backend, entries) -> int:
+    from ..access.entry import make_entry
+    from ..types import normalise_plate
+
+    if args.action == "list":
+        state = backend.state()
+        if args.kind:
+            state["entries"] = [e for e in state["entries"] if e.get("kind") == args.kind]
+
+        def render(s: dict) -> str:
+            head = keyvalues([("version", s.get("version")), ("entries", s.get("count")),
+                              ("hash", (s.get("hash") or "")[:16] or None), ("source", backend.where)])
+            return head + "\n\n" + (table(s["entries"], COLUMNS) if s["entries"] else "(no entries)")
+
+        emit(args.json, state, render)
+    elif args.action == "add":
+        entry = make_entry(args.plate, args.label, "block" if args.block else "allow",
+                           args.valid_from, args.valid_until, args.window or None)
+        backend.add(entry)
+        emit(args.json, {"added": entry.to_dict(), "via": backend.where},
+             lambda d: f"added {entry.plate} ({entry.kind.value}{', ' + entry.label if entry.label else ''}) via {d['via']}")
+    elif args.action == "remove":
+        plate = normalise_plate(args.plate)
+        if not backend.remove(plate):
+            raise AccessError(f"{plate} is not on the allowlist")
+        emit(args.json, {"removed": plate, "via": backend.where}, lambda d: f"removed {plate} via {d['via']}")
+    elif args.action == "import":
+        backend.import_entries(entries, replace=not args.merge)
+        verb = "merged" if args.merge else "imported (list replaced)"
+        emit(args.json, {"imported": len(entries), "replace": not args.merge, "via": backend.where},
+             lambda d: f"{len(entries)} entries {verb} from {args.file} via {d['via']}")
+    elif args.action == "export":
+        _export(args, backend)
+    return 0
+
+
+def _export(args: argparse.Namespace, backend: Backend) -> None:
+    from ..access.entry import entry_from_dict
+    from ..access.io import format_csv
+
+    state = backend.state()
+    entries = [entry_from_dict({k: v for k, v in e.items() if k in
+                                ("plate", "label", "kind", "valid_from", "valid_until", "windows")})
+               for e in state["entries"]]
+    fmt = args.format or ("json" if (args.output or "").lower().endswith(".json") else "csv")
+    if fmt == "json":
+        import json
+
+        text = json.dumps({"version": state.get("version"), "hash": state.get("hash"),
+                           "entries": [e.to_dict() for e in entries]}, indent=1, ensure_ascii=False) + "\n"
+    else:
+        text = format_csv(entries)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        note = {"exported": len(entries), "file": args.output}
+        print(to_json(note) if args.json else f"{len(entries)} entries written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)

@@ -1,0 +1,122 @@
+"""platectl capture: save one frame, or a burst, optionally waiting for motion.
+
+With the daemon running the camera is busy, so the frame comes from the daemon's
+``snapshot`` handler; otherwise the configured camera is opened here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import time
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import CameraError
+from . import common
+from .common import UsageError
+from .output import emit
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("capture", help="save a camera frame or a motion-triggered burst",
+                              description="Save full-resolution frames as JPEG to check framing, focus and "
+                                          "IR exposure.")
+    p.add_argument("-o", "--output", metavar="PATH", default=".",
+                   help="a .jpg file (single frame) or a folder (default: current folder)")
+    p.add_argument("--burst", type=int, default=1, metavar="N", help="frames to save (default 1)")
+    p.add_argument("--motion", action="store_true", help="wait for motion in the ROI, then capture")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="give up waiting after S seconds")
+    p.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def _targets(output: str, n: int) -> list[Path]:
+    out = Path(output)
+    if out.suffix.lower() in (".jpg", ".jpeg", ".png"):
+        if n == 1:
+            return [out]
+        return [out.with_name(f"{out.stem}-{i + 1}{out.suffix}") for i in range(n)]
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    return [out / f"capture-{stamp}-{i + 1}.jpg" for i in range(n)]
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 1 <= args.burst <= 100:
+        raise UsageError(f"--burst {args.burst}: must be between 1 and 100")
+    targets = _targets(args.output, args.burst)
+    daemon = common.daemon(args)
+    if daemon is not None:
+        if args.motion:
+            raise UsageError("--motion needs the camera: stop plategated first, or use 'platectl watch'")
+        saved = [_daemon_snapshot(daemon, path) for path in targets]
+    else:
+        saved = capture_direct(common.load(args), targets, args.motion, args.timeout)
+    emit(args.json, {"saved": [str(p) for p in saved]}, lambda d: "\n".join(f"saved {p}" for p in d["saved"]))
+    return 0
+
+
+def _daemon_snapshot(daemon, path: Path) -> Path:
+    result = daemon.call("snapshot")
+    data = None
+    if isinstance(result, dict):
+        for key in ("jpeg_b64", "jpeg", "image"):
+            if isinstance(result.get(key), str):
+                data = base64.b64decode(result[key])
+                break
+        if data is None and result.get("path"):
+            data = Path(result["path"]).read_bytes()
+    if data is None:
+        raise CameraError("the daemon's snapshot reply held no image")
+    path.write_bytes(data)
+    return path
+
+
+def capture_direct(cfg, targets: list[Path], motion: bool, timeout: float) -> list[Path]:
+    """Open the configured camera here and save ``len(targets)`` frames.
+
+    Raises:
+        CameraError: the camera cannot be opened, delivers nothing, or no motion came in time.
+    """
+    import cv2
+
+    from ..camera import create_camera
+    from ..motion import MotionDetector
+
+    camera = create_camera(cfg.camera)
+    camera.start()
+    try:
+        deadline = time.monotonic() + timeout
+        if motion:
+            detector = MotionDetector(cfg.motion)
+            while True:
+                pair = _grab(camera, deadline)
+                if detector.update(pair.lores, pair.time).triggered:
+                    break
+        else:
+            for _ in range(2):  # let auto exposure settle
+                _grab(camera, deadline)
+        saved = []
+        interval = cfg.motion.burst_interval_ms / 1000.0
+        for i, path in enumerate(targets):
+            if i:
+                time.sleep(interval)
+            frame = _grab(camera, deadline).main()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not cv2.imwrite(str(path), frame):
+                raise CameraError(f"{path}: could not write the image")
+            saved.append(path)
+        return saved
+    finally:
+        camera.stop()
+
+
+def _grab(camera, deadline: float):
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise CameraError("timed out waiting for the camera (or for motion)")
+    pair = camera.grab(timeout=min(remaining, 5.0))
+    if pair is None:
+        raise CameraError("the camera source ended (replay at its end; set camera.loop = true)")
+    return pair

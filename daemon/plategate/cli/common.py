@@ -1,0 +1,67 @@
+"""What every platectl subcommand shares: the config, the daemon connection, errors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from ..config import PlategateConfig, load_config
+from ..control import ControlClient, DaemonNotRunning
+from ..errors import PlategateError
+
+DEFAULT_CONFIG = Path("/etc/plategate/plategate.toml")
+CONFIG_ENV = "PLATEGATE_CONFIG"
+
+
+class UsageError(PlategateError):
+    """The command line asks for something that cannot be done (exit status 2)."""
+
+
+def config_path(args: argparse.Namespace) -> Path | None:
+    """--config, else $PLATEGATE_CONFIG, else /etc/plategate/plategate.toml if present, else None."""
+    explicit = getattr(args, "config", None) or os.environ.get(CONFIG_ENV)
+    if explicit:
+        return Path(explicit)
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def load(args: argparse.Namespace) -> PlategateConfig:
+    """The configuration platectl works with (cached on *args*).
+
+    Raises:
+        ConfigError: the file cannot be read or is invalid.
+    """
+    cached = getattr(args, "_cfg", None)
+    if cached is None:
+        cached = load_config(config_path(args))
+        args._cfg = cached
+    return cached
+
+
+def socket_path(args: argparse.Namespace) -> Path:
+    """--socket, else the config's control.socket."""
+    explicit = getattr(args, "socket", None)
+    return Path(explicit) if explicit else load(args).control.socket
+
+
+def client(args: argparse.Namespace, timeout: float = 10.0) -> ControlClient:
+    """A client for the daemon's control socket (not yet connected)."""
+    return ControlClient(socket_path(args), timeout=timeout)
+
+
+def daemon(args: argparse.Namespace) -> ControlClient | None:
+    """The running daemon's client, or ``None`` when no daemon runs.
+
+    Raises:
+        ControlError: a daemon runs but refuses us (wrong user), or answers garbage;
+            falling back to the files behind its back would be wrong then.
+    """
+    if getattr(args, "offline", False):
+        return None
+    c = client(args)
+    try:
+        c.call("ping")
+    except DaemonNotRunning:
+        return None
+    return c

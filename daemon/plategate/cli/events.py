@@ -1,0 +1,225 @@
+"""platectl events: tail [-f], show ID, export — through the daemon, or the journal file read-only."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sqlite3
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import ControlError, StorageError
+from . import common
+from .common import UsageError
+from .output import cell, emit, keyvalues, local_time, table, to_json
+
+COLUMNS = [("time", "TIME"), ("plate", "PLATE"), ("decision", "DECISION"), ("reason", "REASON"),
+           ("confidence", "CONF"), ("label", "LABEL"), ("opened", "OPENED"), ("latency_ms", "MS"), ("id", "ID")]
+EXPORT_FIELDS = ("id", "time", "plate", "confidence", "decision", "reason", "matched", "label",
+                 "allowlist_version", "latency_ms", "opened", "crop_path", "frame_path", "candidates")
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("events", help="recorded decisions: tail, show, export",
+                              description="Read the event journal through the running daemon, or the "
+                                          "journal database directly (read-only) when it is not running.")
+    sub = p.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    t = sub.add_parser("tail", help="the last events, oldest first")
+    t.add_argument("-n", "--lines", type=int, default=20, metavar="N", help="how many (default 20)")
+    t.add_argument("-f", "--follow", action="store_true", help="keep printing new events (Ctrl-C ends)")
+    t.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
+    t.add_argument("--max-polls", type=int, default=0, help=argparse.SUPPRESS)  # tests: end follow
+    t.set_defaults(func=run_tail)
+    s = sub.add_parser("show", help="one event with all its fields")
+    s.add_argument("id", help="event id (as printed by tail)")
+    s.set_defaults(func=run_show)
+    e = sub.add_parser("export", help="events as CSV or JSON lines")
+    e.add_argument("--since", metavar="TIME", help="only events at or after this ISO 8601 time/date")
+    e.add_argument("--format", choices=("csv", "json"), default="csv")
+    e.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    e.add_argument("--limit", type=int, default=100000, help="at most this many (default 100000)")
+    e.set_defaults(func=run_export)
+    for q in (t, s, e):
+        q.add_argument("--offline", action="store_true",
+                       help="read the journal file even if the daemon runs (read-only)")
+
+
+class JournalReader:
+    """Read-only access to the journal database (never creates or changes anything).
+
+    Raises:
+        StorageError: the file is missing or not a plategate journal.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise StorageError(f"no event journal at {self.path} (nothing recorded yet, or wrong "
+                               f"journal.database / state_dir in the config)")
+        try:
+            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5.0)
+            self._db.execute("SELECT seq FROM events LIMIT 1")
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self.path}: cannot read the event journal: {exc}") from None
+
+    def _query(self, sql: str, args: tuple = ()) -> list[dict]:
+        try:
+            cur = self._db.execute(sql, args)
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self.path}: cannot read the event journal: {exc}") from None
+        for row in rows:
+            for key in ("candidates", "extra"):
+                if isinstance(row.get(key), str):
+                    try:
+                        row[key] = json.loads(row[key])
+                    except ValueError:
+                        pass
+            if "opened" in row:
+                row["opened"] = bool(row["opened"])
+        return rows
+
+    def recent(self, n: int) -> list[dict]:
+        return self._query("SELECT * FROM events ORDER BY seq DESC LIMIT ?", (n,))
+
+    def get(self, event_id: str) -> dict | None:
+        rows = self._query("SELECT * FROM events WHERE id = ?", (event_id,))
+        return rows[0] if rows else None
+
+    def since_ts(self, ts: float, limit: int) -> list[dict]:
+        return self._query("SELECT * FROM events WHERE ts >= ? ORDER BY seq LIMIT ?", (ts, limit))
+
+
+class Source:
+    """Events from the daemon (``events`` / ``event`` handlers) or from the journal file."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.daemon = common.daemon(args)
+        self.journal = None
+        if self.daemon is None:
+            cfg = common.load(args)
+            self.journal = JournalReader(cfg.journal_db())
+
+    def recent(self, n: int) -> list[dict]:
+        if self.daemon is not None:
+            rows = self.daemon.call("events", n=n)
+            return list(rows or [])
+        return self.journal.recent(n)
+
+    def get(self, event_id: str) -> dict | None:
+        if self.daemon is not None:
+            try:
+                return self.daemon.call("event", id=event_id)
+            except ControlError as exc:
+                if "not found" in str(exc).lower() or "no event" in str(exc).lower():
+                    return None
+                raise
+        return self.journal.get(event_id)
+
+
+def _oldest_first(rows: list[dict]) -> list[dict]:
+    return sorted(rows, key=lambda r: (r.get("seq") or 0, str(r.get("time") or "")))
+
+
+def _render_rows(rows: list[dict], header: bool = True) -> str:
+    shown = [dict(r, time=local_time(r.get("time"))) for r in rows]
+    text = table(shown, COLUMNS)
+    return text if header else "\n".join(text.splitlines()[1:])
+
+
+def run_tail(args: argparse.Namespace) -> int:
+    src = Source(args)
+    rows = _oldest_first(src.recent(max(args.lines, 0)))
+    seen = {r.get("id") for r in rows}
+    if args.json:
+        for row in rows:
+            print(to_json(row), flush=True)
+    elif rows:
+        print(_render_rows(rows), flush=True)
+    elif not args.follow:
+        print("no events recorded yet")
+    polls = 0
+    while args.follow:
+        time.sleep(args.interval)
+        polls += 1
+        new = [r for r in _oldest_first(src.recent(50)) if r.get("id") not in seen]
+        for row in new:
+            seen.add(row.get("id"))
+            print(to_json(row) if args.json else _render_rows([row], header=False), flush=True)
+        if args.max_polls and polls >= args.max_polls:
+            break
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    event = Source(args).get(args.id)
+    if event is None:
+        raise StorageError(f"no event with id {args.id!r}")
+
+    def render(ev: dict) -> str:
+        pairs = [(k, local_time(v) + f"  ({v})" if k == "time" else v) for k, v in ev.items()]
+        cands = ev.get("candidates") or []
+        if cands:
+            pairs = [(k, v) for k, v in pairs if k != "candidates"]
+            pairs.append(("candidates", "  ".join(f"{c[0]} {cell(c[1])}" if isinstance(c, list | tuple) else cell(c)
+                                                   for c in cands)))
+        return keyvalues(pairs)
+
+    emit(args.json, event, render)
+    return 0
+
+
+def _since_ts(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--since: not an ISO 8601 date or time: {text!r}") from None
+    if when.tzinfo is None:
+        when = when.astimezone()  # a bare date/time means local time
+    return when.timestamp()
+
+
+def _event_ts(row: dict) -> float | None:
+    if isinstance(row.get("ts"), int | float):
+        return float(row["ts"])
+    try:
+        return datetime.fromisoformat(str(row.get("time")).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def run_export(args: argparse.Namespace) -> int:
+    since = _since_ts(args.since)
+    src = Source(args)
+    if src.journal is not None:
+        rows = src.journal.since_ts(since or 0.0, args.limit)
+    else:
+        rows = _oldest_first(src.recent(args.limit))
+        if since is not None:
+            rows = [r for r in rows if (_event_ts(r) or 0) >= since]
+    fmt = "json" if args.json else args.format
+    buf = io.StringIO()
+    if fmt == "json":
+        for row in rows:
+            buf.write(to_json(row) + "\n")
+    else:
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(EXPORT_FIELDS)
+        for row in rows:
+            writer.writerow(["" if row.get(k) is None else (json.dumps(row[k]) if k == "candidates" else row[k])
+                             for k in EXPORT_FIELDS])
+    if args.output:
+        Path(args.output).write_text(buf.getvalue(), encoding="utf-8")
+        print(f"{len(rows)} events written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(buf.getvalue())
+        sys.stdout.flush()
+    return 0

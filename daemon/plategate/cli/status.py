@@ -1,0 +1,117 @@
+"""platectl status: what the running daemon reports, plus the host's temperature and throttling."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import PlategateError
+from . import common, hostinfo
+from .output import cell, duration, emit, flatten, keyvalues, local_time, table
+
+EVENT_COLUMNS = [("time", "TIME"), ("plate", "PLATE"), ("decision", "DECISION"), ("reason", "REASON"),
+                 ("confidence", "CONF"), ("id", "ID")]
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("status", help="state of the running daemon",
+                              description="State, uptime, camera frame rate, last events, allowlist, MQTT, "
+                                          "model health, CPU temperature and throttling.")
+    p.add_argument("--events", type=int, default=5, metavar="N", help="last N events to show (default 5)")
+    p.set_defaults(func=run)
+
+
+def host() -> dict:
+    """This machine's CPU temperature and throttling flags."""
+    return {"cpu_temp_c": hostinfo.cpu_temperature(), "throttled": hostinfo.throttled()}
+
+
+def run(args: argparse.Namespace) -> int:
+    status = common.client(args).call("status")
+    if not isinstance(status, dict):
+        status = {"status": status}
+    status.setdefault("host", host())
+    events = status.get("last_events")
+    if events is None and args.events > 0:
+        try:
+            events = common.client(args).call("events", n=args.events)
+        except PlategateError:
+            events = []
+    status["last_events"] = (events or [])[: max(args.events, 0)]
+    emit(args.json, status, render)
+    return 0
+
+
+def _get(data: dict, *keys, default=None):
+    for key in keys:
+        node = data
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            return node
+    return default
+
+
+def render(status: dict) -> str:
+    """The status as a summary block, the last events table and every other field."""
+    throttle = _get(status, "host.throttled")
+    throttle_text = "-" if throttle is None else (", ".join(throttle.get("now") or []) or "no") + (
+        f" (earlier: {', '.join(throttle['past'])})" if throttle.get("past") else "")
+    temp = _get(status, "host.cpu_temp_c")
+    summary = [
+        ("state", _get(status, "state")),
+        ("version", _get(status, "version")),
+        ("uptime", duration(_get(status, "uptime_s", "uptime"))),
+        ("camera fps", _get(status, "camera.fps", "health.camera.fps")),
+        ("camera", _get(status, "camera.error", "health.camera.error") or
+         ("open" if _get(status, "camera.opened", "health.camera.opened") else None)),
+        ("allowlist", _allowlist(status)),
+        ("mqtt", _mqtt(status)),
+        ("models", _models(status)),
+        ("gate", _get(status, "gate.state", "health.gate.state", "relay.state")),
+        ("cpu temperature", None if temp is None else f"{temp:.1f} C"),
+        ("throttling", throttle_text),
+    ]
+    parts = [keyvalues((k, v) for k, v in summary if v is not None and v != "-" or k == "state")]
+    events = status.get("last_events") or []
+    if events:
+        rows = [dict(e, time=local_time(e.get("time"))) for e in events]
+        parts.append("\nlast events\n" + table(rows, EVENT_COLUMNS))
+    rest = [(k, v) for k, v in flatten({k: v for k, v in status.items() if k not in ("last_events", "host")})
+            if not isinstance(v, list) or not v or not isinstance(v[0], dict)]
+    if rest:
+        parts.append("\ndetails\n" + keyvalues(rest))
+    return "\n".join(parts)
+
+
+def _allowlist(status: dict) -> str | None:
+    version = _get(status, "allowlist.version", "allowlist_version")
+    count = _get(status, "allowlist.count", "allowlist.size", "allowlist.entries")
+    if version is None and count is None:
+        return None
+    return f"version {cell(version)}, {cell(count)} entries"
+
+
+def _mqtt(status: dict) -> str | None:
+    mqtt = status.get("mqtt")
+    if not isinstance(mqtt, dict):
+        return None
+    if mqtt.get("enabled") is False:
+        return "disabled"
+    state = "connected" if mqtt.get("connected") else "DISCONNECTED"
+    depth = mqtt.get("outbox_depth", mqtt.get("outbox"))
+    return f"{state}, outbox {cell(depth)}"
+
+
+def _models(status: dict) -> str | None:
+    models = _get(status, "models", "health.models")
+    if not isinstance(models, dict):
+        return None if models is None else cell(models)
+    out = []
+    for name, info in models.items():
+        if isinstance(info, dict):
+            ok = info.get("ok", info.get("loaded"))
+            out.append(f"{name} {'ok' if ok or ok is None and not info.get('error') else 'FAILED'}"
+                       + (f" ({info['error']})" if info.get("error") else ""))
+        else:
+            out.append(f"{name} {cell(info)}")
+    return ", ".join(out)
