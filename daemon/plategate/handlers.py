@@ -1,0 +1,153 @@
+"""What the running daemon answers on its control socket and to MQTT commands."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import queue
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from . import __version__
+from .errors import ControlError
+from .gatekeeper import encode_jpeg, public_event
+
+if TYPE_CHECKING:
+    from .service import Service
+
+logger = logging.getLogger(__name__)
+
+
+def status(service: Service) -> dict:
+    """The daemon's status as ``platectl status`` shows it."""
+    store = service.store
+    bridge = service.bridge
+    models = getattr(service.recognizer, "health", None)
+    return {
+        "state": service.state,
+        "version": __version__,
+        "uptime_s": round(time.monotonic() - service.started_at, 1),
+        "site": service.cfg.site_id,
+        "gate_id": service.cfg.gate_id,
+        "camera": service.camera.health,
+        "pipeline": {**vars(service.stats), "alive": service.alive(), "queue": service.frames.qsize()},
+        "gate": service.gate.status,
+        "inputs": {name: dev.is_active for name, dev in service.inputs.items()},
+        "allowlist": {"version": store.version, "count": store.count(), "hash": store.content_hash()},
+        "mqtt": ({"enabled": True, "connected": bridge.connected, "outbox_depth": bridge.outbox_depth()}
+                 if bridge is not None else {"enabled": False}),
+        "models": models() if callable(models) else (models or {"detector": {"ok": True}, "reader": {"ok": True}}),
+        "journal": {"events": service.journal.count(), "snapshots_skipped": service.journal.snapshots_skipped},
+        "last_events": [public_event(e) for e in service.journal.recent(5)],
+    }
+
+
+def _entry_from_args(args: dict):
+    from .access.entry import entry_from_dict
+
+    return entry_from_dict({k: v for k, v in args.items() if k != "cmd"})
+
+
+def control_handlers(service: Service) -> dict[str, Callable[[dict], object]]:
+    """Handlers for ``platectl`` (one function per command name)."""
+
+    def open_gate(args: dict) -> dict:
+        service.gate.open(args.get("reason") or "manual", args.get("plate"))
+        return {"opened": True, "mode": service.cfg.gate.relay.mode}
+
+    def test_relay(args: dict) -> dict:
+        ms = int(args.get("ms") or service.cfg.gate.relay.pulse_ms)
+        if not 10 <= ms <= 60000:
+            raise ControlError(f"pulse of {ms} ms out of range (10..60000)")
+        service.relay.pulse(ms)
+        return {"pulsed_ms": ms}
+
+    def snapshot(_args: dict) -> dict:
+        pair = service.camera.camera.grab(timeout=3.0) if service.camera.camera.opened else None
+        if pair is None:
+            raise ControlError("the camera has no frame to give (not open or footage ended)")
+        data = encode_jpeg(pair.main(), 90)
+        return {"jpeg_b64": base64.b64encode(data).decode(), "width": pair.main().shape[1],
+                "height": pair.main().shape[0]}
+
+    def events(args: dict) -> list[dict]:
+        return service.journal.recent(int(args.get("n") or 20))
+
+    def event(args: dict) -> dict:
+        found = service.journal.get(str(args.get("id", "")))
+        if found is None:
+            raise ControlError(f"no event with id {args.get('id')!r}")
+        return found
+
+    def allowlist_list(_args: dict) -> dict:
+        return {**service.store.state(), "entries": [e.to_dict() for e in service.store.entries()]}
+
+    def allowlist_add(args: dict) -> dict:
+        service.store.add(_entry_from_args(args))
+        return service.store.state()
+
+    def allowlist_remove(args: dict) -> dict:
+        return {"removed": service.store.remove(str(args.get("plate", "")))}
+
+    def allowlist_import(args: dict) -> dict:
+        from .access.entry import entry_from_dict
+
+        entries = [entry_from_dict(e) for e in args.get("entries") or []]
+        if args.get("replace", True):
+            service.store.replace_all(entries, origin="platectl")
+        else:
+            service.store.apply_delta(entries, [], origin="platectl")
+        return service.store.state()
+
+    def reload(_args: dict) -> dict:
+        service.request_reload()
+        return {"reloading": True}
+
+    return {"status": lambda _a: status(service), "open": open_gate, "test_relay": test_relay,
+            "snapshot": snapshot, "events": events, "event": event, "allowlist_list": allowlist_list,
+            "allowlist_add": allowlist_add, "allowlist_remove": allowlist_remove,
+            "allowlist_import": allowlist_import, "reload": reload}
+
+
+def control_streams(service: Service) -> dict[str, Callable[[dict], Iterator[dict | None]]]:
+    """Streaming commands: ``watch`` yields every decision (and no-plate burst) live."""
+
+    def watch(_args: dict) -> Iterator[dict | None]:
+        inbox: queue.Queue = queue.Queue(maxsize=1000)
+
+        def listener(message: dict) -> None:
+            try:
+                inbox.put_nowait(message)
+            except queue.Full:
+                pass
+
+        service.keeper.add_listener(listener)
+        try:
+            while service.state in ("starting", "running"):
+                try:
+                    yield inbox.get(timeout=1.0)
+                except queue.Empty:
+                    yield None
+        finally:
+            service.keeper.remove_listener(listener)
+
+    return {"watch": watch}
+
+
+def command_handler(service: Service) -> Callable[[str, dict], dict]:
+    """Carries out verified MQTT commands (``open``, ``reload``, ``snapshot``)."""
+
+    def handle(name: str, args: dict) -> dict:
+        if name == "open":
+            service.gate.open("remote command", args.get("plate"))
+            return {"ok": True, "opened": True}
+        if name == "reload":
+            service.request_reload()
+            return {"ok": True}
+        if name == "snapshot":
+            service.capture.request_trigger("command")
+            return {"ok": True, "triggered": True}
+        return {"ok": False, "error": f"unknown command {name!r}"}
+
+    return handle
