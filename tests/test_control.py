@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from plategate.control import ControlClient, ControlServer
 from plategate.errors import ControlError, StorageError
 

@@ -127,7 +127,8 @@ def _dispatch(args: argparse.Namespace, backend: Backend, entries) -> int:
         def render(s: dict) -> str:
             head = keyvalues([("version", s.get("version")), ("entries", s.get("count")),
                               ("hash", (s.get("hash") or "")[:16] or None), ("source", backend.where)])
-            return head + "\n\n" + (table(s["entries"], COLUMNS) if s["entries"] else "(no entries)")
+            rows = [dict(e, windows="; ".join(e.get("windows") or [])) for e in s["entries"]]
+            return head + "\n\n" + (table(rows, COLUMNS) if rows else "(no entries)")
 
         emit(args.json, state, render)
     elif args.action == "add":

@@ -97,8 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, usage errors
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     debug = bool(args.debug or os.environ.get("PLATEGATE_DEBUG"))
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="platectl: %(levelname)s %(name)s: %(message)s", force=True)
+    handler = _setup_logging(debug)
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:
@@ -111,6 +110,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        logging.getLogger("plategate").removeHandler(handler)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (safe when main() runs repeatedly)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def _setup_logging(debug: bool) -> logging.Handler:
+    log = logging.getLogger("plategate")
+    for handler in [h for h in log.handlers if isinstance(h, _StderrHandler)]:
+        log.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("platectl: %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.DEBUG if debug else logging.WARNING)
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG if debug else logging.NOTSET)
+    return handler
 
 
 def _fail(exc: BaseException, debug: bool) -> None:

@@ -1,0 +1,140 @@
+"""platectl diag: a broken setup gives the right FAIL lines; a working one passes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cli_support import FakeDaemon, cleanup, short_dir, write_config
+
+from plategate.cli import diag, hostinfo
+from plategate.cli.main import main
+from tests.brokers import free_port
+
+
+@pytest.fixture
+def root():
+    path = short_dir()
+    yield path
+    cleanup(path)
+
+
+@pytest.fixture
+def synced_clock(monkeypatch):
+    monkeypatch.setattr(hostinfo, "clock_synchronised", lambda: (True, "test"))
+
+
+def results(capsys) -> dict:
+    data = json.loads(capsys.readouterr().out)
+    return {c["name"]: c for c in data["checks"]}
+
+
+def test_broken_setup_reports_fail_lines(root, capsys, synced_clock):
+    port = free_port()  # nothing listens there
+    cfg = write_config(root, extra=f"""
+[recognition]
+detector_model = "{root}/nope/detector.tflite"
+reader_model = "{root}/nope/reader.tflite"
+
+[mqtt]
+enabled = true
+host = "127.0.0.1"
+port = {port}
+""")
+    text = cfg.read_text().replace(f'source = "{root}/frames"', f'source = "{root}/no-such-footage"')
+    cfg.write_text(text)
+    assert main(["diag", "--config", str(cfg), "--camera-seconds", "0.5", "--mqtt-timeout", "2"]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+
+    def line(name: str) -> str:
+        found = [x for x in lines if x.split()[1:2] == [name]]
+        assert found, out
+        return found[0]
+
+    assert line("model:detector").startswith("FAIL") and f"missing file {root}/nope/detector.tflite" in out
+    assert line("model:reader").startswith("FAIL")
+    assert line("camera").startswith("FAIL") and "no-such-footage" in line("camera")
+    assert line("mqtt").startswith("FAIL") and f"cannot connect to 127.0.0.1:{port}" in line("mqtt")
+    assert "Connection refused" in line("mqtt")
+    assert line("daemon").startswith("WARN") and "not running" in line("daemon")
+    assert line("inputs").startswith("PASS") and line("relay").startswith("PASS")  # mock pins
+    assert line("clock").startswith("PASS")
+    assert "hint: check mqtt.host/port" in out
+    assert "failed" in lines[-1] and "Traceback" not in out
+
+
+def test_invalid_config_fails_and_skips_the_rest(root, capsys):
+    bad = root / "bad.toml"
+    bad.write_text("[gate.relay]\npulse_ms = 5\n")
+    assert main(["diag", "--json", "--config", str(bad)]) == 1
+    res = results(capsys)
+    assert res["config"]["status"] == "FAIL"
+    assert "gate.relay.pulse_ms" in res["config"]["message"]
+    assert {r["status"] for n, r in res.items() if n != "config"} == {"SKIP"}
+
+
+def test_working_setup_passes(root, capsys, synced_clock, mosquitto):
+    host, port = mosquitto
+    cfg = write_config(root, fps=20, extra=f"""
+[gate.loop_detector]
+enabled = true
+pin = 27
+
+[mqtt]
+enabled = true
+host = "{host}"
+port = {port}
+""")
+    (root / "state").mkdir()
+    rc = main(["diag", "--json", "--config", str(cfg), "--camera-seconds", "1", "--skip", "models", "--skip", "disk"])
+    res = results(capsys)
+    assert res["config"]["status"] == "PASS"
+    assert res["camera"]["status"] == "PASS", res["camera"]
+    assert "fps (configured 20" in res["camera"]["message"] and "320x240" in res["camera"]["message"]
+    assert res["inputs"]["status"] == "PASS" and "loop_detector (pin 27) clear" in res["inputs"]["message"]
+    assert res["mqtt"]["status"] == "PASS" and "round trip" in res["mqtt"]["message"]
+    assert "models" not in res and "disk" not in res
+    assert rc == 0
+
+
+def test_diag_uses_running_daemon(root, capsys, synced_clock):
+    cfg = write_config(root)
+    with FakeDaemon(root):
+        main(["diag", "--json", "--config", str(cfg), "--only", "daemon", "--only", "camera", "--only", "mqtt"])
+    res = results(capsys)
+    assert res["daemon"]["status"] == "PASS" and "state running" in res["daemon"]["message"]
+    assert res["camera"]["status"] == "PASS" and "measured by plategated" in res["camera"]["message"]
+    assert res["mqtt"]["status"] == "WARN"  # disabled in this config
+
+
+def test_clock_and_disk_checks(root, monkeypatch):
+    cfg_path = write_config(root)
+    from plategate.config import load_config
+
+    ctx = diag.Context(args=None, cfg=load_config(cfg_path))
+    monkeypatch.setattr(hostinfo, "clock_synchronised", lambda: (False, "timedatectl"))
+    (res,) = diag.check_clock(ctx)
+    assert res.status == diag.Status.FAIL and "NOT synchronised (timedatectl)" in res.message
+    monkeypatch.setattr(hostinfo, "clock_synchronised", lambda: (None, "unknown"))
+    assert diag.check_clock(ctx)[0].status == diag.Status.WARN
+    (res,) = diag.check_disk(ctx)
+    assert res.status == diag.Status.WARN and "does not exist yet" in res.message
+    ctx.cfg.journal.min_free_mb = 10**12
+    (res,) = diag.check_disk(ctx)
+    assert res.status == diag.Status.FAIL and "below journal.min_free_mb" in res.message
+
+
+def test_model_checksum_mismatch_without_runtime(root):
+    model = root / "reader.tflite"
+    model.write_bytes(b"TFL3" + bytes(100))
+    (root / "reader.json").write_text(json.dumps({"sha256": "0" * 64}))
+    res = diag.check_one_model("reader", model, 1)
+    assert res.status == diag.Status.FAIL
+    assert "sha256" in res.message or "reader.tflite" in res.message
+
+
+def test_throttle_decoding():
+    assert hostinfo.decode_throttled(0) == []
+    assert hostinfo.decode_throttled(0x50005) == ["under-voltage now", "throttled now", "under-voltage has occurred",
+                                                  "throttling has occurred"]

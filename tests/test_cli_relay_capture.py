@@ -1,0 +1,74 @@
+"""platectl test-relay and capture: directly on mock pins / replay camera, and through the daemon."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import pytest
+from cli_support import FakeDaemon, cleanup, short_dir, write_config
+
+from plategate.cli import relay
+from plategate.cli.main import main
+from plategate.config import load_config
+
+
+@pytest.fixture
+def root(monkeypatch):
+    path = short_dir()
+    monkeypatch.setenv("PLATEGATE_CONFIG", str(write_config(path)))
+    yield path
+    cleanup(path)
+
+
+def test_relay_direct_on_mock_pins(root, capsys):
+    result = relay.pulse_direct(load_config(root / "plategate.toml"), 60)
+    assert result["changes"] == ["on", "off"] and result["energised_after"] is False
+    assert main(["test-relay", "--pulse", "80", "--confirm", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["via"] == "direct" and data["pulsed_ms"] == 80 and data["changes"] == ["on", "off"]
+
+
+def test_relay_through_daemon(root, capsys):
+    with FakeDaemon(root) as daemon:
+        assert main(["test-relay", "--confirm"]) == 0
+        assert capsys.readouterr().out.strip() == "relay pulsed for 500 ms by plategated"
+        assert daemon.relay_changes[:1] == ["on"]
+
+
+def test_serial_relay_direct(root, capsys):
+    cfg = root / "serial.toml"
+    cfg.write_text((root / "plategate.toml").read_text() +
+                   '\n[gate.relay]\ntype = "serial"\nserial_port = "loop://"\n')
+    assert main(["--config", str(cfg), "test-relay", "--pulse", "50", "--confirm"]) == 0
+    assert "serial loop://" in capsys.readouterr().out
+
+
+def test_capture_single_and_burst(root, capsys):
+    target = root / "shot.jpg"
+    assert main(["capture", "-o", str(target)]) == 0
+    assert capsys.readouterr().out.strip() == f"saved {target}"
+    assert cv2.imread(str(target)).shape == (240, 320, 3)
+    outdir = root / "burst"
+    assert main(["capture", "-o", str(outdir), "--burst", "3", "--motion", "--timeout", "10", "--json"]) == 0
+    saved = json.loads(capsys.readouterr().out)["saved"]
+    assert len(saved) == 3 and all(cv2.imread(p) is not None for p in saved)
+
+
+def test_capture_errors(root, capsys):
+    assert main(["capture", "--burst", "0"]) == 2
+    assert "--burst 0: must be between 1 and 100" in capsys.readouterr().err
+    bad = root / "bad.toml"
+    bad.write_text((root / "plategate.toml").read_text().replace(f"{root}/frames", f"{root}/gone"))
+    assert main(["--config", str(bad), "capture", "-o", str(root / "x.jpg")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("platectl: error: replay source") and "gone" in err
+
+
+def test_capture_through_daemon(root, capsys):
+    with FakeDaemon(root):
+        target = root / "d.jpg"
+        assert main(["capture", "-o", str(target)]) == 0
+        assert cv2.imread(str(target)).shape == (24, 32, 3)
+        assert main(["capture", "--motion"]) == 2
+        assert "--motion needs the camera" in capsys.readouterr().err
