@@ -242,6 +242,7 @@ class MqttConfig(_Section):
     client_id: str = ""
     username: str | None = None
     password: str | None = None
+    password_file: Path | None = Field(None, description="read the password from this file (first line) instead of 'password'")
     tls: TlsConfig | None = None
     keepalive: Annotated[int, Field(ge=5, le=3600)] = 30
     topic_prefix: str = "plategate"
@@ -254,6 +255,18 @@ class MqttConfig(_Section):
     allow_unsigned_commands: bool = Field(False, description="only for a trusted local broker")
     homeassistant: bool = False
     homeassistant_prefix: str = "homeassistant"
+    max_snapshot_bytes: PosInt = Field(64 * 1024 * 1024, description="largest signed allowlist snapshot or delta accepted")
+    max_command_bytes: PosInt = Field(16 * 1024, description="largest command payload accepted")
+    max_inflight: Annotated[int, Field(ge=1, le=65535)] = Field(200, description="outbox messages handed to the client before acknowledgement")
+    snapshot_request_interval_s: PosFloat = Field(30.0, description="at most one allowlist/request per this interval")
+    clean_session: bool = Field(False, description="False: the broker keeps deltas and commands for the gate while it is offline")
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not value or any(c in value for c in "#+\x00") or value.startswith("/") or value.endswith("/"):
+            raise ValueError(f"invalid topic prefix {value!r} (no wildcards, no leading/trailing '/')")
+        return value
 
 
 class ControlConfig(_Section):
@@ -303,6 +316,7 @@ _PATH_KEYS = (
     ("journal", "database"),
     ("journal", "snapshot_dir"),
     ("mqtt", "outbox"),
+    ("mqtt", "password_file"),
     ("mqtt", "tls", "ca_file"),
     ("mqtt", "tls", "cert_file"),
     ("mqtt", "tls", "key_file"),
@@ -343,7 +357,7 @@ def _message(err: dict) -> str:
         msg = msg.replace("Input should be", "must be")
         # Model validators report nested keys as "key: problem"; fold them into the path.
         head, sep, tail = msg.partition(": ")
-        if sep and head.isidentifier() and " " not in head:
+        if sep and all(part.isidentifier() for part in head.split(".")):
             loc = f"{loc}.{head}" if loc else head
             msg = tail
     return f"{loc or '<root>'}: {msg}"

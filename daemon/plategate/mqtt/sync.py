@@ -1,0 +1,204 @@
+"""Signed allowlist sync: verify, order and apply site snapshots and deltas.
+
+* A snapshot is applied when its version is newer than the applied one (or equal with a
+  different content hash, which restores the site's list over local edits) and the entries
+  hash to the announced ``hash``.
+* A delta is applied when ``from_version`` equals the applied version and the result hashes
+  to the delta's ``hash``; a newer delta is kept aside (gap) and a full snapshot is requested;
+  a hash mismatch also requests a snapshot. Kept deltas are applied once the gap is closed.
+* Anything unsigned, badly signed, malformed, for another site, or not newer than what is
+  applied is refused with a log line naming why; nothing is applied.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from ..access.entry import content_hash
+from ..access.store import AllowlistStore
+from ..errors import AccessError, PlategateError, SignatureError
+from .messages import Delta, now_iso, parse_delta, parse_snapshot, to_entries
+from .signing import open_envelope
+
+logger = logging.getLogger(__name__)
+
+MAX_PENDING_DELTAS = 256
+
+
+class SyncResult:
+    """Outcome codes of one handled message (strings for logs and tests)."""
+
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+    PENDING = "pending"
+    REJECTED = "rejected"
+
+
+class AllowlistSync:
+    """Applies signed site messages to an :class:`AllowlistStore`.
+
+    Args:
+        store: the allowlist store.
+        site: this gate's site id (messages for other sites are refused).
+        keys: key id -> Ed25519 public key of the site.
+        max_bytes: payload size cap.
+        request_snapshot: ``fn(payload: dict)`` publishes an ``allowlist/request``.
+        min_request_interval_s: rate limit for snapshot requests.
+    """
+
+    def __init__(self, store: AllowlistStore, site: str, keys: dict, max_bytes: int,
+                 request_snapshot: Callable[[dict], None], min_request_interval_s: float = 30.0) -> None:
+        self.store = store
+        self.site = site
+        self.keys = keys
+        self.max_bytes = max_bytes
+        self._request = request_snapshot
+        self._interval = min_request_interval_s
+        self._last_request = -1e18
+        self._pending: dict[int, Delta] = {}
+        self._lock = threading.Lock()
+        self.last_error: str | None = None
+        self._applied_listeners: list[Callable[[dict], None]] = []
+
+    def on_applied(self, fn: Callable[[dict], None]) -> None:
+        """Call *fn(store.state())* after a snapshot or delta has been applied."""
+        self._applied_listeners.append(fn)
+
+    # Entry points (bytes from the broker) ----------------------------------------------
+    def handle_snapshot(self, raw: bytes) -> str:
+        """Verify and apply a signed snapshot; never raises for bad input."""
+        with self._lock:
+            try:
+                result = self._snapshot(raw)
+            except (PlategateError, RecursionError) as exc:
+                return self._reject("snapshot", exc)
+            applied = self._drain_pending() if result == SyncResult.APPLIED else False
+        if result == SyncResult.APPLIED or applied:
+            self._notify()
+        return result
+
+    def handle_delta(self, raw: bytes) -> str:
+        """Verify and apply (or keep aside) a signed delta; never raises for bad input."""
+        with self._lock:
+            try:
+                result = self._delta(raw)
+            except (PlategateError, RecursionError) as exc:
+                return self._reject("delta", exc)
+        if result == SyncResult.APPLIED:
+            self._notify()
+        return result
+
+    def _reject(self, what: str, exc: BaseException) -> str:
+        kind = "signature" if isinstance(exc, SignatureError) else "invalid"
+        self.last_error = f"{what} rejected ({kind}): {exc}"
+        logger.warning("allowlist %s rejected (%s): %s", what, kind, exc)
+        return SyncResult.REJECTED
+
+    def _notify(self) -> None:
+        state = self.store.state()
+        for fn in list(self._applied_listeners):
+            try:
+                fn(state)
+            except Exception:
+                logger.exception("allowlist-applied listener failed")
+
+    # Logic ---------------------------------------------------------------------------
+    def _snapshot(self, raw: bytes) -> str:
+        if not raw:
+            return SyncResult.UNCHANGED  # a cleared retained message
+        snap = parse_snapshot(open_envelope(raw, self.keys, self.max_bytes, "snapshot"))
+        if snap.site != self.site:
+            raise AccessError(f"snapshot for site {snap.site!r}, this gate belongs to {self.site!r}")
+        cur_version, cur_hash = self.store.version, self.store.content_hash()
+        if snap.version < cur_version:
+            raise SignatureError(f"stale snapshot: version {snap.version} is older than the applied {cur_version}")
+        if snap.version == cur_version and snap.hash == cur_hash:
+            logger.info("allowlist snapshot version %d already applied", snap.version)
+            return SyncResult.UNCHANGED
+        entries = to_entries(snap.entries, "snapshot", "entries")
+        plates = [e.plate for e in entries]
+        if len(set(plates)) != len(plates):
+            raise AccessError("snapshot lists a plate more than once (after normalisation)")
+        got = content_hash(entries)
+        if got != snap.hash:
+            raise AccessError(f"snapshot version {snap.version}: entries hash to {got}, snapshot says {snap.hash}")
+        self.store.replace_all(entries, version=snap.version, origin="site", expected_hash=snap.hash)
+        self.last_error = None
+        logger.info("allowlist snapshot version %d applied: %d entries", snap.version, len(entries))
+        return SyncResult.APPLIED
+
+    def _delta(self, raw: bytes) -> str:
+        delta = parse_delta(open_envelope(raw, self.keys, self.max_bytes, "delta"))
+        if delta.site != self.site:
+            raise AccessError(f"delta for site {delta.site!r}, this gate belongs to {self.site!r}")
+        cur = self.store.version
+        if delta.version <= cur:
+            raise SignatureError(f"stale or replayed delta: version {delta.version} is not newer than the applied {cur}")
+        # Validate the entries now so that a bad delta is refused whatever its position.
+        to_entries(delta.add, "delta", "add")
+        if delta.from_version > cur:
+            if len(self._pending) < MAX_PENDING_DELTAS:
+                self._pending[delta.from_version] = delta
+            logger.warning("allowlist delta %d->%d leaves a gap after the applied version %d; asking for a snapshot",
+                           delta.from_version, delta.version, cur)
+            self.request_snapshot(f"gap: have {cur}, got delta from {delta.from_version}")
+            return SyncResult.PENDING
+        result = self._apply_delta(delta)
+        if result == SyncResult.APPLIED:
+            self._drain_pending()
+        return result
+
+    def _apply_delta(self, delta: Delta) -> str:
+        from ..types import normalise_plate
+
+        add = to_entries(delta.add, "delta", "add")
+        remove = [normalise_plate(p) for p in delta.remove]
+        try:
+            self.store.apply_delta(add, remove, version=delta.version, origin="site", expected_hash=delta.hash)
+        except AccessError as exc:
+            self.last_error = f"delta {delta.from_version}->{delta.version}: {exc}"
+            logger.warning("allowlist delta %d->%d not applied: %s; asking for a snapshot", delta.from_version, delta.version, exc)
+            self.request_snapshot(f"hash mismatch applying delta to version {delta.version}")
+            return SyncResult.REJECTED
+        self.last_error = None
+        logger.info("allowlist delta %d->%d applied (+%d -%d)", delta.from_version, delta.version, len(add), len(remove))
+        return SyncResult.APPLIED
+
+    def _drain_pending(self) -> bool:
+        applied = False
+        cur = self.store.version
+        for from_version in [v for v in self._pending if v < cur]:
+            del self._pending[from_version]
+        while cur in self._pending:
+            delta = self._pending.pop(cur)
+            if self._apply_delta(delta) != SyncResult.APPLIED:
+                break
+            applied = True
+            cur = self.store.version
+        return applied
+
+    def request_snapshot(self, reason: str, force: bool = False) -> bool:
+        """Publish an ``allowlist/request`` unless one went out within the rate-limit interval."""
+        now = time.monotonic()
+        if not force and now - self._last_request < self._interval:
+            return False
+        self._last_request = now
+        payload = {"reason": reason, "have_version": self.store.version, "have_hash": self.store.content_hash(), "time": now_iso()}
+        try:
+            self._request(payload)
+        except Exception:
+            logger.exception("cannot publish allowlist request")
+            return False
+        logger.info("asked the site for a full allowlist snapshot: %s", reason)
+        return True
+
+    def state_payload(self) -> bytes:
+        """The retained ``allowlist/state`` payload."""
+        state = self.store.state()
+        state["time"] = now_iso()
+        state["last_error"] = self.last_error
+        return json.dumps(state).encode("utf-8")
