@@ -1,0 +1,32 @@
+"""sd_notify over a real datagram socket."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from plategate.notify import Notifier
+
+
+def test_notifier_sends_to_the_socket(tmp_path):
+    path = str(tmp_path / "notify.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)
+    server.settimeout(1)
+    n = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": str(os.getpid())})
+    assert n.watchdog_interval_s == 2.0
+    assert n.ready("running")
+    assert server.recv(100) == b"READY=1\nSTATUS=running"
+    assert n.watchdog()
+    assert server.recv(100) == b"WATCHDOG=1"
+    n.close()
+    server.close()
+
+
+def test_notifier_without_systemd_is_a_no_op():
+    n = Notifier({})
+    assert not n.enabled and not n.ready() and n.watchdog_interval_s is None
+
+
+def test_watchdog_for_another_pid_is_ignored():
+    assert Notifier({"NOTIFY_SOCKET": "/x", "WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"}).watchdog_interval_s is None
