@@ -160,7 +160,7 @@ def vehicle_frames(v: Vehicle, plate_img: np.ndarray, bg: np.ndarray, fps: float
     return frames
 
 
-def render(out: Path, fps: float = 10.0, seed: int = 7) -> dict:
+def render(out: Path, fps: float = 10.0, seed: int = 7, vehicles: tuple[Vehicle, ...] = VEHICLES) -> dict:
     """Write the footage and its manifest into *out*; returns the manifest."""
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -173,7 +173,7 @@ def render(out: Path, fps: float = 10.0, seed: int = 7) -> dict:
     for _ in range(int(fps)):  # a second of empty scene so motion detection settles
         cv2.imwrite(str(out / f"frame_{index:05d}.jpg"), empty, [cv2.IMWRITE_JPEG_QUALITY, 90])
         index += 1
-    for v in VEHICLES:
+    for v in vehicles:
         kind = allow.get(v.plate)
         expect = "granted" if kind == "allow" else "denied"
         if expect != v.expect:
@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "demo" / "footage", help="output folder (default demo/footage)")
     parser.add_argument("--fps", type=float, default=10.0, help="frame rate the footage is made for")
     parser.add_argument("--seed", type=int, default=7, help="random seed")
+    parser.add_argument("--vehicles", type=int, default=len(VEHICLES), help="render only the first N vehicles")
     parser.add_argument("--force", action="store_true", help="render again even if up to date")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -204,12 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.force and manifest_path.exists():
         try:
             old = json.loads(manifest_path.read_text())
-            if old.get("version") == FOOTAGE_VERSION and old.get("seed") == args.seed and old.get("fps") == args.fps:
+            if (old.get("version") == FOOTAGE_VERSION and old.get("seed") == args.seed and old.get("fps") == args.fps
+                    and len(old.get("vehicles", [])) == args.vehicles):
                 print(f"demo footage in {args.out} is up to date ({old['frames']} frames)")
                 return 0
         except (OSError, ValueError):
             pass
-    manifest = render(args.out, args.fps, args.seed)
+    manifest = render(args.out, args.fps, args.seed, VEHICLES[:args.vehicles])
     print(f"wrote {manifest['frames']} frames of {len(manifest['vehicles'])} vehicles to {args.out}")
     return 0
 

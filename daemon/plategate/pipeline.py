@@ -119,7 +119,7 @@ class CaptureLoop(threading.Thread):
         self.heartbeats = heartbeats
         self.stats = stats
         self.on_end = on_end
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self._pending: str | None = None
         self._burst: dict | None = None
         self._burst_id = 0
@@ -129,11 +129,11 @@ class CaptureLoop(threading.Thread):
         self._pending = source
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
         self.camera.interrupt()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             self.heartbeats.beat(self.name)
             pair = self.camera.grab(max_wait=0.5)
             if pair is None:
@@ -214,19 +214,19 @@ class RecognitionWorker(threading.Thread):
         self.stats = stats
         self.vote_confidence = vote_confidence
         self.roi = roi
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self._current: dict | None = None
         self._decided: set[int] = set()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
 
     def idle(self) -> bool:
         """True when nothing is queued or being recognised."""
         return self.frames_in.empty() and self._current is None
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             self.heartbeats.beat(self.name)
             try:
                 item: BurstFrame = self.frames_in.get(timeout=0.25)

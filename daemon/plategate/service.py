@@ -57,7 +57,7 @@ class Service:
     """
 
     def __init__(self, cfg: PlategateConfig, config_path: Path | None = None, *, pin_factory=None,
-                 recognizer=None, notifier: Notifier | None = None, printer=None) -> None:
+                 recognizer=None, notifier: Notifier | None = None, printer=None, stall_s: float = STALL_S) -> None:
         self.cfg = cfg
         self.config_path = config_path
         self.pin_factory = pin_factory
@@ -74,6 +74,7 @@ class Service:
         self.bridge = None
         self.control = None
         self.watchdog_paused = False
+        self.stall_s = stall_s
 
     # -- construction -------------------------------------------------------
     def start(self) -> None:
@@ -179,7 +180,7 @@ class Service:
     def alive(self) -> bool:
         """Whether the capture and recognition threads are running and beating."""
         return (self.capture.is_alive() and self.worker.is_alive()
-                and not self.heartbeats.stale(STALL_S) and not self.watchdog_paused)
+                and not self.heartbeats.stale(self.stall_s) and not self.watchdog_paused)
 
     def status_line(self) -> str:
         cam = self.camera.health
@@ -214,7 +215,7 @@ class Service:
                 stalled_logged = False
             elif not stalled_logged:
                 logger.error("pipeline stalled (%s): watchdog withheld",
-                             ", ".join(self.heartbeats.stale(STALL_S)) or "thread ended")
+                             ", ".join(self.heartbeats.stale(self.stall_s)) or "thread ended")
                 stalled_logged = True
             if now - last_status >= 5.0:
                 self.notifier.status(self.status_line())
