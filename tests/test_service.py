@@ -1,0 +1,210 @@
+"""The daemon end to end: rendered footage -> replay camera -> motion -> shipped models ->
+decision -> gpiozero mock relay -> journal; watchdog, stop, missing models, dead camera."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from plategate.config import parse_config
+from plategate.notify import Notifier
+from plategate.service import Service
+from plategate.service import main as plategated
+from tools import make_demo
+
+PULSE_MS = 300
+# Two granted by day, one denied by day, one granted at night (IR look).
+E2E_VEHICLES = make_demo.VEHICLES[:4]
+
+
+@pytest.fixture(scope="module")
+def footage(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("footage")
+    make_demo.render(out, fps=10.0, seed=3, vehicles=E2E_VEHICLES)
+    return out
+
+
+def make_cfg(tmp: Path, footage: Path, **over) -> object:
+    data = {
+        "state_dir": str(tmp / "state"),
+        "camera": {"backend": "replay", "source": str(footage), "fps": 20, "realtime": True,
+                   "reopen_min_s": 0.1, "reopen_max_s": 0.5},
+        "motion": {"roi": {"x1": 0.15, "y1": 0.35, "x2": 0.85, "y2": 1.0}, "burst_frames": 3,
+                   "burst_interval_ms": 40},
+        "access": {"allowlist_file": str(make_demo.ALLOWLIST), "holdoff_s": 60},
+        "gate": {"pin_factory": "mock", "relay": {"pin": 17, "pulse_ms": PULSE_MS}},
+        "control": {"socket": str(tmp / "state" / "control.sock"), "group": ""},
+    }
+    for key, value in over.items():
+        data.setdefault(key, {}).update(value) if isinstance(value, dict) else data.__setitem__(key, value)
+    return parse_config(data)
+
+
+def high_periods(pin) -> list[float]:
+    out, start = [], None
+    for st in pin.states:
+        if st.state and start is None:
+            start = st.timestamp
+        elif not st.state and start is not None:
+            out.append(st.timestamp - start)
+            start = None
+    return out
+
+
+@pytest.mark.slow
+def test_end_to_end_on_rendered_footage(tmp_path, footage):
+    factory = MockFactory()
+    lines: list[str] = []
+    service = Service(make_cfg(tmp_path, footage), pin_factory=factory, printer=lines.append)
+    service.start()
+    try:
+        assert service.run(duration=60) == 0  # stops by itself at the end of the footage
+        time.sleep(PULSE_MS / 1000 + 0.1)
+        events = service.journal.recent(100)
+    finally:
+        service.stop()
+    manifest = json.loads((footage / "manifest.json").read_text())
+    granted = {v["plate"] for v in manifest["vehicles"] if v["expect"] == "granted"}
+    denied = {v["plate"] for v in manifest["vehicles"] if v["expect"] == "denied"}
+
+    opened = [e for e in events if e["opened"]]
+    assert {e["plate"] for e in opened} == granted, [(e["plate"], e["decision"], e["reason"]) for e in events]
+    assert all(e["decision"] == "granted" and e["reason"] in ("exact_match", "tolerant_match") for e in opened)
+    for plate in denied:  # each denied car was read and refused, never opened for
+        rows = [e for e in events if e["plate"] == plate]
+        assert rows and all(e["decision"] == "denied" and not e["opened"] for e in rows)
+    # The mock relay pin went high once per granted car, for the pulse length.
+    periods = high_periods(factory.pin(17))
+    assert len(periods) == len(granted)
+    assert all(PULSE_MS / 1000 - 0.02 <= p <= PULSE_MS / 1000 + 0.15 for p in periods), periods
+    assert factory.pin(17).state is False
+    # Journal rows carry the evidence, snapshots are real JPEGs.
+    first = opened[0]
+    assert first["candidates"] and first["latency_ms"] > 0 and first["allowlist_version"] >= 1
+    assert first["crop_path"] and Path(first["crop_path"]).read_bytes()[:2] == b"\xff\xd8"
+    # The demo printer saw the decisions and the relay actions.
+    assert any("GRANTED" in line for line in lines) and any("relay ON" in line for line in lines)
+
+
+def test_watchdog_stops_while_the_pipeline_stalls(tmp_path, footage):
+    sock_path = str(tmp_path / "notify.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(sock_path)
+    server.settimeout(0.2)
+    notifier = Notifier({"NOTIFY_SOCKET": sock_path, "WATCHDOG_USEC": "200000"})
+    from plategate.service import build_recognizer
+
+    cfg = make_cfg(tmp_path, footage, camera={"loop": True})
+    real = build_recognizer(cfg)
+    hang = threading.Event()
+    release = threading.Event()
+
+    class HangingRecognizer:  # the real recognizer, with a way to make one inference hang
+        def recognize(self, frame, roi=None):
+            if hang.is_set():
+                release.wait(30)
+            return real.recognize(frame, roi)
+
+    service = Service(cfg, pin_factory=MockFactory(), recognizer=HangingRecognizer(), notifier=notifier,
+                      stall_s=1.0)
+    service.start()
+    runner = threading.Thread(target=service.run, kwargs={"duration": 30}, daemon=True)
+    runner.start()
+
+    def received(seconds: float) -> list[bytes]:
+        out, end = [], time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                out.append(server.recv(200))
+            except TimeoutError:
+                pass
+        return out
+
+    try:
+        assert b"WATCHDOG=1" in received(1.0)
+        hang.set()  # the next recognised frame hangs inside inference
+        deadline = time.monotonic() + 20
+        while service.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not service.alive(), "the pipeline never stalled"
+        assert b"WATCHDOG=1" not in received(1.0)
+        hang.clear()
+        release.set()
+        time.sleep(0.5)
+        assert b"WATCHDOG=1" in received(1.0)
+    finally:
+        release.set()
+        service.request_stop()
+        runner.join(10)
+        service.stop()
+        server.close()
+
+
+def test_stop_deenergises_the_relay_and_flushes(tmp_path, footage):
+    factory = MockFactory()
+    service = Service(make_cfg(tmp_path, footage, camera={"loop": True}), pin_factory=factory)
+    service.start()
+    service.gate.open("manual")
+    assert factory.pin(17).state is True
+    service.stop()
+    assert factory.pin(17).state is False
+    assert service.state == "stopped"
+
+
+def test_camera_that_cannot_open_keeps_the_daemon_guarding(tmp_path, footage):
+    missing = tmp_path / "camera-later"
+    service = Service(make_cfg(tmp_path, missing), pin_factory=MockFactory())
+    service.start()
+    try:
+        time.sleep(0.5)
+        assert service.camera.health["state"] == "reconnecting"
+        assert service.alive()  # threads keep beating while the camera is retried
+        shutil.copytree(footage, missing)
+        deadline = time.monotonic() + 5
+        while service.camera.health["state"] != "ok" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert service.camera.health["state"] == "ok"
+        assert service.stats.frames > 0
+    finally:
+        service.stop()
+
+
+def test_missing_model_refuses_to_start_with_a_clear_message(tmp_path, footage, capsys, caplog):
+    caplog.set_level(logging.ERROR)
+    cfg_file = tmp_path / "p.toml"
+    cfg_file.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[camera]\nbackend = "replay"\nsource = "{footage}"\n'
+        f'[recognition]\ndetector_model = "{tmp_path / "nope.tflite"}"\n[gate]\npin_factory = "mock"\n'
+        f'[control]\nsocket = "{tmp_path / "c.sock"}"\ngroup = ""\n')
+    assert plategated(["--config", str(cfg_file)]) == 1
+    assert "nope.tflite" in caplog.text and "cannot start" in caplog.text
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_sighup_reload_applies_a_new_allowlist_file(tmp_path, footage):
+    allow = tmp_path / "allow.csv"
+    allow.write_text("plate,label\nAB12CDE,one\n")
+    cfg = make_cfg(tmp_path, footage, camera={"loop": True}, access={"allowlist_file": str(allow)})
+    service = Service(cfg, pin_factory=MockFactory())
+    service.start()
+    try:
+        assert service.store.count() == 1
+        allow.write_text("plate,label\nAB12CDE,one\nXY99ZZZ,two\n")
+        service.request_reload()
+        threading.Thread(target=service.run, kwargs={"duration": 1.0}, daemon=True).start()
+        deadline = time.monotonic() + 3
+        while service.store.count() != 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert service.store.count() == 2
+    finally:
+        service.request_stop()
+        time.sleep(0.6)
+        service.stop()
