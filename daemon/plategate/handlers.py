@@ -35,8 +35,7 @@ def status(service: Service) -> dict:
         "gate": service.gate.status,
         "inputs": {name: dev.is_active for name, dev in service.inputs.items()},
         "allowlist": {"version": store.version, "count": store.count(), "hash": store.content_hash()},
-        "mqtt": ({"enabled": True, "connected": bridge.connected, "outbox_depth": bridge.outbox_depth()}
-                 if bridge is not None else {"enabled": False}),
+        "mqtt": {"enabled": True, **bridge.health()} if bridge is not None else {"enabled": False},
         "models": models() if callable(models) else (models or {"detector": {"ok": True}, "reader": {"ok": True}}),
         "journal": {"events": service.journal.count(), "snapshots_skipped": service.journal.snapshots_skipped},
         "last_events": [public_event(e) for e in service.journal.recent(5)],

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 STALL_S = 15.0  # a pipeline thread that has not beaten for this long is stalled
 RETENTION_EVERY_S = 3600.0
+MQTT_STATUS_EVERY_S = 30.0
 
 
 def build_recognizer(cfg: PlategateConfig):
@@ -182,6 +183,14 @@ class Service:
         return (self.capture.is_alive() and self.worker.is_alive()
                 and not self.heartbeats.stale(self.stall_s) and not self.watchdog_paused)
 
+    def health(self) -> dict:
+        """Version and the health of camera, models and relay (the MQTT status payload)."""
+        models = getattr(self.recognizer, "health", None)
+        return {"version": __version__, "uptime_s": round(time.monotonic() - self.started_at, 1),
+                "pipeline_alive": self.alive(),
+                "health": {"camera": self.camera.health, "relay": self.gate.status,
+                           "models": models() if callable(models) else {"loaded": True}}}
+
     def status_line(self) -> str:
         cam = self.camera.health
         return (f"{self.state}; camera {cam['state']} {cam['fps']:.1f} fps; decisions {self.keeper.decisions}; "
@@ -197,7 +206,7 @@ class Service:
         """Supervise until stopped, the duration is over, or a replay source has ended."""
         deadline = None if duration is None else time.monotonic() + duration
         interval = self.notifier.watchdog_interval_s or 1.0
-        last_status = last_retention = 0.0
+        last_status = last_retention = last_mqtt = 0.0
         stalled_logged = False
         while not self._stop.is_set():
             now = time.monotonic()
@@ -221,6 +230,9 @@ class Service:
                 self.notifier.status(self.status_line())
                 self.journal.flush()
                 last_status = now
+            if self.bridge is not None and now - last_mqtt >= MQTT_STATUS_EVERY_S:
+                self.bridge.set_status(self.health())
+                last_mqtt = now
             if now - last_retention >= RETENTION_EVERY_S:
                 self.journal.enforce_retention()
                 last_retention = now
