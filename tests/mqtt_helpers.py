@@ -33,13 +33,18 @@ class Recorder:
     """A subscriber that records every message it gets (topic, payload) in order."""
 
     def __init__(self, host: str, port: int, topics: list[str], client_id: str | None = None,
-                 clean_session: bool = True, **tls) -> None:
+                 clean_session: bool = True, username: str | None = None, password: str | None = None,
+                 tls: tuple[str, str, str] | None = None) -> None:
         self.messages: list[tuple[str, bytes]] = []
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
         kwargs = {"clean_session": clean_session} if client_id else {}
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or "", protocol=mqtt.MQTTv311, **kwargs)
         self.client.reconnect_delay_set(0.1, 0.5)
+        if username:
+            self.client.username_pw_set(username, password)
+        if tls:
+            self.client.tls_set(ca_certs=str(tls[0]), certfile=str(tls[1]), keyfile=str(tls[2]))
         self.topics = topics
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message

@@ -62,9 +62,13 @@ class AccessPolicy:
     def __init__(self, store: AllowlistStore, cfg: AccessConfig) -> None:
         self.store = store
         self.cfg = cfg
-        self.tz = ZoneInfo(cfg.timezone)
         self._last_open: dict[str, datetime] = {}
         self._lock = threading.Lock()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The site time zone (follows ``cfg`` when the daemon swaps it on reload)."""
+        return ZoneInfo(self.cfg.timezone)
 
     def decide(self, read: PlateRead, now: datetime | None = None) -> Decision:
         """Decide one read. *now* must be timezone-aware (default: the current UTC time)."""

@@ -134,7 +134,7 @@ class MqttClient:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self._connected.is_set()
         self._connected.clear()
-        if was:
+        if was and self._started:
             logger.warning("MQTT disconnected from %s:%s (%s); reconnecting with backoff", self.cfg.host, self.cfg.port, reason_code)
         for fn in self._ack_listeners:
             fn()

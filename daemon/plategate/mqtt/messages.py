@@ -163,7 +163,7 @@ class AllowlistState(BaseModel):
     version: int
     count: int
     hash: Hash
-    origin: Literal["site", "local"]
+    origin: str = Field(description="'site' after a signed snapshot or delta, else who changed it locally")
     time: IsoTime
     last_error: str | None = None
 
