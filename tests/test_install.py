@@ -1,0 +1,153 @@
+"""tools/install.sh staged into a temporary root: layout, user, idempotence, upgrade keeps config and state."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "tools" / "install.sh"
+pytestmark = pytest.mark.skipif(shutil.which("systemd-sysusers") is None, reason="needs systemd-sysusers")
+
+
+def install(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(SCRIPT), "--root", str(root), *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def tree(root: Path) -> dict[str, tuple]:
+    """Every path below *root* with mode, owner and content hash (or link target)."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if "/venv/lib/" in rel or rel.endswith(".pwd.lock"):
+            continue
+        st = path.lstat()
+        if stat.S_ISLNK(st.st_mode):
+            what = ("link", os.readlink(path))
+        elif stat.S_ISDIR(st.st_mode):
+            what = ("dir",)
+        else:
+            what = ("file", hashlib.sha256(path.read_bytes()).hexdigest())
+        out[rel] = (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, what)
+    return out
+
+
+def ids(root: Path, name: str) -> tuple[int, int, str]:
+    user = next(line.split(":") for line in (root / "etc/passwd").read_text().splitlines()
+                if line.startswith(name + ":"))
+    return int(user[2]), int(user[3]), user[6]
+
+
+def group_members(root: Path) -> dict[str, set[str]]:
+    return {f[0]: set(filter(None, f[3].split(","))) for f in
+            (line.split(":") for line in (root / "etc/group").read_text().splitlines())}
+
+
+def test_staged_install_layout(tmp_path):
+    root = tmp_path / "root"
+    proc = install(root, "--no-pip")
+    assert proc.returncode == 0, proc.stderr
+    uid, gid, shell = ids(root, "plategate")
+    assert shell == "/usr/sbin/nologin"
+    groups = group_members(root)
+    assert {"gpio", "video", "dialout"} <= {g for g, members in groups.items() if "plategate" in members}
+
+    unit = root / "etc/systemd/system/plategate.service"
+    assert unit.read_text() == (ROOT / "systemd/plategate.service").read_text()
+    wants = root / "etc/systemd/system/multi-user.target.wants/plategate.service"
+    assert os.readlink(wants) == "/etc/systemd/system/plategate.service"
+    assert (root / "usr/lib/sysusers.d/plategate.conf").read_text() == (ROOT / "systemd/plategate.sysusers").read_text()
+    assert (root / "usr/lib/tmpfiles.d/plategate.conf").is_file()
+
+    cfg = root / "etc/plategate/plategate.toml"
+    assert cfg.read_text() == (ROOT / "config/plategate.toml").read_text()
+    assert stat.S_IMODE(cfg.stat().st_mode) == 0o640
+    etc = (root / "etc/plategate").stat()
+    assert stat.S_IMODE(etc.st_mode) == 0o750
+    state = (root / "var/lib/plategate").stat()
+    assert stat.S_IMODE(state.st_mode) == 0o750 and (state.st_uid, state.st_gid) == (uid, gid)
+    if os.geteuid() == 0:
+        assert (cfg.stat().st_uid, cfg.stat().st_gid) == (0, gid) and etc.st_gid == gid
+
+    assert (root / "opt/plategate/venv/bin/python").exists()
+    assert "include-system-site-packages = true" in (root / "opt/plategate/venv/pyvenv.cfg").read_text()
+    assert os.readlink(root / "usr/local/bin/platectl") == "/opt/plategate/venv/bin/platectl"
+    assert (root / "opt/plategate/share/doc/plategate/README.md").is_file()
+    assert (root / "opt/plategate/VERSION").read_text().strip()
+
+
+def test_idempotent_and_upgrade_keeps_config_and_state(tmp_path):
+    root = tmp_path / "root"
+    assert install(root, "--no-pip").returncode == 0
+    first = tree(root)
+    proc = install(root, "--no-pip")
+    assert proc.returncode == 0, proc.stderr
+    assert tree(root) == first
+    assert "reusing the venv" in proc.stdout
+
+    cfg = root / "etc/plategate/plategate.toml"
+    cfg.write_text(cfg.read_text().replace('site_id = "oakfield"', 'site_id = "mysite"'))
+    journal = root / "var/lib/plategate/journal.db"
+    journal.write_bytes(b"events")
+    proc = install(root, "--no-pip")
+    assert proc.returncode == 0, proc.stderr
+    assert 'site_id = "mysite"' in cfg.read_text()
+    assert journal.read_bytes() == b"events"
+    assert (root / "etc/plategate/plategate.toml.dist").read_text() == (ROOT / "config/plategate.toml").read_text()
+    assert "kept" in proc.stdout and "plategate.toml.dist" in proc.stdout
+    passwd = (root / "etc/passwd").read_text().splitlines()
+    assert sum(line.startswith("plategate:") for line in passwd) == 1  # the user is not duplicated
+
+
+def test_prefix_and_no_enable(tmp_path):
+    root = tmp_path / "root"
+    proc = install(root, "--no-pip", "--no-enable", "--prefix", "/srv/pg")
+    assert proc.returncode == 0, proc.stderr
+    unit = (root / "etc/systemd/system/plategate.service").read_text()
+    assert "ExecStart=/srv/pg/venv/bin/plategated --config /etc/plategate/plategate.toml" in unit
+    assert "/opt/plategate" not in unit
+    assert not (root / "etc/systemd/system/multi-user.target.wants/plategate.service").exists()
+    assert (root / "srv/pg/venv/bin/python").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--frobnicate"], "install.sh: error: unknown option '--frobnicate' (see --help)"),
+    (["--prefix", "relative/dir"], "install.sh: error: --prefix must be an absolute path, got 'relative/dir'"),
+])
+def test_bad_options(tmp_path, args, message):
+    proc = install(tmp_path / "root", *args)
+    assert proc.returncode != 0
+    assert proc.stderr.strip() == message
+
+
+def test_help():
+    proc = subprocess.run(["bash", str(SCRIPT), "--help"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0 and "--root DIR" in proc.stdout and "--no-pip" in proc.stdout
+
+
+@pytest.mark.slow
+def test_full_install_with_pip(tmp_path):
+    """The real pip step into the staged venv; the installed platectl runs; the unit verifies."""
+    root = tmp_path / "root"
+    proc = install(root, "--pip-args", "--no-build-isolation --no-index")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    venv_bin = root / "opt/plategate/venv/bin"
+    out = subprocess.run([str(venv_bin / "platectl"), "--version"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith("platectl ")
+    env = dict(os.environ, PLATEGATE_CONFIG=str(root / "etc/plategate/plategate.toml"))
+    out = subprocess.run([str(venv_bin / "platectl"), "status"], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 1 and out.stderr.strip().startswith("platectl: error: plategated is not running")
+    analyze = shutil.which("systemd-analyze")
+    if analyze:
+        unit = tmp_path / "plategate.service"
+        unit.write_text((root / "etc/systemd/system/plategate.service").read_text()
+                        .replace("/opt/plategate/venv", str(root / "opt/plategate/venv")))
+        proc = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stdout + proc.stderr

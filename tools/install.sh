@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Install or upgrade plategate on Raspberry Pi OS (Bookworm) or any systemd Debian.
+#
+#   sudo tools/install.sh                      # install / upgrade, enable the service
+#   tools/install.sh --root /tmp/stage         # stage into a folder (no apt, no systemctl start)
+#
+# Options:
+#   --root DIR          install below DIR instead of / (DESTDIR style; implies --no-apt
+#                       and never starts anything; the unit is still "enabled" in DIR)
+#   --prefix DIR        where the venv and docs go (default /opt/plategate)
+#   --python EXE        interpreter for the venv (default python3)
+#   --no-apt            do not install Debian packages
+#   --no-pip            create the venv but do not pip install the package (tests)
+#   --pip-args "ARGS"   extra arguments for pip install (e.g. "--no-build-isolation")
+#   --no-enable         install the unit but do not enable it
+#   --start             also (re)start the service now
+#   -h, --help          this text
+#
+# Idempotent: run it again to upgrade. An existing /etc/plategate/plategate.toml and
+# everything in /var/lib/plategate (journal, allowlist, outbox) are kept; the new example
+# config is written next to it as plategate.toml.dist.
+set -euo pipefail
+
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT=""
+PREFIX="/opt/plategate"
+PYTHON="python3"
+DO_APT=1
+DO_PIP=1
+DO_ENABLE=1
+DO_START=0
+PIP_ARGS=""
+APT_PACKAGES=(python3 python3-venv python3-pip python3-picamera2 python3-lgpio python3-libcamera
+              libcamera-apps-lite mosquitto-clients ca-certificates)
+
+die() { echo "install.sh: error: $*" >&2; exit 1; }
+say() { echo "install.sh: $*"; }
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --root) [ $# -ge 2 ] || die "--root needs a folder"; ROOT="${2%/}"; shift 2 ;;
+        --root=*) ROOT="${1#--root=}"; ROOT="${ROOT%/}"; shift ;;
+        --prefix) [ $# -ge 2 ] || die "--prefix needs a folder"; PREFIX="${2%/}"; shift 2 ;;
+        --prefix=*) PREFIX="${1#--prefix=}"; PREFIX="${PREFIX%/}"; shift ;;
+        --python) [ $# -ge 2 ] || die "--python needs an interpreter"; PYTHON="$2"; shift 2 ;;
+        --pip-args) [ $# -ge 2 ] || die "--pip-args needs a value"; PIP_ARGS="$2"; shift 2 ;;
+        --no-apt) DO_APT=0; shift ;;
+        --no-pip) DO_PIP=0; shift ;;
+        --no-enable) DO_ENABLE=0; shift ;;
+        --start) DO_START=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) die "unknown option '$1' (see --help)" ;;
+    esac
+done
+
+case "$PREFIX" in /*) ;; *) die "--prefix must be an absolute path, got '$PREFIX'" ;; esac
+if [ -n "$ROOT" ]; then
+    mkdir -p "$ROOT" || die "cannot create --root $ROOT"
+    ROOT="$(cd "$ROOT" && pwd)"
+    [ "$ROOT" != "/" ] || ROOT=""
+fi
+if [ -n "$ROOT" ]; then
+    DO_APT=0
+    DO_START=0
+fi
+IS_ROOT=0
+[ "$(id -u)" = 0 ] && IS_ROOT=1
+[ -n "$ROOT" ] || [ "$IS_ROOT" = 1 ] || die "run as root (sudo $0), or stage into a folder with --root DIR"
+[ -f "$SRC/setup.cfg" ] && [ -f "$SRC/systemd/plategate.service" ] || die "run from a plategate source tree ($SRC)"
+command -v systemd-sysusers >/dev/null || die "systemd-sysusers not found: plategate needs systemd"
+
+ETC="$ROOT/etc/plategate"
+VENV="$PREFIX/venv"
+UNIT_DIR="$ROOT/etc/systemd/system"
+
+# 1. Debian packages -----------------------------------------------------------------
+if [ "$DO_APT" = 1 ]; then
+    say "installing Debian packages: ${APT_PACKAGES[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    available=()
+    for pkg in "${APT_PACKAGES[@]}"; do
+        if apt-cache show "$pkg" >/dev/null 2>&1; then available+=("$pkg")
+        else say "note: package $pkg is not available here (not Raspberry Pi OS?), skipped"; fi
+    done
+    apt-get install -y -qq --no-install-recommends "${available[@]}"
+fi
+
+# 2. Service user, groups and folders (sysusers.d / tmpfiles.d) -----------------------
+install -d -m 0755 "$ROOT/usr/lib/sysusers.d" "$ROOT/usr/lib/tmpfiles.d" "$UNIT_DIR"
+install -m 0644 "$SRC/systemd/plategate.sysusers" "$ROOT/usr/lib/sysusers.d/plategate.conf"
+install -m 0644 "$SRC/systemd/plategate.tmpfiles" "$ROOT/usr/lib/tmpfiles.d/plategate.conf"
+if [ -n "$ROOT" ]; then
+    install -d -m 0755 "$ROOT/etc"
+    systemd-sysusers --root="$ROOT" "$ROOT/usr/lib/sysusers.d/plategate.conf"
+    # /run is not part of a staged tree; the unit's RuntimeDirectory creates it at start.
+    grep -v '^d /run/' "$ROOT/usr/lib/tmpfiles.d/plategate.conf" > "$ROOT/.plategate-tmpfiles.conf"
+    systemd-tmpfiles --create --root="$ROOT" "$ROOT/.plategate-tmpfiles.conf"
+    rm -f "$ROOT/.plategate-tmpfiles.conf"
+else
+    systemd-sysusers /usr/lib/sysusers.d/plategate.conf
+    systemd-tmpfiles --create /usr/lib/tmpfiles.d/plategate.conf
+fi
+GID="$(awk -F: '$1 == "plategate" {print $3}' "$ROOT/etc/group")"
+[ -n "$GID" ] || die "group plategate was not created in $ROOT/etc/group"
+
+# 3. The venv and the package ---------------------------------------------------------
+install -d -m 0755 "$ROOT$PREFIX"
+if [ -x "$ROOT$VENV/bin/python" ] && "$ROOT$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    say "reusing the venv in $ROOT$VENV"
+else
+    say "creating the venv in $ROOT$VENV (with system site packages, for python3-picamera2)"
+    rm -rf "$ROOT$VENV"
+    venv_args=(--system-site-packages)
+    [ "$DO_PIP" = 1 ] || venv_args+=(--without-pip)
+    "$PYTHON" -m venv "${venv_args[@]}" "$ROOT$VENV"
+fi
+if [ "$DO_PIP" = 1 ]; then
+    say "installing plategate from $SRC"
+    # shellcheck disable=SC2086
+    "$ROOT$VENV/bin/python" -m pip install --quiet --disable-pip-version-check $PIP_ARGS "$SRC"
+fi
+install -d -m 0755 "$ROOT/usr/local/bin"
+ln -sfn "$VENV/bin/platectl" "$ROOT/usr/local/bin/platectl"
+ln -sfn "$VENV/bin/plategated" "$ROOT/usr/local/bin/plategated"
+DOC="$ROOT$PREFIX/share/doc/plategate"
+install -d -m 0755 "$DOC"
+install -m 0644 "$SRC/README.md" "$DOC/README.md"
+if [ -d "$SRC/docs" ]; then
+    cp -r "$SRC/docs/." "$DOC/"
+    chmod -R u=rwX,go=rX "$DOC"
+fi
+
+# 4. Configuration: keep the operator's file -----------------------------------------
+install -d -m 0750 "$ETC"
+if [ -f "$ETC/plategate.toml" ]; then
+    if cmp -s "$SRC/config/plategate.toml" "$ETC/plategate.toml"; then
+        rm -f "$ETC/plategate.toml.dist"
+    else
+        install -m 0640 "$SRC/config/plategate.toml" "$ETC/plategate.toml.dist"
+        say "kept $ETC/plategate.toml; the new example is plategate.toml.dist"
+    fi
+else
+    install -m 0640 "$SRC/config/plategate.toml" "$ETC/plategate.toml"
+    say "installed the example config $ETC/plategate.toml: edit site_id, gate_id, relay pin, MQTT"
+fi
+if [ "$IS_ROOT" = 1 ]; then
+    chown 0:"$GID" "$ETC" "$ETC"/plategate.toml*
+fi
+chmod 0750 "$ETC"
+chmod 0640 "$ETC"/plategate.toml*
+
+# 5. The unit --------------------------------------------------------------------------
+sed -e "s|/opt/plategate|$PREFIX|g" "$SRC/systemd/plategate.service" > "$UNIT_DIR/plategate.service.new"
+chmod 0644 "$UNIT_DIR/plategate.service.new"
+mv -f "$UNIT_DIR/plategate.service.new" "$UNIT_DIR/plategate.service"
+echo "$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$SRC/daemon/plategate/__init__.py")" > "$ROOT$PREFIX/VERSION"
+
+if [ -n "$ROOT" ]; then
+    if [ "$DO_ENABLE" = 1 ]; then
+        systemctl --root="$ROOT" --quiet enable plategate.service
+    fi
+    say "staged into $ROOT"
+    exit 0
+fi
+
+if [ "$DO_PIP" = 1 ]; then
+    "$VENV/bin/plategated" --check-config /etc/plategate/plategate.toml \
+        || say "WARNING: /etc/plategate/plategate.toml does not validate with this version; fix it (see plategate.toml.dist)"
+fi
+systemctl daemon-reload
+if [ "$DO_ENABLE" = 1 ]; then
+    systemctl --quiet enable plategate.service
+fi
+if systemctl --quiet is-active plategate.service; then
+    say "restarting the running service (upgrade)"
+    systemctl restart plategate.service
+elif [ "$DO_START" = 1 ]; then
+    systemctl start plategate.service
+else
+    say "start it with: sudo systemctl start plategate; then check: sudo platectl diag"
+fi
+say "done (version $(cat "$PREFIX/VERSION"))"
