@@ -275,6 +275,8 @@ def check_relay(ctx: Context) -> list[Result]:
         if factory is not None:
             factory.close()
     where = f"GPIO {relay.pin}" if relay.type == "gpio" else f"serial {relay.serial_port}"
+    if relay.type == "gpio" and ctx.cfg.gate.pin_factory == "mock":
+        where += " (mock pins: nothing is switched)"
     return [Result("relay", Status.PASS, f"{where} opens and is de-energised (not pulsed)", hint)]
 
 
@@ -301,9 +303,17 @@ def mqtt_round_trip(cfg: PlategateConfig, timeout: float) -> tuple[bool, str]:
     client.on_connect = on_connect
     client.on_subscribe = lambda *_a: subscribed.set()
     client.on_message = lambda _c, _u, msg: received.set() if msg.topic == topic else None
-    if m.username:
-        client.username_pw_set(m.username, m.password)
     where = f"{m.host}:{m.port}"
+    if m.username:
+        try:
+            from ..mqtt.client import read_password
+
+            password = read_password(m)
+        except ImportError:
+            password = m.password
+        except PlategateError as exc:
+            return False, str(exc)
+        client.username_pw_set(m.username, password)
     try:
         if m.tls is not None:
             client.tls_set(ca_certs=str(m.tls.ca_file) if m.tls.ca_file else None,
