@@ -117,9 +117,15 @@ else
     "$PYTHON" -m venv "${venv_args[@]}" "$ROOT$VENV"
 fi
 if [ "$DO_PIP" = 1 ]; then
-    say "installing plategate from $SRC"
+    # Keep the interpreter's own numpy (Debian's python3-numpy on Raspberry Pi OS): picamera2
+    # and simplejpeg are built against it, and a numpy 2 in the venv would break them.
+    constraints="$ROOT$PREFIX/constraints.txt"
+    : > "$constraints"
+    sys_numpy="$("$PYTHON" -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)"
+    [ -z "$sys_numpy" ] || echo "numpy==$sys_numpy" >> "$constraints"
+    say "installing plategate from $SRC${sys_numpy:+ (numpy kept at $sys_numpy)}"
     # shellcheck disable=SC2086
-    "$ROOT$VENV/bin/python" -m pip install --quiet --disable-pip-version-check $PIP_ARGS "$SRC"
+    "$ROOT$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c "$constraints" $PIP_ARGS "$SRC"
 fi
 install -d -m 0755 "$ROOT/usr/local/bin"
 ln -sfn "$VENV/bin/platectl" "$ROOT/usr/local/bin/platectl"
@@ -127,8 +133,10 @@ ln -sfn "$VENV/bin/plategated" "$ROOT/usr/local/bin/plategated"
 DOC="$ROOT$PREFIX/share/doc/plategate"
 install -d -m 0755 "$DOC"
 install -m 0644 "$SRC/README.md" "$DOC/README.md"
+install -D -m 0644 "$SRC/config/plategate.toml" "$DOC/examples/plategate.toml"
 if [ -d "$SRC/docs" ]; then
-    cp -r "$SRC/docs/." "$DOC/"
+    install -d -m 0755 "$DOC/docs"
+    cp -r "$SRC/docs/." "$DOC/docs/"
     chmod -R u=rwX,go=rX "$DOC"
 fi
 
