@@ -135,6 +135,8 @@ def test_status_from_daemon(cfg, root, capsys):
         assert "DISCONNECTED, outbox 7" in out
         assert "detector ok, reader ok" in out
         assert "AB123CD" in out and "ZZ999ZZ" in out
+        assert main(["--json", "status"]) == 0
+        assert json.loads(capsys.readouterr().out)["state"] == "running"
         assert main(["status", "--json"]) == 0
         data = json.loads(capsys.readouterr().out)
         assert data["state"] == "running" and data["mqtt"]["outbox_depth"] == 7

@@ -92,10 +92,15 @@ def build_parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run platectl with *argv* (default ``sys.argv[1:]``); return the exit status."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    flags = argv[: argv.index("--")] if "--" in argv else argv
+    for flag in ("json", "debug"):  # a subcommand's own default must not undo a global --json
+        if f"--{flag}" in flags:
+            setattr(args, flag, True)
     debug = bool(args.debug or os.environ.get("PLATEGATE_DEBUG"))
     handler = _setup_logging(debug)
     try:
