@@ -99,7 +99,7 @@ def _bad_cases(key, other_key):
         "oversized": (b" " * (1 << 20 + 1), "exceeds the limit"),
         "stale": (build_snapshot(V2, "estate", 5, key), "stale snapshot"),
         "other site": (build_snapshot(V2, "elsewhere", 20, key), "for site 'elsewhere'"),
-        "wrong hash": (_resign(good, key, lambda p: p.update(hash="0" * 64)), "entries hash to"),
+        "wrong hash": (_resign(good, key, lambda p: p.update(hash="0" * 64)), "content hash mismatch"),
         "version as text": (_resign(good, key, lambda p: p.update(version="20")), "version"),
         "bad entry": (_resign(good, key, lambda p: p["entries"].append({"plate": "X1", "kind": "maybe"})), "entries.2.kind"),
         "bad window": (_resign(good, key, lambda p: p["entries"].append({"plate": "X1", "windows": ["Mon 9-5"]})), "entries[2]: windows"),

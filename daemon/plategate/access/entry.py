@@ -12,7 +12,7 @@ import enum
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ MAX_PLATE_LEN = 16
 MAX_LABEL_LEN = 200
 MAX_WINDOWS = 16
 _HASH_MOD = 1 << 256
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 ENTRY_KEYS = frozenset({"plate", "label", "kind", "valid_from", "valid_until", "windows"})
 
 
@@ -53,6 +54,7 @@ class Entry:
     valid_from: str | None = None
     valid_until: str | None = None
     windows: tuple[Window, ...] = ()
+    digest_cache: int | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict:
         """The canonical dict (also the JSON export and wire format)."""
@@ -66,11 +68,15 @@ class Entry:
         }
 
     def canonical_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return _CANONICAL.encode(self.to_dict())
 
     def digest(self) -> int:
-        """SHA-256 of the canonical JSON as an integer (a term of the content hash)."""
-        return int.from_bytes(hashlib.sha256(self.canonical_json().encode("utf-8")).digest(), "big")
+        """SHA-256 of the canonical JSON as an integer (a term of the content hash; computed once)."""
+        value = self.digest_cache
+        if value is None:
+            value = int.from_bytes(hashlib.sha256(self.canonical_json().encode("utf-8")).digest(), "big")
+            object.__setattr__(self, "digest_cache", value)
+        return value
 
     def validity(self, now: datetime, tz: ZoneInfo) -> Validity:
         """Whether the entry applies at the aware moment *now* in the site's time zone *tz*."""

@@ -45,7 +45,7 @@ class AllowlistIndex:
     version: int
     hash: str
     by_plate: dict[str, Entry]
-    by_shape: dict[str, tuple[str, ...]] = field(repr=False)
+    by_shape: dict[str, list[str]] = field(repr=False)  # lists are replaced, never mutated
 
     @classmethod
     def build(cls, version: int, hash_hex: str, entries: Iterable[Entry]) -> AllowlistIndex:
@@ -62,7 +62,7 @@ class AllowlistIndex:
         for entry in add:
             if entry.plate not in by_plate:
                 key = shape(entry.plate)
-                by_shape[key] = by_shape.get(key, ()) + (entry.plate,)
+                by_shape[key] = [*by_shape.get(key, ()), entry.plate]
             by_plate[entry.plate] = entry
         return AllowlistIndex(version, hash_hex, by_plate, by_shape)
 
@@ -72,16 +72,22 @@ class AllowlistIndex:
         return [self.by_plate[p] for p in plates if one_confusable_substitution(read, p)]
 
 
-def _shapes(by_plate: dict[str, Entry]) -> dict[str, tuple[str, ...]]:
+def _shapes(by_plate: dict[str, Entry]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
+    table = _SHAPE
     for plate in by_plate:
-        out.setdefault(shape(plate), []).append(plate)
-    return {k: tuple(v) for k, v in out.items()}
+        key = plate.translate(table)
+        bucket = out.get(key)
+        if bucket is None:
+            out[key] = [plate]
+        else:
+            bucket.append(plate)
+    return out
 
 
-def _shape_discard(by_shape: dict[str, tuple[str, ...]], plate: str) -> None:
+def _shape_discard(by_shape: dict[str, list[str]], plate: str) -> None:
     key = shape(plate)
-    rest = tuple(p for p in by_shape.get(key, ()) if p != plate)
+    rest = [p for p in by_shape.get(key, ()) if p != plate]
     if rest:
         by_shape[key] = rest
     else:

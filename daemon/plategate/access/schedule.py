@@ -12,6 +12,7 @@ site's time zone) or an absolute one with an offset (``2026-12-31T17:00:00+00:00
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -103,6 +104,22 @@ _FULL = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "su
 
 
 def parse_window(text: str) -> Window:
+    """Parse ``"Mon-Fri 07:00-19:00"`` style text (cached: lists repeat the same few windows).
+
+    Raises:
+        AccessError: the text is not a window (the message quotes it and says why).
+    """
+    if isinstance(text, str) and len(text) <= 64:
+        return _parse_window_cached(text)
+    return _parse_window(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_window_cached(text: str) -> Window:
+    return _parse_window(text)
+
+
+def _parse_window(text: str) -> Window:
     """Parse ``"Mon-Fri 07:00-19:00"`` style text.
 
     Raises:

@@ -113,6 +113,7 @@ class AllowlistStore:
 
     def _load(self) -> AllowlistIndex:
         windows_cache: dict[str, tuple] = {"": ()}
+        kinds = {k.value: k for k in EntryKind}
         entries = []
         total = 0
         for plate, label, kind, vf, vu, windows, digest in self._db.execute(
@@ -121,8 +122,9 @@ class AllowlistStore:
             w = windows_cache.get(windows)
             if w is None:
                 w = windows_cache[windows] = tuple(parse_window(t) for t in windows.split(";"))
-            entries.append(Entry(plate, label, EntryKind(kind), vf, vu, w))
-            total += int(digest, 16)
+            d = int(digest, 16)
+            entries.append(Entry(plate, label, kinds[kind], vf, vu, w, d))
+            total += d
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         computed = hash_hex(total)
         stored = meta.get("hash", _EMPTY_HASH)

@@ -261,3 +261,34 @@ def json_schemas() -> dict[str, dict]:
         schema["$id"] = f"https://plategate.invalid/schemas/{name}.json"
         out[name] = schema
     return out
+
+
+def write_schemas(folder: str) -> list[str]:
+    """Write every schema as ``<folder>/<name>.json``; returns the paths written."""
+    import json
+    from pathlib import Path
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in json_schemas().items():
+        path = out / f"{name}.json"
+        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        written.append(str(path))
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m plategate.mqtt.messages [FOLDER]``: regenerate docs/schemas (default ``docs/schemas``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m plategate.mqtt.messages", description="Write the MQTT payload JSON Schemas.")
+    parser.add_argument("folder", nargs="?", default="docs/schemas")
+    args = parser.parse_args(argv)
+    for path in write_schemas(args.folder):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
