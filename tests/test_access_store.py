@@ -171,3 +171,16 @@ def test_kill_9_during_apply_leaves_old_or_new_list(tmp_path):
         assert store.meta("hash") == store.content_hash() == content_hash(store.entries())
         store.close()
     assert len(versions) >= 2, "the writer made no progress between kills; the test proved nothing"
+
+
+def test_unusable_paths_are_storage_errors(tmp_path):
+    from plategate.errors import StorageError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StorageError, match="cannot open allowlist store"):
+        AllowlistStore(blocker / "access.db")
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StorageError, match="garbage.db"):
+        AllowlistStore(garbage)

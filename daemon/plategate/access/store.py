@@ -71,8 +71,10 @@ class AllowlistStore:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
             self._index = self._load()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"{self.path}: cannot open allowlist store: {exc}") from None
+        except (KeyError, ValueError, AccessError) as exc:
+            raise StorageError(f"{self.path}: allowlist store holds a corrupt row: {exc}") from None
 
     # Reading -------------------------------------------------------------------------
     @property

@@ -76,7 +76,7 @@ class Outbox:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox").fetchone()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"{self.path}: cannot open outbox: {exc}") from None
         self._depth, self._bytes = int(row[0]), int(row[1])
 
