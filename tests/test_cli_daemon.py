@@ -94,3 +94,21 @@ def test_platectl_against_the_service(daemon, capsys):
     checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
     assert checks["daemon"]["status"] == "PASS"
     assert "measured by plategated" in checks["camera"]["message"]
+
+
+def test_watch_streams_live_bursts(daemon, capsys):
+    root, _factory, _service = daemon
+    result: list[int] = []
+    t = threading.Thread(target=lambda: result.append(
+        main(["watch", "--json", "--count", "1", "--socket", str(root / "control.sock")])), daemon=True)
+    t.start()
+    t.join(15)
+    assert result == [0], "no live item within 15 s"
+    item = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert item["type"] == "no_plate" and item["frames"] >= 1  # the stand-in recognizer finds nothing
+    t = threading.Thread(target=lambda: result.append(
+        main(["watch", "--count", "1", "--socket", str(root / "control.sock")])), daemon=True)
+    t.start()
+    t.join(15)
+    assert result == [0, 0]
+    assert "no_plate: burst=" in capsys.readouterr().out
