@@ -125,13 +125,27 @@ def test_clock_and_disk_checks(root, monkeypatch):
     assert res.status == diag.Status.FAIL and "below journal.min_free_mb" in res.message
 
 
-def test_model_checksum_mismatch_without_runtime(root):
+def _card(model, content: bytes) -> None:
+    import hashlib
+
+    card = {"name": "reader", "task": "reader", "file": model.name, "size_bytes": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(), "license": "Apache-2.0",
+            "input": {"shape": [1, 32, 128, 1], "normalisation": "x/255"}, "output": {"decoding": "ctc"}}
+    model.with_suffix(".json").write_text(json.dumps(card))
+
+
+def test_tampered_and_truncated_models_fail(root):
     model = root / "reader.tflite"
-    model.write_bytes(b"TFL3" + bytes(100))
-    (root / "reader.json").write_text(json.dumps({"sha256": "0" * 64}))
+    original = b"TFL3" + bytes(range(200))
+    _card(model, original)
+    model.write_bytes(original[:-1] + b"X")  # same size, other content
     res = diag.check_one_model("reader", model, 1)
-    assert res.status == diag.Status.FAIL
-    assert "sha256" in res.message or "reader.tflite" in res.message
+    assert res.status == diag.Status.FAIL and "sha256" in res.message and "reader.tflite" in res.message
+    model.write_bytes(original[:50])
+    res = diag.check_one_model("reader", model, 1)
+    assert res.status == diag.Status.FAIL and ("truncated" in res.message or "sha256" in res.message)
+    model.with_suffix(".json").unlink()
+    assert diag.check_one_model("reader", model, 1).status == diag.Status.FAIL
 
 
 def test_throttle_decoding():
