@@ -76,7 +76,8 @@ def render(status: dict) -> str:
     if events:
         rows = [dict(e, time=local_time(e.get("time"))) for e in events]
         parts.append("\nlast events\n" + table(rows, EVENT_COLUMNS))
-    rest = [(k, v) for k, v in flatten({k: v for k, v in status.items() if k not in ("last_events", "host")})
+    shown = ("last_events", "host", "state", "version", "uptime_s")
+    rest = [(k, v) for k, v in flatten({k: v for k, v in status.items() if k not in shown})
             if not isinstance(v, list) or not v or not isinstance(v[0], dict)]
     if rest:
         parts.append("\ndetails\n" + keyvalues(rest))
