@@ -152,3 +152,24 @@ def test_throttle_decoding():
     assert hostinfo.decode_throttled(0) == []
     assert hostinfo.decode_throttled(0x50005) == ["under-voltage now", "throttled now", "under-voltage has occurred",
                                                   "throttling has occurred"]
+
+
+def test_mqtt_credentials_checked(root, tmp_path):
+    """A broker with a password file: the right password passes, a wrong one is a clear FAIL."""
+    from tests.brokers import Mosquitto, find_mosquitto, make_password_file
+
+    if find_mosquitto() is None:
+        pytest.skip("mosquitto is not installed (tools/test.sh installs it)")
+    from plategate.config import load_config
+
+    pwfile = make_password_file(tmp_path / "passwd", {"gate": "s3cret"})
+    with Mosquitto(tmp_path / "broker", password_file=pwfile) as broker:
+        secret = root / "mqtt-password"
+        secret.write_text("s3cret\n")
+        base = f'\n[mqtt]\nenabled = true\nhost = "{broker.host}"\nport = {broker.port}\nusername = "gate"\n'
+        good = load_config(write_config(root, extra=base + f'password_file = "{secret}"\n'))
+        ok, message = diag.mqtt_round_trip(good, 5)
+        assert ok, message
+        bad = load_config(write_config(root, extra=base + 'password = "wrong"\n'))
+        ok, message = diag.mqtt_round_trip(bad, 5)
+        assert not ok and "refused the connection" in message and "authori" in message.lower(), message
