@@ -40,3 +40,17 @@ def test_wiring_png(tmp_path):
     img = cv2.imread(str(out))
     assert img.shape == (draw_wiring.H, draw_wiring.W, 3)
     assert (img < 128).mean() > 0.01  # there is drawing on it
+
+
+def test_relative_links_in_docs_resolve():
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    broken = []
+    for page in sorted(docs.glob("*.md")):
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            if not (page.parent / target).exists():
+                broken.append(f"{page.name}: {target}")
+    assert not broken, broken
