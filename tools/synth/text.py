@@ -75,6 +75,11 @@ def _truetype(name: str, size: int):
     return ImageFont.truetype(str(DEJAVU_DIR / name), size)
 
 
+@functools.lru_cache(maxsize=1024)
+def _advance(name: str, ch: str) -> float:
+    return _truetype(name, _BASE_SIZE).getlength(ch)
+
+
 def available_ttf() -> tuple[str, ...]:
     """Return the TrueType faces that exist on this machine."""
     return tuple(n for n in TTF_FACES if n.startswith("<") or (DEJAVU_DIR / n).is_file())
@@ -94,14 +99,14 @@ def _ttf_mask(text: str, name: str, spacing: float) -> np.ndarray:
     cap_top, cap_bottom = font.getbbox("H0", anchor="ls")[1], 0
     cap_h = cap_bottom - cap_top
     gap = spacing * cap_h
-    width = int(sum(font.getlength(c) for c in text) + gap * len(text) + cap_h)
+    width = int(sum(_advance(name, c) for c in text) + gap * len(text) + cap_h)
     canvas = Image.new("L", (max(width, 8), int(cap_h * 2.2)), 0)
     draw = ImageDraw.Draw(canvas)
     baseline = int(cap_h * 1.5)
     x = cap_h * 0.5
     for ch in text:
         draw.text((x, baseline), ch, fill=255, font=font, anchor="ls")
-        x += font.getlength(ch) + gap
+        x += _advance(name, ch) + gap
     mask = np.asarray(canvas, dtype=np.float32) / 255.0
     return _crop_rows(mask, baseline - cap_h, baseline + 1)
 

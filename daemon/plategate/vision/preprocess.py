@@ -1,0 +1,80 @@
+"""Image preparation shared by the reader at runtime and by its training tools.
+
+Keeping one implementation here guarantees that a crop is turned into model input
+exactly the same way when training and when reading at the gate.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+
+from plategate.errors import ImageError
+
+logger = logging.getLogger(__name__)
+
+
+def to_gray_u8(image: np.ndarray) -> np.ndarray:
+    """Convert an image of any common layout to 8-bit grayscale.
+
+    Accepts grayscale (H, W) or (H, W, 1), BGR (H, W, 3) and BGRA (H, W, 4) arrays of
+    dtype uint8, uint16 (scaled down by 257), or float in [0, 1].
+
+    Raises:
+        ImageError: the array is empty, has an unsupported shape or dtype, or holds
+            non-finite values.
+    """
+    if not isinstance(image, np.ndarray):
+        raise ImageError(f"expected a numpy image array, got {type(image).__name__}")
+    if image.size == 0 or image.ndim not in (2, 3) or image.shape[0] < 1 or image.shape[1] < 1:
+        raise ImageError(f"unsupported image shape {image.shape}")
+    if image.dtype == np.uint8:
+        img = image
+    elif image.dtype == np.uint16:
+        img = (image // 257).astype(np.uint8)
+    elif np.issubdtype(image.dtype, np.floating):
+        if not np.all(np.isfinite(image)):
+            raise ImageError("image holds NaN or infinite values")
+        img = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    else:
+        raise ImageError(f"unsupported image dtype {image.dtype}")
+    if img.ndim == 2:
+        return img
+    channels = img.shape[2]
+    if channels == 1:
+        return img[:, :, 0]
+    if channels == 3:
+        return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    if channels == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
+    raise ImageError(f"unsupported number of channels {channels}")
+
+
+def prepare_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Turn a plate crop into reader input: grayscale, resized, contrast-stretched.
+
+    The crop is stretched to ``height`` x ``width`` regardless of its aspect ratio
+    (plates of all countries fill the model's window the same way), then its grey
+    levels are stretched so that the 2nd and 98th percentiles map to 0 and 1; this
+    makes low-contrast night crops and bright day crops look alike.
+
+    Args:
+        image: the crop (see :func:`to_gray_u8` for the accepted layouts).
+        height: model input height.
+        width: model input width.
+
+    Returns:
+        A float32 array of shape (height, width) with values in [0, 1].
+
+    Raises:
+        ImageError: the image cannot be converted (see :func:`to_gray_u8`).
+    """
+    gray = to_gray_u8(image)
+    h, w = gray.shape
+    interp = cv2.INTER_AREA if (h > height or w > width) else cv2.INTER_LINEAR
+    small = cv2.resize(gray, (width, height), interpolation=interp).astype(np.float32)
+    lo, hi = np.percentile(small, (2.0, 98.0))
+    span = max(float(hi - lo), 16.0)
+    return np.clip((small - lo) / span, 0.0, 1.0)

@@ -1,0 +1,118 @@
+"""The plate reader: an int8 CTC model that turns a plate crop into text, confidence and candidates."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from plategate.errors import ImageError, ModelError
+from plategate.types import PlateRead
+from plategate.vision.ctc import ALPHABET, beam_search, softmax
+from plategate.vision.preprocess import prepare_crop
+from plategate.vision.runtime import LoadedModel, load_model
+
+logger = logging.getLogger(__name__)
+
+#: crops narrower than this (width / height) are treated as two-line plates
+TWO_LINE_ASPECT = 1.6
+
+
+class PlateReader:
+    """Reads plate crops with the shipped (or any compatible) reader model.
+
+    Args:
+        model_path: the reader ``.tflite`` file (its card ``.json`` beside it).
+        threads: LiteRT interpreter threads.
+        beam_width: prefixes kept by the CTC beam search.
+        top_k: candidates returned with each read.
+
+    Raises:
+        ModelError: the model is missing, truncated, tampered with, or its card does
+            not describe a CTC reader.
+    """
+
+    def __init__(self, model_path: Path, threads: int = 2, *, beam_width: int = 8, top_k: int = 3) -> None:
+        self.model: LoadedModel = load_model(Path(model_path), threads)
+        self.threads = threads
+        card = self.model.card
+        out = card.output
+        if card.task != "reader" or out.get("decoding") != "ctc":
+            raise ModelError(f"model file {model_path} is not a CTC reader (task {card.task!r}, decoding {out.get('decoding')!r})")
+        _, self.height, self.width, channels = card.input.shape
+        if channels != 1:
+            raise ModelError(f"model file {model_path}: reader input must have 1 channel, card says {channels}")
+        self.alphabet: str = card.alphabet or ALPHABET
+        self.blank: int = int(out.get("blank_index", 0))
+        self.temperature: float = float(out.get("temperature", 1.0))
+        self.max_length: int = int(out.get("max_length", 10))
+        self.beam_width = beam_width
+        self.top_k = top_k
+
+    def logits(self, crop: np.ndarray) -> np.ndarray:
+        """Return the model's (T, C) logits for one crop.
+
+        Raises:
+            ImageError: the crop is not a usable image array.
+        """
+        x = prepare_crop(crop, self.height, self.width)[None, :, :, None]
+        return self.model.run(x)[0][0]
+
+    def _decode(self, logits: np.ndarray) -> list[tuple[str, float]]:
+        probs = softmax(logits, self.temperature)
+        return beam_search(probs, self.alphabet, self.blank, self.beam_width, self.top_k, max_len=self.max_length)
+
+    def read(self, crop: np.ndarray) -> PlateRead:
+        """Read one plate crop (BGR, BGRA or grayscale; 8 or 16 bit).
+
+        Crops much narrower than a one-line plate are also read as two lines (top
+        and bottom halves); the more confident reading wins.
+
+        Returns:
+            A :class:`PlateRead` with ``box=None``; text ``""`` and confidence 0 when
+            nothing was read.
+
+        Raises:
+            ImageError: the crop is empty or of an unsupported shape or dtype.
+        """
+        if not isinstance(crop, np.ndarray) or crop.ndim < 2 or crop.size == 0:
+            raise ImageError(f"cannot read an empty or malformed crop ({getattr(crop, 'shape', type(crop).__name__)})")
+        candidates = self._decode(self.logits(crop))
+        h, w = crop.shape[:2]
+        if w < TWO_LINE_ASPECT * h and h >= 8:
+            two = self._two_lines(crop)
+            if two and (not candidates or two[0][1] > candidates[0][1]):
+                candidates = two
+        candidates = [c for c in candidates if c[0]]
+        if not candidates:
+            return PlateRead(text="", confidence=0.0, candidates=())
+        text, conf = candidates[0]
+        return PlateRead(text=text, confidence=round(conf, 4), candidates=tuple((t, round(p, 4)) for t, p in candidates))
+
+    def _two_lines(self, crop: np.ndarray) -> list[tuple[str, float]]:
+        """Read the top and bottom halves separately and join the best of each."""
+        h = crop.shape[0]
+        top = self._decode(self.logits(crop[: int(h * 0.55)]))
+        bottom = self._decode(self.logits(crop[int(h * 0.45) :]))
+        out = []
+        for t1, p1 in top[:2]:
+            for t2, p2 in bottom[:2]:
+                if t1 and t2 and len(t1) + len(t2) <= self.max_length:
+                    out.append((t1 + t2, p1 * p2))
+        return sorted(out, key=lambda c: c[1], reverse=True)[: self.top_k]
+
+    def read_batch(self, crops: Iterable[np.ndarray]) -> list[PlateRead]:
+        """Read several crops, in order.
+
+        Raises:
+            ImageError: a crop is unusable; the message names its index.
+        """
+        reads = []
+        for i, crop in enumerate(crops):
+            try:
+                reads.append(self.read(crop))
+            except ImageError as exc:
+                raise ImageError(f"crop {i}: {exc}") from exc
+        return reads

@@ -1,0 +1,90 @@
+"""The synthetic plate renderer and the augmentations."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from tools.synth import augment
+from tools.synth.plates import STYLES, random_text, render_plate
+
+FORMATS = {
+    "br": r"[A-Z]{3}[0-9]([0-9]|[A-Z])[0-9]{2}",
+    "ar": r"[A-Z]{2}[0-9]{3}[A-Z]{2}|[A-Z]{3}[0-9]{3}",
+    "uk": r"[A-Z]{2}[0-9]{2}[A-Z]{3}",
+    "eu": r"[0-9A-Z]{5,9}",
+    "us": r"[0-9A-Z]{5,8}",
+}
+
+
+def test_styles_cover_the_required_countries():
+    assert {"eu", "uk", "us", "br", "ar"} <= set(STYLES)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_random_text_follows_the_country_format(style):
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        text = random_text(style, rng)
+        assert re.fullmatch(FORMATS[style], text), (style, text)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_render_returns_a_bgr_plate_with_visible_text(style):
+    rng = np.random.default_rng(11)
+    for height in (24, 64, 100):
+        img, text = render_plate(style=style, rng=rng, height=height)
+        assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
+        assert img.shape[0] == height
+        assert img.shape[1] > 1.5 * height  # plates are wide
+        assert re.fullmatch(FORMATS[style], text)
+        # the text band holds dark-and-light strokes, not a flat colour
+        band = img[height // 3 : 2 * height // 3].astype(np.float32).mean(axis=2)
+        assert band.std() > 20
+
+
+def test_given_text_is_normalised_and_kept():
+    img, text = render_plate("ab-123 cd", "eu", np.random.default_rng(0))
+    assert text == "AB123CD"
+    _, text = render_plate("AAA0A00", "br", np.random.default_rng(0))
+    assert text == "AAA0A00"
+
+
+def test_same_seed_gives_the_same_plate():
+    a, ta = render_plate(style="ar", rng=np.random.default_rng(5))
+    b, tb = render_plate(style="ar", rng=np.random.default_rng(5))
+    assert ta == tb and np.array_equal(a, b)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"style": "xx"}, "unknown plate style"),
+    ({"text": "ABCDEFGHIJK", "style": "eu"}, "1 to 10"),
+    ({"text": "--", "style": "eu"}, "1 to 10"),
+    ({"style": "br", "height": 4}, "at least 8"),
+])
+def test_bad_arguments_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        render_plate(rng=np.random.default_rng(0), **kwargs)
+
+
+def test_dataset_glyphs_and_us_backgrounds(datasets):
+    rng = np.random.default_rng(2)
+    for style in STYLES:
+        for _ in range(8):
+            img, text = render_plate(style=style, rng=rng, height=48, data_dir=datasets)
+            assert img.shape[0] == 48 and re.fullmatch(FORMATS[style], text)
+
+
+def test_camera_crop_and_ir_look():
+    rng = np.random.default_rng(4)
+    plate, _ = render_plate(style="br", rng=rng, height=64)
+    for _ in range(20):
+        crop = augment.camera_crop(plate, rng, out_height=40)
+        assert crop.dtype == np.uint8 and crop.shape[0] == 40 and crop.shape[2] == 3
+    ir = augment.ir_look(plate, rng)
+    assert ir.shape == plate.shape
+    assert np.array_equal(ir[..., 0], ir[..., 1]) and np.array_equal(ir[..., 1], ir[..., 2])
+    gray = augment.noise(plate[..., 0], rng, 5.0)
+    assert gray.shape == plate.shape[:2]

@@ -1,0 +1,131 @@
+"""Benchmark the shipped plate reader: latency per crop and accuracy on labelled crop folders.
+
+Examples::
+
+    python -m tools.bench_reader --latency 500 --threads 1
+    python -m tools.bench_reader --eval ../shared/datasets/br-crops:val --eval ../shared/datasets/ar-crops
+
+``--eval`` takes ``DIR`` (all crops in ``DIR/labels.csv``) or ``DIR:val`` / ``DIR:train``
+(the fixed split by plate text used in training). For each set it prints the
+exact-match rate, how many reads scored >= the confidence threshold and how many of
+those were right. ``--latency N`` reads N rendered camera-like crops and prints the
+model-only and the full per-crop time (preprocess + model + beam search).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from plategate.errors import PlategateError
+from plategate.vision.reader import PlateReader
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "reader.tflite"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m tools.bench_reader", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="reader model (default: the shipped one)")
+    p.add_argument("--threads", type=int, default=1, help="LiteRT threads (default: %(default)s)")
+    p.add_argument("--latency", type=int, default=0, metavar="N", help="time N rendered crops")
+    p.add_argument("--eval", action="append", default=[], metavar="DIR[:val|:train]", help="labelled crop folder; repeatable")
+    p.add_argument("--threshold", type=float, default=0.9, help="confidence threshold for precision (default: %(default)s)")
+    p.add_argument("--errors", type=int, default=0, metavar="K", help="list up to K wrong reads per set")
+    p.add_argument("--json", action="store_true", help="print one JSON object with all figures at the end")
+    return p.parse_args(argv)
+
+
+def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int = 0) -> dict:
+    """Exact-match and confident-precision figures of *reader* on a labelled folder."""
+    from tools.synth import reader_data
+
+    path, _, part = spec.partition(":")
+    samples = reader_data.load_labelled(Path(path))
+    if part:
+        train, val = reader_data.split_by_text(samples)
+        samples = {"train": train, "val": val}[part]
+    right = sure = sure_right = failed = 0
+    wrong = []
+    for s in samples:
+        try:
+            read = reader.read(reader_data.read_image(s.path))
+        except PlategateError as exc:
+            failed += 1
+            print(f"  {s.path.name}: {exc}", flush=True)
+            continue
+        ok = read.text == s.text
+        right += ok
+        if read.confidence >= threshold:
+            sure += 1
+            sure_right += ok
+        if not ok:
+            wrong.append((s.path.name, s.text, read.text, read.confidence))
+    n = len(samples)
+    res = {"set": spec, "count": n, "exact_match": right / n if n else None, "failed": failed,
+           f"confident_{threshold}": sure, f"confident_right_{threshold}": sure_right,
+           f"precision_at_{threshold}": sure_right / sure if sure else None}
+    print(f"{spec}: {n} crops, exact match {right}/{n} = {100 * right / max(n, 1):.1f} %, "
+          f"confidence >= {threshold}: {sure} reads, {sure_right} right"
+          + (f" ({100 * sure_right / sure:.2f} %)" if sure else ""), flush=True)
+    for name, truth, got, conf in sorted(wrong, key=lambda w: -w[3])[:show_errors]:
+        print(f"    {name}: truth {truth}  read {got or '-'}  confidence {conf:.3f}")
+    return res
+
+
+def latency(reader: PlateReader, n: int) -> dict:
+    """Median / p95 milliseconds per crop for the model alone and for a full read."""
+    from tools.synth.augment import camera_crop
+    from tools.synth.plates import render_plate
+
+    rng = np.random.default_rng(0)
+    crops = [camera_crop(render_plate(rng=rng, height=64)[0], rng, out_height=int(rng.integers(32, 96))) for _ in range(min(n, 200))]
+    for c in crops[:10]:
+        reader.read(c)
+    model_ms, full_ms = [], []
+    h, w = reader.height, reader.width
+    x = np.zeros((1, h, w, 1), np.float32)
+    for i in range(n):
+        t0 = time.perf_counter()
+        reader.model.run(x)
+        model_ms.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        reader.read(crops[i % len(crops)])
+        full_ms.append((time.perf_counter() - t0) * 1000)
+    res = {"crops": n, "threads": reader.threads,
+           "model_ms_median": float(np.median(model_ms)), "model_ms_p95": float(np.percentile(model_ms, 95)),
+           "read_ms_median": float(np.median(full_ms)), "read_ms_p95": float(np.percentile(full_ms, 95))}
+    print(f"latency over {n} crops ({res['threads']} thread(s)): model {res['model_ms_median']:.3f} ms median, "
+          f"{res['model_ms_p95']:.3f} ms p95; full read {res['read_ms_median']:.3f} ms median, "
+          f"{res['read_ms_p95']:.3f} ms p95", flush=True)
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        reader = PlateReader(a.model, threads=a.threads)
+    except PlategateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    out: dict = {"model": str(a.model), "sha256": reader.model.card.sha256, "eval": []}
+    for spec in a.eval:
+        out["eval"].append(evaluate(reader, spec, a.threshold, a.errors))
+    if a.latency:
+        out["latency"] = latency(reader, a.latency)
+    if a.json:
+        print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The reader network: a small convolution-only CTC model (TensorFlow / Keras, training only).
+
+Only operations that LiteRT runs as int8 builtins are used (Conv2D, DepthwiseConv2D,
+MaxPool2D, ReLU, Reshape; BatchNormalization folds into the convolutions). There is
+no recurrent layer: the horizontal context comes from the receptive field of the
+convolutions, which is wider than a character.
+"""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+#: input size of the shipped reader (grayscale)
+HEIGHT, WIDTH = 32, 128
+#: channel widths of the five stages
+CHANNELS = (24, 48, 64, 96, 128)
+
+
+def build_model(num_classes: int, height: int = HEIGHT, width: int = WIDTH, channels: tuple[int, ...] = CHANNELS,
+                dropout: float = 0.15):
+    """Build the reader network.
+
+    Args:
+        num_classes: alphabet size + 1 (the blank).
+        height: input height (a multiple of 8).
+        width: input width (a multiple of 4); the model emits ``width // 4`` steps.
+        channels: five stage widths.
+        dropout: dropout before the classifier (training only).
+
+    Returns:
+        A ``tf.keras.Model`` mapping (B, height, width, 1) float images in [0, 1] to
+        (B, width // 4, num_classes) logits.
+
+    Raises:
+        ValueError: the input size is not a multiple of the network's stride.
+    """
+    import tensorflow as tf
+
+    if height % 8 or width % 4:
+        raise ValueError(f"input {height}x{width} must have height % 8 == 0 and width % 4 == 0")
+    layers = tf.keras.layers
+
+    def conv(x, filters, kernel=3, separable=False):
+        if separable:
+            x = layers.DepthwiseConv2D(kernel, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+            x = layers.Conv2D(filters, 1, use_bias=False)(x)
+        else:
+            x = layers.Conv2D(filters, kernel, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        return layers.ReLU()(x)
+
+    c1, c2, c3, c4, c5 = channels
+    inp = layers.Input((height, width, 1), name="image")
+    x = conv(inp, c1)
+    x = layers.MaxPool2D(2)(x)                      # H/2, W/2
+    x = conv(x, c2)
+    x = layers.MaxPool2D(2)(x)                      # H/4, W/4
+    x = conv(x, c3, separable=True)
+    x = conv(x, c3, separable=True)
+    x = layers.MaxPool2D((2, 1))(x)                 # H/8, W/4
+    x = conv(x, c4, separable=True)
+    x = conv(x, c4, kernel=(3, 5), separable=True)
+    x = layers.Conv2D(c5, (x.shape[1], 1), padding="valid", use_bias=False)(x)  # collapse height
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = conv(x, c5, kernel=(1, 5), separable=True)
+    x = layers.Dropout(dropout)(x)
+    x = layers.Conv2D(num_classes, 1, name="logits")(x)
+    out = layers.Reshape((width // 4, num_classes), name="steps")(x)
+    return tf.keras.Model(inp, out, name="plate_reader")

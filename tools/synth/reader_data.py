@@ -1,0 +1,190 @@
+"""Training and validation data for the plate reader: synthetic shards and real labelled crops.
+
+Synthetic samples are rendered with :mod:`tools.synth.plates`, turned into camera-like
+crops with :mod:`tools.synth.augment` and prepared with the reader's own
+:func:`plategate.vision.preprocess.prepare_crop`; they are cached as ``.npz`` shards
+(uint8 images + texts) so a resumed run does not render them again.
+
+Real crops come from a folder with ``labels.csv`` (file,text). The br-crops split is
+by plate text (all photos of one plate land on the same side) with a fixed seed, so
+the validation part is never seen in training.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from plategate.errors import ImageError
+from plategate.types import normalise_plate
+from plategate.vision.preprocess import prepare_crop
+from tools.synth import augment
+from tools.synth.plates import STYLES, render_plate
+
+logger = logging.getLogger(__name__)
+
+#: seed and share of the br-crops split (by plate text); written down in models/README.md
+BR_SPLIT_SEED = 20261121
+BR_VAL_FRACTION = 0.2
+
+#: share of each plate style among synthetic samples (the real targets are BR and AR)
+STYLE_WEIGHTS = {"br": 0.3, "ar": 0.27, "eu": 0.15, "uk": 0.1, "us": 0.18}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled real crop."""
+
+    path: Path
+    text: str
+
+
+def load_labelled(folder: Path) -> list[Sample]:
+    """Read ``labels.csv`` (file,text) of *folder*; duplicate rows are dropped.
+
+    Raises:
+        FileNotFoundError: there is no labels.csv.
+    """
+    seen: set[str] = set()
+    out = []
+    with (folder / "labels.csv").open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            name = row["file"].strip()
+            if name in seen:
+                continue
+            seen.add(name)
+            out.append(Sample(folder / name, normalise_plate(row["text"])))
+    return out
+
+
+def split_by_text(samples: list[Sample], seed: int = BR_SPLIT_SEED, val_fraction: float = BR_VAL_FRACTION) -> tuple[list[Sample], list[Sample]]:
+    """Split *samples* into (train, val) so that no plate text is on both sides.
+
+    Texts are sorted, shuffled with *seed*, and the first *val_fraction* of them go to
+    validation; the result does not depend on the order of the CSV.
+    """
+    texts = sorted({s.text for s in samples})
+    order = np.random.default_rng(seed).permutation(len(texts))
+    n_val = int(round(len(texts) * val_fraction))
+    val_texts = {texts[i] for i in order[:n_val]}
+    train = [s for s in samples if s.text not in val_texts]
+    val = [s for s in samples if s.text in val_texts]
+    return train, val
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read an image file as it is stored (any depth and channel count).
+
+    Raises:
+        ImageError: the file is missing, empty or cannot be decoded.
+    """
+    data = np.fromfile(str(path), np.uint8) if path.is_file() else None
+    if data is None or data.size == 0:
+        raise ImageError(f"{path}: missing or empty file")
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ImageError(f"{path}: not a decodable image")
+    return img
+
+
+def synth_sample(rng: np.random.Generator, height: int, width: int, data_dir: Path | None,
+                 backgrounds: list[np.ndarray] | None = None) -> tuple[np.ndarray, str]:
+    """Render one synthetic training sample, already prepared as uint8 model input."""
+    styles = list(STYLE_WEIGHTS)
+    style = styles[int(rng.choice(len(styles), p=np.array(list(STYLE_WEIGHTS.values())) / sum(STYLE_WEIGHTS.values())))]
+    plate_h = int(rng.integers(max(24, height), max(25, int(height * 2.2))))
+    plate, text = render_plate(style=style, rng=rng, height=plate_h, data_dir=data_dir)
+    bg = backgrounds[int(rng.integers(len(backgrounds)))] if backgrounds and rng.random() < 0.5 else None
+    crop = augment.camera_crop(plate, rng, out_height=int(rng.integers(height, 2 * height)), background=bg,
+                               ir_probability=0.35)
+    return (prepare_crop(crop, height, width) * 255 + 0.5).astype(np.uint8), text
+
+
+def load_backgrounds(data_dir: Path | None, limit: int = 200) -> list[np.ndarray]:
+    """Load up to *limit* scene images from ``negatives/`` (none without data)."""
+    if data_dir is None or not (Path(data_dir) / "negatives").is_dir():
+        return []
+    out = []
+    for p in sorted((Path(data_dir) / "negatives").glob("*.jpg"))[:limit]:
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if img is not None:
+            out.append(img)
+    return out
+
+
+def synth_shard(cache: Path, index: int, size: int, seed: int, height: int, width: int,
+                data_dir: Path | None) -> tuple[np.ndarray, list[str]]:
+    """Return synthetic shard *index* (render and cache it when it is not cached yet).
+
+    The shard's content depends only on (seed, index, size, height, width, data_dir set or not).
+    """
+    tag = f"s{seed}_h{height}w{width}_{'d' if data_dir else 'n'}_{size}"
+    path = cache / f"synth_{tag}_{index:04d}.npz"
+    if path.is_file():
+        with np.load(path) as z:
+            return z["x"], [str(t) for t in z["y"]]
+    rng = np.random.default_rng([seed, index, zlib.crc32(tag.encode())])
+    backgrounds = load_backgrounds(data_dir)
+    xs = np.empty((size, height, width), np.uint8)
+    ys = []
+    for i in range(size):
+        xs[i], text = synth_sample(rng, height, width, data_dir, backgrounds)
+        ys.append(text)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, x=xs, y=np.array(ys))
+    tmp.replace(path)
+    return xs, ys
+
+
+def real_augmented(samples: list[Sample], copies: int, seed: int, height: int, width: int) -> tuple[np.ndarray, list[str]]:
+    """Prepare real crops with *copies* light augmentations each (copy 0 is unaugmented).
+
+    Unreadable files are skipped with a warning.
+    """
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for s in samples:
+        try:
+            img = read_image(s.path)
+        except ImageError as exc:
+            logger.warning("skipping %s", exc)
+            continue
+        for k in range(copies):
+            crop = img if k == 0 else light_augment(img if img.ndim == 3 else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), rng)
+            xs.append((prepare_crop(crop, height, width) * 255 + 0.5).astype(np.uint8))
+            ys.append(s.text)
+    return np.stack(xs) if xs else np.empty((0, height, width), np.uint8), ys
+
+
+def light_augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Mild augmentation for real crops: shifted margins, small rotation, lighting, blur, noise."""
+    h, w = img.shape[:2]
+    dx0, dx1 = (rng.uniform(-0.06, 0.06, 2) * w).astype(int)
+    dy0, dy1 = (rng.uniform(-0.08, 0.1, 2) * h).astype(int)
+    pad = max(abs(int(v)) for v in (dx0, dx1, dy0, dy1)) + 1
+    big = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    rot = cv2.getRotationMatrix2D((big.shape[1] / 2, big.shape[0] / 2), float(rng.uniform(-4, 4)), 1.0)
+    big = cv2.warpAffine(big, rot, (big.shape[1], big.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+    crop = big[pad + dy0 : pad + h - dy1, pad + dx0 : pad + w - dx1]
+    if crop.size == 0:
+        crop = img
+    if rng.random() < 0.3:
+        crop = augment.ir_look(crop, rng)
+    crop = augment.contrast(crop, rng, low=rng.random() < 0.2)
+    if rng.random() < 0.4:
+        crop = augment.blur(crop, rng, 0.6)
+    if rng.random() < 0.5:
+        crop = augment.noise(crop, rng, float(rng.uniform(1, 8)))
+    if rng.random() < 0.05:
+        crop = 255 - crop
+    return crop
+
+
+__all__ = ["STYLES", "Sample", "load_labelled", "split_by_text", "synth_shard", "real_augmented", "read_image"]

@@ -1,0 +1,229 @@
+"""Train the plate reader (CTC, grayscale crops) on synthetic plates plus the br-crops training part.
+
+Run from the repository root (needs the ``[train]`` extra)::
+
+    nice -n 10 python -m tools.train_reader --data ../shared/datasets --work work/reader
+
+Synthetic shards are rendered once and cached in ``WORK/data``; checkpoints are written
+every epoch to ``WORK/ckpt`` and ``--resume`` continues from the last one; the
+trained model is exported to ``WORK/reader.keras`` (input for ``tools.quantize``).
+The br-crops validation part (split by plate text, fixed seed) and ar-crops are
+never trained on; they are only evaluated at the end of each epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from plategate.vision.ctc import ALPHABET, encode, greedy, softmax
+from tools.synth import reader_data
+
+logger = logging.getLogger(__name__)
+
+MAX_LEN = 10
+VAL_SHARD = 9999  # index of the held-out synthetic shard (calibration / monitoring)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m tools.train_reader", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=None,
+                   help="shared datasets folder (br-crops, chars, us-plate-backgrounds, negatives); "
+                        "without it only synthetic plates drawn with system fonts are used")
+    p.add_argument("--work", type=Path, default=Path("work/reader"), help="cache, checkpoints and output (default: %(default)s)")
+    p.add_argument("--shards", type=int, default=24, help="synthetic shards in all (default: %(default)s)")
+    p.add_argument("--first-shards", type=int, default=6,
+                   help="shards used in epoch 1; each later epoch adds --grow more (default: %(default)s)")
+    p.add_argument("--grow", type=int, default=3, help="shards added per epoch (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=1000, help="training steps per epoch (default: %(default)s)")
+    p.add_argument("--shard-size", type=int, default=5000, help="samples per synthetic shard (default: %(default)s)")
+    p.add_argument("--real-copies", type=int, default=8, help="augmented copies of each br-crops training image (default: %(default)s)")
+    p.add_argument("--real-repeat", type=int, default=2, help="times the real copies are seen per epoch (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=12, help="(default: %(default)s)")
+    p.add_argument("--batch", type=int, default=64, help="(default: %(default)s)")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=1, help="seed for data, initialisation and order (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=1, help="processes rendering synthetic shards (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=1, help="TensorFlow intra/inter-op threads (default: %(default)s)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in WORK/ckpt")
+    p.add_argument("--data-only", action="store_true",
+                   help="render the synthetic shards (last first, so it can run beside a training run) and stop")
+    p.add_argument("--height", type=int, default=32)
+    p.add_argument("--width", type=int, default=128)
+    return p.parse_args(argv)
+
+
+def _shard_job(args: tuple) -> int:
+    cache, index, size, seed, h, w, data_dir = args
+    x, _ = reader_data.synth_shard(cache, index, size, seed, h, w, data_dir)
+    return len(x)
+
+
+def render_shards(a: argparse.Namespace, count: int) -> tuple[np.ndarray, list[str]]:
+    """Render (or load cached) the first *count* synthetic shards, showing progress."""
+    cache = a.work / "data"
+    jobs = [(cache, i, a.shard_size, a.seed, a.height, a.width, a.data) for i in range(count)]
+    if a.data_only:  # a helper process renders from the far end while training starts at shard 0
+        jobs.reverse()
+    start = time.time()
+    if a.workers > 1:
+        with ProcessPoolExecutor(a.workers) as pool:
+            for k, _ in enumerate(pool.map(_shard_job, jobs), 1):
+                print(f"synthetic shard {k}/{count} ready ({time.time() - start:.0f} s)", flush=True)
+    xs, ys = [], []
+    for k, job in enumerate(jobs, 1):
+        x, y = reader_data.synth_shard(*job)
+        xs.append(x)
+        ys.extend(y)
+        if a.workers <= 1:
+            print(f"synthetic shard {k}/{count} ready ({time.time() - start:.0f} s)", flush=True)
+    return np.concatenate(xs), ys
+
+
+def real_sets(a: argparse.Namespace) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """The br-crops train copies (augmented) and the evaluation sets (br val, ar-crops), cached."""
+    if a.data is None or not (a.data / "br-crops" / "labels.csv").is_file():
+        return {}
+    cache = a.work / "data" / f"real_h{a.height}w{a.width}_c{a.real_copies}_s{a.seed}.npz"
+    if cache.is_file():
+        with np.load(cache) as z:
+            return {k: (z[f"{k}_x"], [str(t) for t in z[f"{k}_y"]]) for k in ("br_train", "br_val", "ar")}
+    train, val = reader_data.split_by_text(reader_data.load_labelled(a.data / "br-crops"))
+    sets = {
+        "br_train": reader_data.real_augmented(train, a.real_copies, a.seed, a.height, a.width),
+        "br_val": reader_data.real_augmented(val, 1, 0, a.height, a.width),
+    }
+    ar = a.data / "ar-crops"
+    sets["ar"] = reader_data.real_augmented(reader_data.load_labelled(ar), 1, 0, a.height, a.width) if ar.is_dir() else \
+        (np.empty((0, a.height, a.width), np.uint8), [])
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, **{f"{k}_x": v[0] for k, v in sets.items()}, **{f"{k}_y": np.array(v[1]) for k, v in sets.items()})
+    print(f"br-crops: {len(train)} train images, {len(val)} validation images (split by text, seed "
+          f"{reader_data.BR_SPLIT_SEED})", flush=True)
+    return sets
+
+
+def encode_labels(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Dense (N, MAX_LEN) class ids padded with 0, and the lengths."""
+    labels = np.zeros((len(texts), MAX_LEN), np.int32)
+    lengths = np.zeros(len(texts), np.int32)
+    for i, t in enumerate(texts):
+        ids = encode(t[:MAX_LEN])
+        labels[i, : len(ids)] = ids
+        lengths[i] = len(ids)
+    return labels, lengths
+
+
+def accuracy(predict, x: np.ndarray, texts: list[str], batch: int = 256) -> float:
+    """Exact-match rate of greedy decoding over uint8 images *x*."""
+    if len(texts) == 0:
+        return float("nan")
+    right = 0
+    for i in range(0, len(x), batch):
+        logits = predict(x[i : i + batch].astype(np.float32)[..., None] / 255.0)
+        for row, t in zip(logits, texts[i : i + batch], strict=True):
+            right += greedy(softmax(row))[0] == t
+    return right / len(texts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    a.work.mkdir(parents=True, exist_ok=True)
+    x_val, y_val = reader_data.synth_shard(a.work / "data", VAL_SHARD, 2000, a.seed, a.height, a.width, a.data)
+    if a.data_only:
+        x_syn, y_syn = render_shards(a, a.shards)
+        print(f"rendered {len(y_syn)} synthetic samples + {len(y_val)} held out", flush=True)
+        return 0
+    real = real_sets(a)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    from tools.reader_model import build_model
+
+    tf.config.threading.set_intra_op_parallelism_threads(a.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(a.threads)
+    tf.keras.utils.set_random_seed(a.seed)
+
+    steps_per_epoch = a.steps
+
+    model = build_model(len(ALPHABET) + 1, a.height, a.width)
+    total = steps_per_epoch * a.epochs
+    schedule = tf.keras.optimizers.schedules.CosineDecay(0.0, total - min(1000, total // 10), alpha=0.02,
+                                                         warmup_target=a.lr, warmup_steps=min(1000, total // 10))
+    opt = tf.keras.optimizers.Adam(schedule, clipnorm=5.0)
+    epoch_var = tf.Variable(0, dtype=tf.int64)
+    ckpt = tf.train.Checkpoint(model=model, optimizer=opt, epoch=epoch_var)
+    manager = tf.train.CheckpointManager(ckpt, str(a.work / "ckpt"), max_to_keep=2)
+    if a.resume and manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint)
+        print(f"resumed from {manager.latest_checkpoint} after epoch {int(epoch_var.numpy())}", flush=True)
+    elif manager.latest_checkpoint and not a.resume:
+        print(f"refusing to overwrite checkpoints in {a.work / 'ckpt'}; pass --resume or remove them", file=sys.stderr)
+        return 2
+    steps_t = a.width // 4
+
+    @tf.function(reduce_retracing=True)
+    def train_step(x, y, ylen):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            loss = tf.reduce_mean(tf.nn.ctc_loss(y, logits, ylen, tf.fill([tf.shape(x)[0]], steps_t),
+                                                 logits_time_major=False, blank_index=0))
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    @tf.function(reduce_retracing=True)
+    def predict(x):
+        return model(x, training=False)
+
+    history_path = a.work / "history.json"
+    history = json.loads(history_path.read_text()) if a.resume and history_path.is_file() else []
+    for epoch in range(int(epoch_var.numpy()), a.epochs):
+        n_shards = min(a.shards, a.first_shards + epoch * a.grow)
+        x_syn, y_syn = render_shards(a, n_shards)
+        x_all = np.concatenate([x_syn] + ([real["br_train"][0]] * a.real_repeat if real else []))
+        labels, lengths = encode_labels(y_syn + (real["br_train"][1] * a.real_repeat if real else []))
+        print(f"epoch {epoch + 1}: {n_shards} synthetic shards + real = {len(x_all)} samples, "
+              f"{steps_per_epoch} steps of {a.batch}", flush=True)
+        rng = np.random.default_rng([a.seed, epoch])
+        order = np.concatenate([rng.permutation(len(x_all)) for _ in range(-(-steps_per_epoch * a.batch // len(x_all)))])
+        start, running = time.time(), 0.0
+        for step in range(steps_per_epoch):
+            idx = np.sort(order[step * a.batch : (step + 1) * a.batch])
+            xb = x_all[idx].astype(np.float32)[..., None] / 255.0
+            loss = float(train_step(xb, labels[idx], lengths[idx]))
+            running = loss if step == 0 else 0.98 * running + 0.02 * loss
+            if step % 200 == 0 or step == steps_per_epoch - 1:
+                rate = (step + 1) / max(1e-6, time.time() - start)
+                print(f"epoch {epoch + 1}/{a.epochs} step {step + 1}/{steps_per_epoch} loss {running:.3f} "
+                      f"({rate:.1f} steps/s, eta {(steps_per_epoch - step - 1) / rate / 60:.1f} min)", flush=True)
+        epoch_var.assign(epoch + 1)
+        manager.save()
+        model.save(a.work / "reader.keras")
+
+        def pred(xb):
+            return predict(xb).numpy()
+
+        row = {"epoch": epoch + 1, "loss": running, "synth_val": accuracy(pred, x_val, y_val)}
+        for name in ("br_val", "ar"):
+            if real:
+                row[name] = accuracy(pred, *real[name])
+        history.append(row)
+        history_path.write_text(json.dumps(history, indent=1))
+        print("epoch " + " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
+    print(f"model written to {a.work / 'reader.keras'}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
