@@ -204,9 +204,11 @@ class ControlServer:
         probe.settimeout(1)
         try:
             probe.connect(str(self.path))
-        except OSError:
+        except (ConnectionRefusedError, FileNotFoundError):
             self.path.unlink(missing_ok=True)  # left over from a daemon that died
             return
+        except OSError as exc:
+            raise ControlError(f"cannot check the existing socket {self.path}: {exc.strerror or exc}") from None
         finally:
             probe.close()
         raise ControlError(f"another plategated is already listening on {self.path}")
