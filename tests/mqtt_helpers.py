@@ -77,8 +77,8 @@ class Recorder:
             return [json.loads(p) for t, p in self.messages if t == topic and p]
 
     def close(self) -> None:
-        self.client.loop_stop()
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 def publish(host: str, port: int, topic: str, payload: bytes, retain: bool = False) -> None:
@@ -91,8 +91,8 @@ def publish(host: str, port: int, topic: str, payload: bytes, retain: bool = Fal
         info.wait_for_publish(10)
         assert info.is_published()
     finally:
-        client.loop_stop()
         client.disconnect()
+        client.loop_stop()
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool:

@@ -116,8 +116,8 @@ def publish(args: argparse.Namespace, topic: str, payload: bytes, retain: bool, 
                 return 1
             print(replies[0].decode("utf-8", errors="replace"))
     finally:
-        client.loop_stop()
         client.disconnect()
+        client.loop_stop()
     return 0
 
 

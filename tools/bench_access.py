@@ -147,8 +147,8 @@ def bench_outbox(n_events: int, workdir: Path, host: str | None, port: int | Non
             time.sleep(0.01)
         bridge.stop()
         store.close()
-        received["client"].loop_stop()
         received["client"].disconnect()
+        received["client"].loop_stop()
     finally:
         if broker is not None:
             broker.stop()
