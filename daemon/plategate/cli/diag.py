@@ -8,11 +8,14 @@ its hands, so their figures come from its status instead of being opened here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import enum
 import hashlib
 import json
+import os
 import secrets
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -109,6 +112,24 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for a moment (C++ log lines; Python errors still raise)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def check_one_model(name: str, path: Path, threads: int) -> Result:
     """Load one model with the runtime (which verifies its card's sha256)."""
     hint = "reinstall the models (pip install . puts them in <venv>/share/plategate/models) or fix recognition." \
@@ -130,7 +151,8 @@ def check_one_model(name: str, path: Path, threads: int) -> Result:
         return Result(f"model:{name}", Status.WARN, f"{path.name}: file present (sha256 {actual[:12]}) but the model "
                       f"runtime is not importable: {exc}", "pip install ai-edge-litert (or tflite-runtime)")
     try:
-        loaded = load_model(path, threads)
+        with _native_stderr_silenced():  # LiteRT prints "Created TensorFlow Lite XNNPACK delegate" on fd 2
+            loaded = load_model(path, threads)
     except PlategateError as exc:
         return Result(f"model:{name}", Status.FAIL, str(exc), hint)
     except Exception as exc:  # a broken LiteRT install, an unexpected file
