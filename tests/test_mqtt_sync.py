@@ -146,3 +146,19 @@ def test_request_rate_limit(tmp_path, key):
     assert sync.request_snapshot("forced", force=True)
     assert [r["reason"] for r in requests] == ["first", "forced"]
     store.close()
+
+
+def test_repeated_retained_snapshot_is_cheap_but_restores_local_edits(setup, key, monkeypatch):
+    store, sync, _ = setup
+    raw = build_snapshot(V1, "estate", 10, key)
+    assert sync.handle_snapshot(raw) == SyncResult.APPLIED
+    import plategate.mqtt.sync as sync_mod
+
+    calls = []
+    real = sync_mod.open_envelope
+    monkeypatch.setattr(sync_mod, "open_envelope", lambda *a: calls.append(1) or real(*a))
+    assert sync.handle_snapshot(raw) == SyncResult.UNCHANGED
+    assert calls == []  # not verified and parsed again
+    store.add(make_entry("LOCAL1"))
+    assert sync.handle_snapshot(raw) == SyncResult.APPLIED  # state changed: full path again
+    assert calls == [1] and store.content_hash() == content_hash(V1)

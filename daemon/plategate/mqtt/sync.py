@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -61,6 +62,9 @@ class AllowlistSync:
         self._pending: dict[int, Delta] = {}
         self._lock = threading.Lock()
         self.last_error: str | None = None
+        # (sha256 of the raw snapshot, version, hash) it left the store in: the retained snapshot
+        # comes again on every reconnect and need not be verified and parsed again.
+        self._seen_snapshot: tuple[str, int, str] | None = None
         self._applied_listeners: list[Callable[[dict], None]] = []
 
     def on_applied(self, fn: Callable[[dict], None]) -> None:
@@ -109,6 +113,10 @@ class AllowlistSync:
     def _snapshot(self, raw: bytes) -> str:
         if not raw:
             return SyncResult.UNCHANGED  # a cleared retained message
+        raw_digest = hashlib.sha256(raw).hexdigest()
+        if self._seen_snapshot == (raw_digest, self.store.version, self.store.content_hash()):
+            logger.debug("allowlist snapshot unchanged since it was last applied")
+            return SyncResult.UNCHANGED
         snap = parse_snapshot(open_envelope(raw, self.keys, self.max_bytes, "snapshot"))
         if snap.site != self.site:
             raise AccessError(f"snapshot for site {snap.site!r}, this gate belongs to {self.site!r}")
@@ -117,6 +125,7 @@ class AllowlistSync:
             raise SignatureError(f"stale snapshot: version {snap.version} is older than the applied {cur_version}")
         if snap.version == cur_version and snap.hash == cur_hash:
             logger.info("allowlist snapshot version %d already applied", snap.version)
+            self._seen_snapshot = (raw_digest, cur_version, cur_hash)
             return SyncResult.UNCHANGED
         entries = to_entries(snap.entries, "snapshot", "entries")
         plates = [e.plate for e in entries]
@@ -124,6 +133,7 @@ class AllowlistSync:
             raise AccessError("snapshot lists a plate more than once (after normalisation)")
         # replace_all checks the content hash before touching anything.
         self.store.replace_all(entries, version=snap.version, origin="site", expected_hash=snap.hash)
+        self._seen_snapshot = (raw_digest, snap.version, snap.hash)
         self.last_error = None
         logger.info("allowlist snapshot version %d applied: %d entries", snap.version, len(entries))
         return SyncResult.APPLIED
