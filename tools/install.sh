@@ -31,7 +31,7 @@ DO_ENABLE=1
 DO_START=0
 PIP_ARGS=""
 APT_PACKAGES=(python3 python3-venv python3-pip python3-picamera2 python3-lgpio python3-libcamera
-              libcamera-apps-lite mosquitto-clients ca-certificates)
+              rpicam-apps-lite mosquitto-clients ca-certificates)
 
 die() { echo "install.sh: error: $*" >&2; exit 1; }
 say() { echo "install.sh: $*"; }
