@@ -97,6 +97,7 @@ class MqttClient:
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         client.on_publish = self._on_publish
         return client
@@ -130,6 +131,13 @@ class MqttClient:
         if self._subs:
             client.subscribe([(t, q) for t, q in self._subs.items()])
         self._put(("\0connected", b""))
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        first = self.last_error is None or not self.last_error.startswith("cannot connect")
+        self.last_error = f"cannot connect to {self.cfg.host}:{self.cfg.port}"
+        if first:  # once per outage, not on every backoff retry
+            logger.warning("MQTT broker %s:%s unreachable; retrying with backoff up to %g s (events wait in the outbox)",
+                           self.cfg.host, self.cfg.port, self.cfg.reconnect_max_s)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self._connected.is_set()

@@ -36,7 +36,7 @@ def discovery_messages(topics: Topics, ha_prefix: str, allow_unsigned_commands: 
     }
 
     def cfg(component: str, obj: str, body: dict) -> tuple[str, bytes]:
-        body = {"unique_id": f"{node}_{obj}", "object_id": f"{node}_{obj}", "device": device, **availability, **body}
+        body = {"unique_id": f"{node}_{obj}", "device": device, **availability, **body}
         return f"{ha_prefix}/{component}/{node}/{obj}/config", json.dumps(body, sort_keys=True).encode()
 
     msgs = [
