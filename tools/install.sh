@@ -67,7 +67,9 @@ fi
 IS_ROOT=0
 [ "$(id -u)" = 0 ] && IS_ROOT=1
 [ -n "$ROOT" ] || [ "$IS_ROOT" = 1 ] || die "run as root (sudo $0), or stage into a folder with --root DIR"
-[ -f "$SRC/setup.cfg" ] && [ -f "$SRC/systemd/plategate.service" ] || die "run from a plategate source tree ($SRC)"
+if [ ! -f "$SRC/setup.cfg" ] || [ ! -f "$SRC/systemd/plategate.service" ]; then
+    die "run from a plategate source tree ($SRC)"
+fi
 command -v systemd-sysusers >/dev/null || die "systemd-sysusers not found: plategate needs systemd"
 
 ETC="$ROOT/etc/plategate"
@@ -163,7 +165,7 @@ chmod 0640 "$ETC"/plategate.toml*
 sed -e "s|/opt/plategate|$PREFIX|g" "$SRC/systemd/plategate.service" > "$UNIT_DIR/plategate.service.new"
 chmod 0644 "$UNIT_DIR/plategate.service.new"
 mv -f "$UNIT_DIR/plategate.service.new" "$UNIT_DIR/plategate.service"
-echo "$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$SRC/daemon/plategate/__init__.py")" > "$ROOT$PREFIX/VERSION"
+sed -n 's/^__version__ = "\(.*\)"/\1/p' "$SRC/daemon/plategate/__init__.py" > "$ROOT$PREFIX/VERSION"
 
 if [ -n "$ROOT" ]; then
     if [ "$DO_ENABLE" = 1 ]; then
