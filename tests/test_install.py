@@ -152,3 +152,9 @@ def test_full_install_with_pip(tmp_path):
                         .replace("/opt/plategate/venv", str(root / "opt/plategate/venv")))
         proc = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed (apt-get install shellcheck)")
+def test_shellcheck():
+    proc = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout
