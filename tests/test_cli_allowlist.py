@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from cli_support import FakeDaemon, cleanup, short_dir, write_config
@@ -91,3 +92,14 @@ def test_through_daemon(root, capsys):
         assert main(["allowlist", "export", "--format", "json"]) == 0
         out = capsys.readouterr().out
         assert json.loads(out)["entries"][0]["plate"] == "B2"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_offline_edit_as_root_keeps_files_owned_by_the_service_user(root, capsys):
+    state = root / "state"
+    state.mkdir()
+    os.chown(state, 65534, 65534)  # as /var/lib/plategate belongs to the plategate user
+    assert main(["allowlist", "add", "OWN1"]) == 0
+    files = [p for p in state.iterdir() if p.name.startswith("access.db")]
+    assert files and all((p.stat().st_uid, p.stat().st_gid) == (65534, 65534) for p in files), \
+        [(p.name, p.stat().st_uid) for p in files]

@@ -97,6 +97,7 @@ class Backend:
     def close(self) -> None:
         if self.store is not None:
             self.store.close()
+            common.match_owner(self.store.path)
 
 
 def _read_file(path: str) -> list:

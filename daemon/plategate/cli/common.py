@@ -65,3 +65,26 @@ def daemon(args: argparse.Namespace) -> ControlClient | None:
     except DaemonNotRunning:
         return None
     return c
+
+
+def match_owner(db_path: os.PathLike) -> None:
+    """Give an SQLite file (and its -wal/-shm) the owner of its folder.
+
+    ``sudo platectl allowlist add`` with the daemon stopped would otherwise leave
+    root-owned files in /var/lib/plategate that the service user cannot open.
+    """
+    if os.geteuid() != 0:
+        return
+    path = Path(db_path)
+    try:
+        owner = path.parent.stat()
+    except OSError:
+        return
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        p = Path(f"{path}{suffix}")
+        try:
+            st = p.stat()
+            if (st.st_uid, st.st_gid) != (owner.st_uid, owner.st_gid):
+                os.chown(p, owner.st_uid, owner.st_gid)
+        except OSError:
+            continue

@@ -74,6 +74,8 @@ class JournalReader:
             rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         except sqlite3.Error as exc:
             raise StorageError(f"{self.path}: cannot read the event journal: {exc}") from None
+        finally:
+            common.match_owner(self.path)  # a -shm created by root must stay usable by the daemon
         for row in rows:
             for key in ("candidates", "extra"):
                 if isinstance(row.get(key), str):
