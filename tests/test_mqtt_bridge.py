@@ -260,3 +260,15 @@ def test_home_assistant_open_button_on_trusted_broker(mosquitto, bridge_factory)
     assert wait_until(lambda: opened, 5)
     assert opened == [("open", {"source": "homeassistant"})]
     rec.close()
+
+
+def test_status_is_refreshed_periodically(mosquitto, bridge_factory):
+    host, port = mosquitto
+    bridge, _ = bridge_factory(port, status_interval_s=0.2)
+    bridge.start()
+    assert bridge.wait_connected(10)
+    rec = Recorder(host, port, [STATUS])
+    assert rec.wait_for(lambda m: len(m) >= 3, 5)  # retained copy + refreshes
+    times = [s["time"] for s in rec.json_on(STATUS)]
+    assert len(set(times)) >= 2
+    rec.close()

@@ -117,7 +117,21 @@ def bench_sync(n: int, workdir: Path) -> dict:
     return {"signed_snapshot_bytes": len(raw), "signed_snapshot_apply_s": round(elapsed, 3), "result": result}
 
 
-def bench_outbox(n_events: int, workdir: Path, host: str | None, port: int | None) -> dict:
+def _snapshot_over_broker(bridge, store, client, n_entries: int, key) -> float | None:
+    """Publish a signed retained snapshot through the broker; seconds until the gate applied it."""
+    from tools.allowlist_publish import build_snapshot
+
+    raw = build_snapshot(make_entries(n_entries, np.random.default_rng(3)), "bench", store.version + 1, key)
+    target = store.version + 1
+    t0 = time.perf_counter()
+    client.publish("plategate/bench/allowlist", raw, qos=1, retain=True)
+    deadline = time.monotonic() + 120
+    while store.version != target and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return round(time.perf_counter() - t0, 3) if store.version == target else None
+
+
+def bench_outbox(n_events: int, workdir: Path, host: str | None, port: int | None, n_entries: int = 0) -> dict:
     from plategate.mqtt.bridge import MqttBridge
 
     broker = None
@@ -128,8 +142,12 @@ def bench_outbox(n_events: int, workdir: Path, host: str | None, port: int | Non
         broker.start()
         host, port = broker.host, broker.port
     try:
+        from plategate.mqtt.signing import generate_private_key, public_key_b64
+
+        key = generate_private_key()
         cfg = parse_config({"site_id": "bench", "gate_id": "g1", "state_dir": str(workdir / "state"),
-                            "mqtt": {"enabled": True, "host": host, "port": port, "reconnect_min_s": 0.1}})
+                            "mqtt": {"enabled": True, "host": host, "port": port, "reconnect_min_s": 0.1,
+                                     "site_public_keys": [public_key_b64(key.public_key())]}})
         store = AllowlistStore(cfg.access_db())
         bridge = MqttBridge(cfg, store)
         received = _count_events(host, port, "plategate/bench/g1/event")
@@ -145,6 +163,7 @@ def bench_outbox(n_events: int, workdir: Path, host: str | None, port: int | Non
         deadline = time.monotonic() + 10
         while received["n"] < n_events and time.monotonic() < deadline:
             time.sleep(0.01)
+        snapshot_s = _snapshot_over_broker(bridge, store, received["client"], n_entries, key) if n_entries else None
         bridge.stop()
         store.close()
         received["client"].disconnect()
@@ -158,6 +177,7 @@ def bench_outbox(n_events: int, workdir: Path, host: str | None, port: int | Non
         "drain_s": round(t_drain, 3),
         "drain_events_per_s": round(n_events / t_drain, 1) if drained else 0.0,
         "received_by_consumer": received["n"],
+        "snapshot_over_broker_s": snapshot_s,
     }
 
 
@@ -197,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         results = {"store": bench_store(args.entries, work), "sync": bench_sync(args.entries, work)}
         if not args.skip_mqtt:
-            results["outbox"] = bench_outbox(args.events, work, args.host, args.port if args.host else None)
+            results["outbox"] = bench_outbox(args.events, work, args.host, args.port if args.host else None, args.entries)
     if args.json:
         print(json.dumps(results))
         return 0
@@ -214,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"outbox write                 {o['outbox_write_per_event_ms']:.3f} ms/event (fsync per event)")
         print(f"outbox drain                 {o['drain_events_per_s']:.0f} events/s ({o['events']} in {o['drain_s']:.2f} s, "
               f"consumer got {o['received_by_consumer']})   (target >= 500/s)")
+        print(f"signed snapshot via broker   {o['snapshot_over_broker_s']} s from publish to applied ({s['entries']} entries)")
     return 0
 
 

@@ -260,6 +260,7 @@ class MqttConfig(_Section):
     max_inflight: Annotated[int, Field(ge=1, le=65535)] = Field(200, description="outbox messages handed to the client before acknowledgement")
     snapshot_request_interval_s: PosFloat = Field(30.0, description="at most one allowlist/request per this interval")
     clean_session: bool = Field(False, description="False: the broker keeps deltas and commands for the gate while it is offline")
+    status_interval_s: Annotated[float, Field(ge=0)] = Field(60.0, description="republish the retained status this often (0 = only on change)")
 
     @field_validator("topic_prefix")
     @classmethod

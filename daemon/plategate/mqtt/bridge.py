@@ -68,6 +68,8 @@ class MqttBridge:
         self._status_lock = threading.Lock()
         self._started_at = time.monotonic()
         self._running = False
+        self._halt = threading.Event()
+        self._status_thread: threading.Thread | None = None
         store.on_change(lambda _idx: self._publish_allowlist_state())
 
         self.client.on_connected(self._on_connected)
@@ -85,8 +87,12 @@ class MqttBridge:
         if self._running:
             return
         self._running = True
+        self._halt.clear()
         self.publisher.start()
         self.client.start()
+        if self.cfg.mqtt.status_interval_s > 0:
+            self._status_thread = threading.Thread(target=self._status_loop, name="mqtt-status", daemon=True)
+            self._status_thread.start()
         if self.outbox.depth():
             logger.info("outbox holds %d message(s) from before; they will be published first", self.outbox.depth())
 
@@ -95,6 +101,9 @@ class MqttBridge:
         if not self._running:
             return
         self._running = False
+        self._halt.set()
+        if self._status_thread is not None:
+            self._status_thread.join(timeout)
         self.publisher.stop(timeout)
         self.client.stop(final=(self.topics.status, OFFLINE), timeout=timeout)
         self.outbox.close()
@@ -194,6 +203,10 @@ class MqttBridge:
             self.client.publish(topic, payload, qos=1, retain=retain)
         except (ValueError, RuntimeError) as exc:
             logger.warning("cannot publish on %s: %s", topic, exc)
+
+    def _status_loop(self) -> None:
+        while not self._halt.wait(self.cfg.mqtt.status_interval_s):
+            self._publish_status()
 
     def _publish_status(self) -> None:
         self._publish(self.topics.status, self._status_payload(), retain=True)
