@@ -143,6 +143,9 @@ class Service:
         path = self.cfg.access.allowlist_file
         if path is None:
             return
+        if self.cfg.mqtt.enabled and self.cfg.mqtt.site_public_keys:
+            logger.warning("access.allowlist_file %s ignored: the list comes from the site over signed MQTT sync", path)
+            return
         try:
             n = self.store.import_csv(path) if path.suffix.lower() != ".json" else self.store.import_json(path)
             logger.info("allowlist file %s loaded: %d entries", path, n)
