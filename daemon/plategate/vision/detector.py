@@ -1,0 +1,248 @@
+"""The plate detector: whole frames in, plate boxes (with corners) out.
+
+The model is a small single-class CenterNet-style network (see ``models/detector.json``):
+a grayscale letterboxed frame goes in; a heat map of plate centres and, per cell, the
+centre offset, log box size and four corner offsets come out at stride 4. Decoding
+(peak picking, boxes, non-maximum suppression) is plain numpy here.
+
+Frames of any size are letterboxed into the model input; a region of interest (as
+fractions of the frame) is cropped first, so a camera that sees the lane in one part
+of a wide frame gets more pixels per plate.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+PAD_VALUE = 114
+STRIDE = 4
+REG_CHANNELS = 12  # dx, dy, log w, log h, 4 x (corner dx / w, corner dy / h)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected plate.
+
+    Attributes:
+        box: ``(x1, y1, x2, y2)`` in pixels of the frame given to :meth:`PlateDetector.detect`.
+        score: detector confidence in [0, 1].
+        corners: ``(4, 2)`` float32 corners TL, TR, BR, BL in frame pixels, or ``None``.
+    """
+
+    box: tuple[int, int, int, int]
+    score: float
+    corners: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How a frame (or ROI of it) was placed into the model input: ``input = (frame - offset) * scale + pad``."""
+
+    scale: float
+    pad_x: int
+    pad_y: int
+    offset_x: int = 0
+    offset_y: int = 0
+
+    def to_frame(self, xy: np.ndarray) -> np.ndarray:
+        """Map ``(..., 2)`` model-input coordinates back to frame pixels."""
+        out = np.asarray(xy, np.float32).copy()
+        out[..., 0] = (out[..., 0] - self.pad_x) / self.scale + self.offset_x
+        out[..., 1] = (out[..., 1] - self.pad_y) / self.scale + self.offset_y
+        return out
+
+
+def to_gray(frame: np.ndarray) -> np.ndarray:
+    """A uint8 single-channel view of a BGR, BGRA or gray frame.
+
+    Raises:
+        ValueError: the array is not an image (wrong rank or channel count).
+    """
+    if frame.ndim == 2:
+        gray = frame
+    elif frame.ndim == 3 and frame.shape[2] == 1:
+        gray = frame[..., 0]
+    elif frame.ndim == 3 and frame.shape[2] == 3:
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    elif frame.ndim == 3 and frame.shape[2] == 4:
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY)
+    else:
+        raise ValueError(f"not an image array: shape {frame.shape}")
+    if gray.dtype != np.uint8:
+        if gray.dtype == np.uint16:
+            gray = (gray >> 8).astype(np.uint8)
+        else:
+            gray = np.clip(gray, 0, 255).astype(np.uint8)
+    return gray
+
+
+def roi_pixels(shape: tuple[int, ...], roi: tuple[float, float, float, float] | None) -> tuple[int, int, int, int]:
+    """Turn a fractional ROI into integer pixel bounds ``x1, y1, x2, y2`` (whole frame for ``None``).
+
+    Raises:
+        ValueError: the ROI is empty or outside 0..1.
+    """
+    h, w = shape[:2]
+    if roi is None:
+        return 0, 0, w, h
+    fx1, fy1, fx2, fy2 = roi
+    if not (0 <= fx1 < fx2 <= 1 and 0 <= fy1 < fy2 <= 1):
+        raise ValueError(f"roi must be fractions 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1, got {roi}")
+    x1, y1 = int(fx1 * w), int(fy1 * h)
+    x2, y2 = max(x1 + 1, int(round(fx2 * w))), max(y1 + 1, int(round(fy2 * h)))
+    return x1, y1, x2, y2
+
+
+def letterbox(gray: np.ndarray, size: tuple[int, int], roi_px: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, Letterbox]:
+    """Scale *gray* (or its ROI) to fit ``size = (width, height)`` keeping aspect, pad the rest.
+
+    Returns:
+        The ``(height, width)`` uint8 model input and the :class:`Letterbox` geometry.
+    """
+    tw, th = size
+    x1, y1, x2, y2 = roi_px or (0, 0, gray.shape[1], gray.shape[0])
+    src = gray[y1:y2, x1:x2]
+    h, w = src.shape[:2]
+    scale = min(tw / w, th / h)
+    nw, nh = max(1, min(tw, int(round(w * scale)))), max(1, min(th, int(round(h * scale))))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(src, (nw, nh), interpolation=interp)
+    out = np.full((th, tw), PAD_VALUE, np.uint8)
+    px, py = (tw - nw) // 2, (th - nh) // 2
+    out[py:py + nh, px:px + nw] = resized
+    return out, Letterbox(scale=nw / w, pad_x=px, pad_y=py, offset_x=x1, offset_y=y1)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.4) -> list[int]:
+    """Greedy non-maximum suppression; returns kept indices, best first."""
+    order = np.argsort(-scores)
+    keep: list[int] = []
+    areas = np.maximum(0, boxes[:, 2] - boxes[:, 0]) * np.maximum(0, boxes[:, 3] - boxes[:, 1])
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        xx1 = np.maximum(boxes[i, 0], boxes[rest, 0])
+        yy1 = np.maximum(boxes[i, 1], boxes[rest, 1])
+        xx2 = np.minimum(boxes[i, 2], boxes[rest, 2])
+        yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
+        inter = np.maximum(0, xx2 - xx1) * np.maximum(0, yy2 - yy1)
+        iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-6)
+        order = rest[iou <= iou_threshold]
+    return keep
+
+
+def decode(heat: np.ndarray, reg: np.ndarray, min_score: float, max_candidates: int = 50,
+           stride: int = STRIDE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode the heat map ``(H, W)`` and regression ``(H, W, 12)`` into model-input geometry.
+
+    Returns:
+        ``boxes (n, 4)``, ``scores (n,)`` and ``corners (n, 4, 2)`` in model-input pixels,
+        after NMS, best first.
+    """
+    padded = np.pad(heat, 1, mode="constant", constant_values=0)
+    h, w = heat.shape
+    local_max = heat.copy()
+    for dy in range(3):
+        for dx in range(3):
+            np.maximum(local_max, padded[dy:dy + h, dx:dx + w], out=local_max)
+    peaks = (heat >= local_max) & (heat >= min_score)
+    ys, xs = np.nonzero(peaks)
+    if ys.size == 0:
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 4, 2), np.float32)
+    scores = heat[ys, xs]
+    if scores.size > max_candidates:
+        top = np.argsort(-scores)[:max_candidates]
+        ys, xs, scores = ys[top], xs[top], scores[top]
+    r = reg[ys, xs].astype(np.float32)
+    cx = (xs + 0.5 + r[:, 0]) * stride
+    cy = (ys + 0.5 + r[:, 1]) * stride
+    bw = np.exp(np.clip(r[:, 2], -2, 6)) * stride
+    bh = np.exp(np.clip(r[:, 3], -2, 6)) * stride
+    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
+    corners = np.empty((len(cx), 4, 2), np.float32)
+    corners[:, :, 0] = cx[:, None] + r[:, 4:12:2] * bw[:, None]
+    corners[:, :, 1] = cy[:, None] + r[:, 5:12:2] * bh[:, None]
+    keep = nms(boxes, scores)
+    return boxes[keep].astype(np.float32), scores[keep].astype(np.float32), corners[keep]
+
+
+class PlateDetector:
+    """Runs the int8 detector model on whole frames.
+
+    Args:
+        model_path: the ``.tflite`` file; its JSON card must sit beside it.
+        threads: interpreter threads.
+        min_score: heat-map threshold for a detection.
+
+    Raises:
+        ModelError: the model or its card is missing, truncated, tampered with, or not a detector.
+    """
+
+    def __init__(self, model_path: Path | str, threads: int = 2, min_score: float = 0.4) -> None:
+        from .runtime import load_model  # LiteRT is imported only when a model is actually run
+
+        self.model = load_model(Path(model_path), threads)
+        self.min_score = float(min_score)
+        if self.model.card.task != "detector":
+            raise ModelError(f"{model_path}: the card says task {self.model.card.task!r}, not a detector")
+        shape = self.model.input_shape
+        if len(shape) != 4 or shape[3] != 1:
+            raise ModelError(f"{model_path}: detector card input shape {shape} is not (1, H, W, 1)")
+        self.input_size = (int(shape[2]), int(shape[1]))  # (width, height)
+
+    def _infer(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        outputs = self.model.run(image[None, :, :, None].astype(np.float32) * (1.0 / 255.0))
+        heat, reg = split_outputs(outputs)
+        return heat, reg
+
+    def detect(self, frame: np.ndarray, roi: tuple[float, float, float, float] | None = None) -> list[Detection]:
+        """Find plates in *frame* (BGR, BGRA or gray, any size).
+
+        Args:
+            frame: the image.
+            roi: optional ``(x1, y1, x2, y2)`` fractions of the frame to search.
+
+        Returns:
+            Detections in frame pixels, best first.
+
+        Raises:
+            ValueError: the frame is not an image array or the ROI is invalid.
+        """
+        gray = to_gray(frame)
+        roi_px = roi_pixels(gray.shape, roi)
+        image, geo = letterbox(gray, self.input_size, roi_px)
+        heat, reg = self._infer(image)
+        boxes, scores, corners = decode(heat, reg, self.min_score)
+        h, w = gray.shape[:2]
+        out: list[Detection] = []
+        for box, score, corner in zip(boxes, scores, corners, strict=True):
+            b = geo.to_frame(box.reshape(2, 2)).reshape(4)
+            x1, y1 = max(0, int(round(b[0]))), max(0, int(round(b[1])))
+            x2, y2 = min(w, int(round(b[2]))), min(h, int(round(b[3])))
+            if x2 - x1 < 2 or y2 - y1 < 2:
+                continue
+            c = geo.to_frame(corner)
+            c[:, 0] = c[:, 0].clip(0, w - 1)
+            c[:, 1] = c[:, 1].clip(0, h - 1)
+            out.append(Detection(box=(x1, y1, x2, y2), score=float(score), corners=c))
+        return out
+
+
+def split_outputs(outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Pick the heat map (1 channel), box (4) and corners (8) outputs; returns heat ``(H, W)`` and regression ``(H, W, 12)``."""
+    by_channels = {a.shape[-1]: a for a in outputs}
+    if set(by_channels) != {1, 4, REG_CHANNELS - 4}:
+        raise ModelError(f"detector outputs have shapes {[a.shape for a in outputs]}, expected (..., 1), (..., 4) and (..., 8)")
+    heat, box, corners = by_channels[1], by_channels[4], by_channels[REG_CHANNELS - 4]
+    h, w = heat.shape[-3], heat.shape[-2]
+    return heat.reshape(h, w), np.concatenate([box.reshape(h, w, 4), corners.reshape(h, w, REG_CHANNELS - 4)], axis=-1)

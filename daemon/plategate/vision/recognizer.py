@@ -1,0 +1,130 @@
+"""Detector + reader on one frame: find plates, rectify each crop, read it.
+
+A detection's corners (when the detector gives them) are used to warp the plate to an
+upright rectangle before reading; otherwise the box, padded a little, is cropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Protocol
+
+import cv2
+import numpy as np
+
+from ..types import PlateRead
+from .detector import Detection, PlateDetector
+
+if TYPE_CHECKING:
+    from ..config import RecognitionConfig
+
+logger = logging.getLogger(__name__)
+
+CROP_HEIGHT = 64
+PAD_X, PAD_Y = 0.06, 0.12  # extra margin around a box crop, as fractions of its size
+
+
+class Reader(Protocol):
+    """What the recognizer needs from the OCR reader."""
+
+    def read(self, crop: np.ndarray) -> PlateRead: ...  # noqa: D102
+
+    def read_batch(self, crops: list[np.ndarray]) -> list[PlateRead]: ...  # noqa: D102
+
+
+@dataclass
+class RecognitionResult:
+    """Plates found in one frame.
+
+    Attributes:
+        plates: reads with their frame boxes, best confidence first.
+        crops: the rectified plate crops, in the same order as *plates*.
+        timing_ms: ``detect``, ``read`` and ``total`` milliseconds.
+    """
+
+    plates: list[PlateRead] = field(default_factory=list)
+    crops: list[np.ndarray] = field(default_factory=list)
+    timing_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _quad_ok(corners: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Whether the predicted corners form a sane convex quad that agrees with the box."""
+    if corners is None or not np.isfinite(corners).all():
+        return False
+    if not cv2.isContourConvex(corners.astype(np.float32).reshape(-1, 1, 2)):
+        return False
+    x1, y1, x2, y2 = box
+    area = cv2.contourArea(corners.astype(np.float32))
+    return 0.4 * (x2 - x1) * (y2 - y1) <= area <= 1.3 * (x2 - x1) * (y2 - y1)
+
+
+def crop_plate(frame: np.ndarray, det: Detection, height: int = CROP_HEIGHT) -> np.ndarray:
+    """Cut the plate of *det* out of *frame*, perspective-rectified when corners are usable."""
+    x1, y1, x2, y2 = det.box
+    bw, bh = x2 - x1, y2 - y1
+    fh, fw = frame.shape[:2]
+    if det.corners is not None and _quad_ok(det.corners, det.box):
+        c = det.corners.astype(np.float32)
+        top, bottom = np.linalg.norm(c[1] - c[0]), np.linalg.norm(c[2] - c[3])
+        left, right = np.linalg.norm(c[3] - c[0]), np.linalg.norm(c[2] - c[1])
+        aspect = max(1.0, (top + bottom) / max(left + right, 1e-3))
+        h = height
+        w = int(round(h * aspect))
+        mx, my = PAD_X * w, PAD_Y * h
+        dst = np.array([[mx, my], [w + mx, my], [w + mx, h + my], [mx, h + my]], np.float32)
+        mat = cv2.getPerspectiveTransform(c, dst)
+        return cv2.warpPerspective(frame, mat, (int(w + 2 * mx), int(h + 2 * my)), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE)
+    px, py = int(round(bw * PAD_X)), int(round(bh * PAD_Y))
+    return frame[max(0, y1 - py):min(fh, y2 + py), max(0, x1 - px):min(fw, x2 + px)].copy()
+
+
+class Recognizer:
+    """Runs a :class:`PlateDetector` and a reader on whole frames.
+
+    Args:
+        detector: the plate detector.
+        reader: the OCR reader (``read`` / ``read_batch``).
+        max_plates: at most this many detections are read per frame.
+    """
+
+    def __init__(self, detector: PlateDetector, reader: Reader, max_plates: int = 3) -> None:
+        self.detector = detector
+        self.reader = reader
+        self.max_plates = max_plates
+
+    @classmethod
+    def from_config(cls, cfg: RecognitionConfig) -> Recognizer:
+        """Build from the ``[recognition]`` config section (shipped models by default).
+
+        Raises:
+            ModelError: a model is missing, truncated or tampered with.
+        """
+        from .reader import PlateReader
+
+        detector = PlateDetector(cfg.detector_path(), threads=cfg.threads, min_score=cfg.min_detection_score)
+        reader = PlateReader(cfg.reader_path(), threads=cfg.threads)
+        return cls(detector, reader, max_plates=cfg.max_plates)
+
+    def recognize(self, frame: np.ndarray, roi: tuple[float, float, float, float] | None = None) -> RecognitionResult:
+        """Detect and read the plates in *frame* (BGR or gray).
+
+        Raises:
+            ValueError: the frame is not an image array or the ROI is invalid.
+        """
+        t0 = time.perf_counter()
+        dets = self.detector.detect(frame, roi)[: self.max_plates]
+        t1 = time.perf_counter()
+        crops = [crop_plate(frame, d) for d in dets]
+        keep = [i for i, c in enumerate(crops) if c.size and min(c.shape[:2]) >= 4]
+        reads = self.reader.read_batch([crops[i] for i in keep]) if keep else []
+        t2 = time.perf_counter()
+        plates = [replace(r, box=dets[i].box, detection_score=dets[i].score) for i, r in zip(keep, reads, strict=True)]
+        order = sorted(range(len(plates)), key=lambda k: -plates[k].confidence)
+        return RecognitionResult(
+            plates=[plates[k] for k in order],
+            crops=[crops[keep[k]] for k in order],
+            timing_ms={"detect": round((t1 - t0) * 1e3, 2), "read": round((t2 - t1) * 1e3, 2), "total": round((t2 - t0) * 1e3, 2)},
+        )

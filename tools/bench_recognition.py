@@ -1,0 +1,78 @@
+"""Benchmark recognition latency on synthetic frames; prints percentiles.
+
+Renders ``--count`` gate scenes per frame size (tools.synth.scenes, no dataset needed),
+then times, per frame: the detector (gray conversion + letterbox + int8 inference +
+decoding), the reader on the detected crops, and the whole ``Recognizer.recognize``.
+The raw interpreter invoke time of the detector is printed separately. Example::
+
+    python -m tools.bench_recognition --threads 2 --count 60 --sizes 1280x720,1920x1080,640x480
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from plategate.vision.detector import PlateDetector
+from plategate.vision.reader import PlateReader
+from plategate.vision.recognizer import Recognizer
+from tools.synth import scenes
+
+
+def _pct(ms: list[float]) -> str:
+    a = np.asarray(ms)
+    return f"p50 {np.percentile(a, 50):6.2f}  p90 {np.percentile(a, 90):6.2f}  p99 {np.percentile(a, 99):6.2f}  max {a.max():6.2f} ms"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the figures."""
+    ap = argparse.ArgumentParser(prog="python -m tools.bench_recognition", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--detector", type=Path, default=Path("models/detector.tflite"))
+    ap.add_argument("--reader", type=Path, default=Path("models/reader.tflite"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--count", type=int, default=60, help="frames per size")
+    ap.add_argument("--sizes", default="1280x720,1920x1080,640x480", help="comma-separated WxH frame sizes")
+    ap.add_argument("--seed", type=int, default=5)
+    args = ap.parse_args(argv)
+    detector = PlateDetector(args.detector, threads=args.threads)
+    reader = PlateReader(args.reader, threads=args.threads) if args.reader.exists() else None
+    rec = Recognizer(detector, reader) if reader else None
+    rng = np.random.default_rng(args.seed)
+    source, bgs = scenes.PlateSource(None), scenes.Backgrounds([])
+    print(f"threads={args.threads}  detector={args.detector}  reader={args.reader if reader else '(none)'}")
+    x = np.zeros(detector.model.input_shape, np.float32)
+    for _ in range(5):
+        detector.model.run(x)
+    invoke = []
+    for _ in range(max(30, args.count)):
+        t0 = time.perf_counter()
+        detector.model.run(x)
+        invoke.append((time.perf_counter() - t0) * 1e3)
+    print(f"detector invoke only ({detector.input_size[0]}x{detector.input_size[1]} int8): {_pct(invoke)}")
+    for size in args.sizes.split(","):
+        w, h = (int(v) for v in size.lower().split("x"))
+        frames = [scenes.compose_gate_scene(rng, source, bgs, size=(w, h), plate_width=(0.05 * w, 0.3 * w)).image
+                  for _ in range(args.count)]
+        for f in frames[:3]:
+            detector.detect(f)
+        det_ms, read_ms, total_ms = [], [], []
+        for f in frames:
+            t0 = time.perf_counter()
+            detector.detect(f)
+            det_ms.append((time.perf_counter() - t0) * 1e3)
+            if rec:
+                res = rec.recognize(f)
+                read_ms.append(res.timing_ms["read"])
+                total_ms.append(res.timing_ms["total"])
+        print(f"{w}x{h} detect (frame in, boxes out): {_pct(det_ms)}")
+        if rec:
+            print(f"{w}x{h} read (crops of one frame):    {_pct(read_ms)}")
+            print(f"{w}x{h} recognize total:              {_pct(total_ms)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

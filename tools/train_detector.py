@@ -1,0 +1,427 @@
+"""Train the plate detector (single-class CenterNet-style heat map + box + corners, stride 4).
+
+Two stages, both seeded and resumable, with everything under ``--work`` (git-ignored):
+
+``data``   writes training patches in shards (``shard_NNNN.npz``): synthetic gate and street
+           scenes (:mod:`tools.synth.scenes`), ``ro-dashcam/train`` frames at several zooms and
+           training negatives, each letterboxed like the detector does at run time and cut into
+           256x256 grayscale patches with boxes and corners. Existing shards are kept.
+``train``  trains on whatever shards exist (re-scanned every epoch, so ``data`` may still be
+           running), checkpoints every ``--ckpt-every`` steps, ``--resume`` continues, and
+           finally writes ``export/weights.weights.h5`` for ``tools/quantize.py``.
+
+Never trains on ``ro-dashcam/valid`` nor on the held-out negatives. Example::
+
+    nice -n 10 python -m tools.train_detector data --data ../shared/datasets --shards 40
+    nice -n 10 python -m tools.train_detector train --steps 6000 --resume
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from plategate.vision.detector import REG_CHANNELS, STRIDE, letterbox
+from tools.synth import scenes
+
+logger = logging.getLogger(__name__)
+
+INPUT_W, INPUT_H = 640, 352
+PATCH = 256
+WIDTHS = (16, 32, 64, 96, 128)
+SHARD_SIZE = 500
+DEFAULT_WORK = Path("work/detector")
+
+
+# --------------------------------------------------------------------------- model
+def build_model(height: int = INPUT_H, width: int = INPUT_W, widths: tuple[int, ...] = WIDTHS):
+    """The detector network (Keras); input ``(height, width, 1)`` in [0, 1], outputs heat map and regression."""
+    import tensorflow as tf
+    from tensorflow import keras
+
+    layers = keras.layers
+
+    class Up2(layers.Layer):
+        """Nearest-neighbour x2 upsampling that converts to one RESIZE_NEAREST_NEIGHBOR op."""
+
+        def call(self, t):
+            return tf.image.resize(t, (t.shape[1] * 2, t.shape[2] * 2), method="nearest")
+
+    def cbr(x, c, k=3, s=1):
+        x = layers.Conv2D(c, k, strides=s, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        return layers.ReLU(6.0)(x)
+
+    def dws(x, c, s=1):
+        x = layers.DepthwiseConv2D(3, strides=s, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU(6.0)(x)
+        return cbr(x, c, 1)
+
+    def block(x, c, s):
+        x = dws(x, c, s)
+        return layers.Add()([x, dws(x, c)])
+
+    inp = keras.Input((height, width, 1), name="image")
+    x = cbr(inp, widths[0], 3, 2)
+    c2 = block(x, widths[1], 2)
+    c3 = block(c2, widths[2], 2)
+    c4 = block(c3, widths[3], 2)
+    c5 = block(c4, widths[4], 2)
+    p4 = dws(layers.Add()([cbr(c4, widths[2], 1), Up2()(cbr(c5, widths[2], 1))]), widths[2])
+    p3 = dws(layers.Add()([cbr(c3, widths[2], 1), Up2()(p4)]), widths[2])
+    p2 = dws(layers.Add()([cbr(c2, widths[1], 1), Up2()(cbr(p3, widths[1], 1))]), widths[1])
+    heat_logit = layers.Conv2D(1, 1, bias_initializer=keras.initializers.Constant(-4.0))(dws(p2, widths[1]))
+    heat = layers.Activation("sigmoid", name="heatmap")(heat_logit)
+    reg_features = dws(p2, widths[1])
+    box = layers.Conv2D(4, 1, name="box")(reg_features)
+    corners = layers.Conv2D(REG_CHANNELS - 4, 1, name="corners")(reg_features)
+    return keras.Model(inp, [heat, box, corners], name="plate_detector")
+
+
+# --------------------------------------------------------------------------- targets
+def make_targets(boxes: np.ndarray, corners: np.ndarray, corner_ok: np.ndarray, size: int = PATCH) -> tuple[np.ndarray, np.ndarray]:
+    """Heat map ``(g, g, 1)`` and regression target + weights ``(g, g, 12 + 2)`` for one patch."""
+    g = size // STRIDE
+    heat = np.zeros((g, g), np.float32)
+    reg = np.zeros((g, g, REG_CHANNELS + 2), np.float32)
+    owner = np.zeros((g, g), np.float32)
+    ys, xs = np.mgrid[0:g, 0:g].astype(np.float32) + 0.5
+    for box, cor, ok in zip(boxes, corners, corner_ok, strict=True):
+        bw, bh = max(box[2] - box[0], 2.0), max(box[3] - box[1], 2.0)
+        cx, cy = (box[0] + box[2]) / 2 / STRIDE, (box[1] + box[3]) / 2 / STRIDE
+        sx, sy = max(0.5, bw / STRIDE / 6), max(0.5, bh / STRIDE / 6)
+        gauss = np.exp(-((xs - cx) ** 2 / (2 * sx * sx) + (ys - cy) ** 2 / (2 * sy * sy)))
+        ix, iy = min(g - 1, int(cx)), min(g - 1, int(cy))
+        gauss[iy, ix] = 1.0
+        heat = np.maximum(heat, gauss)
+        near = (np.abs(xs - cx) <= 2.0) & (np.abs(ys - cy) <= 2.0)  # keeps the offsets (and int8 range) small
+        cells = (gauss >= 0.4) & near & (gauss > owner)
+        owner = np.where(cells, gauss, owner)
+        cyy, cxx = np.nonzero(cells)
+        reg[cyy, cxx, 0] = cx - (cxx + 0.5)
+        reg[cyy, cxx, 1] = cy - (cyy + 0.5)
+        reg[cyy, cxx, 2] = np.log(bw / STRIDE)
+        reg[cyy, cxx, 3] = np.log(bh / STRIDE)
+        rel = (cor - [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]) / [bw, bh]
+        reg[cyy, cxx, 4:12] = rel.reshape(8)
+        reg[cyy, cxx, 12] = gauss[cyy, cxx]
+        reg[cyy, cxx, 13] = gauss[cyy, cxx] * float(ok)
+    return heat[..., None].astype(np.float32), reg.astype(np.float32)
+
+
+# --------------------------------------------------------------------------- data
+def _read_boxes(folder: Path) -> dict[str, list[list[float]]]:
+    out: dict[str, list[list[float]]] = {}
+    with open(folder / "boxes.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            boxes = out.setdefault(row["file"], [])
+            if row.get("x1"):
+                boxes.append([float(row[k]) for k in ("x1", "y1", "x2", "y2")])
+    return out
+
+
+def _patch(gray: np.ndarray, boxes: np.ndarray, corners: np.ndarray, corner_ok: np.ndarray, rng: np.random.Generator,
+           zoom: float) -> dict:
+    """Letterbox a frame like the detector does (times *zoom*), cut one PATCH x PATCH sample."""
+    h, w = gray.shape
+    base = min(INPUT_W / w, INPUT_H / h) * zoom
+    img, geo = letterbox(gray, (max(PATCH, int(w * base)), max(PATCH, int(h * base))))
+    s = geo.scale
+    b = boxes * s + [geo.pad_x, geo.pad_y, geo.pad_x, geo.pad_y]
+    c = corners * s + [geo.pad_x, geo.pad_y]
+    H, W = img.shape
+    if len(b) and rng.random() < 0.85:
+        k = rng.integers(len(b))
+        cx, cy = (b[k, 0] + b[k, 2]) / 2, (b[k, 1] + b[k, 3]) / 2
+        x0 = int(np.clip(cx - rng.uniform(0.1, 0.9) * PATCH, 0, W - PATCH))
+        y0 = int(np.clip(cy - rng.uniform(0.1, 0.9) * PATCH, 0, H - PATCH))
+    else:
+        x0, y0 = int(rng.integers(0, W - PATCH + 1)), int(rng.integers(0, H - PATCH + 1))
+    patch = img[y0:y0 + PATCH, x0:x0 + PATCH]
+    b = b - [x0, y0, x0, y0]
+    c = c - [x0, y0]
+    centre = (b[:, :2] + b[:, 2:]) / 2 if len(b) else np.zeros((0, 2))
+    inside = (centre >= 0).all(1) & (centre < PATCH).all(1) if len(b) else np.zeros(0, bool)
+    return {"image": patch, "boxes": b[inside].astype(np.float32), "corners": c[inside].astype(np.float32),
+            "corner_ok": corner_ok[inside]}
+
+
+def _sample(kind: str, rng: np.random.Generator, ctx: dict) -> dict:
+    if kind == "gate":
+        sc = scenes.compose_gate_scene(rng, ctx["source"], ctx["bgs"], size=((1280, 720), (1920, 1080), (640, 480))[rng.choice(3, p=[0.7, 0.15, 0.15])])
+        return _patch(cv2.cvtColor(sc.image, cv2.COLOR_BGR2GRAY), sc.boxes, sc.corners, np.ones(len(sc.boxes), bool), rng,
+                      float(np.exp(rng.uniform(np.log(0.8), np.log(1.6)))))
+    if kind == "street":
+        sc = scenes.compose_street_scene(rng, ctx["source"], ctx["bgs"])
+        return _patch(cv2.cvtColor(sc.image, cv2.COLOR_BGR2GRAY), sc.boxes, sc.corners, np.ones(len(sc.boxes), bool), rng,
+                      float(np.exp(rng.uniform(np.log(0.7), np.log(1.6)))))
+    if kind == "dashcam":
+        name, bxs = ctx["ro"][rng.integers(len(ctx["ro"]))]
+        img = cv2.imread(str(ctx["ro_dir"] / name), cv2.IMREAD_COLOR)
+        gray = cv2.cvtColor(scenes.photometric(img, rng, night=False) if rng.random() < 0.5 else img, cv2.COLOR_BGR2GRAY)
+        b = np.array(bxs, np.float32).reshape(-1, 4)
+        c = np.stack([b[:, [0, 1]], b[:, [2, 1]], b[:, [2, 3]], b[:, [0, 3]]], axis=1)
+        return _patch(gray, b, c, np.zeros(len(b), bool), rng, float(np.exp(rng.uniform(np.log(0.7), np.log(1.8)))))
+    # hard negative: a training negatives photo, maybe with distractor text
+    img = ctx["bgs"].draw(rng, 960, 540) if rng.random() < 0.5 else cv2.imread(str(ctx["negs"][rng.integers(len(ctx["negs"]))]))
+    if rng.random() < 0.3:
+        scenes.add_distractor_text(img, rng, int(rng.integers(1, 4)))
+    img = scenes.photometric(img, rng, night=bool(rng.random() < 0.3))
+    return _patch(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), np.zeros((0, 4), np.float32), np.zeros((0, 4, 2), np.float32),
+                  np.zeros(0, bool), rng, float(np.exp(rng.uniform(np.log(0.7), np.log(1.8)))))
+
+
+KIND_WEIGHTS = {"gate": 0.35, "street": 0.2, "dashcam": 0.3, "negative": 0.15}
+
+
+def build_shards(data_dir: Path, work: Path, shards: int, seed: int) -> None:
+    """Write ``shards`` shard files of SHARD_SIZE patches each (existing ones are kept)."""
+    out = work / "data"
+    out.mkdir(parents=True, exist_ok=True)
+    train_negs, _held = scenes.split_negatives(data_dir / "negatives")
+    ro_dir = data_dir / "ro-dashcam" / "train"
+    ctx = {"source": scenes.PlateSource(data_dir), "bgs": scenes.Backgrounds(train_negs), "negs": train_negs,
+           "ro": sorted(_read_boxes(ro_dir).items()), "ro_dir": ro_dir}
+    kinds, probs = list(KIND_WEIGHTS), np.array(list(KIND_WEIGHTS.values()))
+    for k in range(shards):
+        path = out / f"shard_{k:04d}.npz"
+        if path.exists():
+            continue
+        rng = np.random.default_rng([seed, k])
+        t0 = time.time()
+        samples = [_sample(kinds[rng.choice(len(kinds), p=probs / probs.sum())], rng, ctx) for _ in range(SHARD_SIZE)]
+        ann = [{"boxes": s["boxes"].tolist(), "corners": s["corners"].tolist(), "corner_ok": s["corner_ok"].tolist()} for s in samples]
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, images=np.stack([s["image"] for s in samples]), ann=json.dumps(ann))
+        os.replace(tmp, path)
+        logger.info("shard %d/%d written in %.0f s (%s)", k + 1, shards, time.time() - t0, path)
+
+
+def load_shards(work: Path, known: dict) -> dict:
+    """Load shards not yet in *known* (path -> (images, annotations)); returns *known*."""
+    for path in sorted((work / "data").glob("shard_*.npz")):
+        if path.name.endswith(".tmp.npz") or str(path) in known:
+            continue
+        with np.load(path) as z:
+            known[str(path)] = (z["images"], json.loads(str(z["ann"])))
+    return known
+
+
+def make_batch(pool: list[tuple[np.ndarray, dict]], rng: np.random.Generator, batch: int,
+               size: int = PATCH) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pick *batch* samples, random-crop them to *size* and augment: flips, contrast/brightness."""
+    imgs, heats, regs = [], [], []
+    for i in rng.integers(0, len(pool), batch):
+        img, ann = pool[i]
+        b = np.array(ann["boxes"], np.float32).reshape(-1, 4)
+        c = np.array(ann["corners"], np.float32).reshape(-1, 4, 2)
+        ok = np.array(ann["corner_ok"], bool)
+        if size < img.shape[0]:
+            if len(b) and rng.random() < 0.8:  # keep a plate in the crop
+                k = rng.integers(len(b))
+                cx, cy = (b[k, 0] + b[k, 2]) / 2, (b[k, 1] + b[k, 3]) / 2
+                x0 = int(np.clip(cx - rng.uniform(0.15, 0.85) * size, 0, img.shape[1] - size))
+                y0 = int(np.clip(cy - rng.uniform(0.15, 0.85) * size, 0, img.shape[0] - size))
+            else:
+                x0, y0 = (int(v) for v in rng.integers(0, img.shape[0] - size + 1, 2))
+            img = img[y0:y0 + size, x0:x0 + size]
+            b = b - [x0, y0, x0, y0]
+            c = c - [x0, y0]
+            centre = (b[:, :2] + b[:, 2:]) / 2
+            inside = (centre >= 0).all(1) & (centre < size).all(1)
+            b, c, ok = b[inside], c[inside], ok[inside]
+        img = img.astype(np.float32)
+        if rng.random() < 0.5:
+            img = img[:, ::-1]
+            b = np.stack([size - b[:, 2], b[:, 1], size - b[:, 0], b[:, 3]], axis=1)
+            c = c[:, [1, 0, 3, 2]]
+            c[..., 0] = size - c[..., 0]
+        img = img * rng.uniform(0.6, 1.4) + rng.uniform(-40, 40)
+        heat, reg = make_targets(b, c, ok, size)
+        imgs.append(np.clip(img, 0, 255) / 255.0)
+        heats.append(heat)
+        regs.append(reg)
+    return np.stack(imgs)[..., None].astype(np.float32), np.stack(heats), np.stack(regs)
+
+
+def _losses(tf, heat_true, reg_true, heat_pred, reg_pred):
+    p = tf.clip_by_value(heat_pred, 1e-4, 1 - 1e-4)
+    pos = tf.cast(heat_true >= 0.999, tf.float32)
+    npos = tf.maximum(tf.reduce_sum(pos), 1.0)
+    pos_loss = -tf.reduce_sum(pos * tf.pow(1 - p, 2) * tf.math.log(p))
+    neg_loss = -tf.reduce_sum((1 - pos) * tf.pow(1 - heat_true, 4) * tf.pow(p, 2) * tf.math.log(1 - p))
+    focal = (pos_loss + neg_loss) / npos
+    wb, wc = reg_true[..., 12:13], reg_true[..., 13:14]
+    err = tf.abs(reg_pred - reg_true[..., :12])
+    box = tf.reduce_sum(err[..., :4] * wb) / tf.maximum(tf.reduce_sum(wb) * 4, 1.0)
+    cor = tf.reduce_sum(err[..., 4:] * wc) / tf.maximum(tf.reduce_sum(wc) * 8, 1.0)
+    return focal, box, cor
+
+
+def train(work: Path, steps: int, batch: int, lr: float, seed: int, resume: bool, ckpt_every: int, size: int = 192) -> Path:
+    """Train; returns the exported weights path."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.keras.utils.set_random_seed(seed)
+    model = build_model(size, size)
+    sched = tf.keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.02, warmup_target=None)
+    opt = tf.keras.optimizers.Adam(sched)
+    step_var = tf.Variable(0, dtype=tf.int64)
+    ckpt = tf.train.Checkpoint(model=model, opt=opt, step=step_var)
+    manager = tf.train.CheckpointManager(ckpt, str(work / "ckpt"), max_to_keep=3)
+    if resume and manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint)
+        logger.info("resumed from %s at step %d", manager.latest_checkpoint, int(step_var.numpy()))
+    elif manager.latest_checkpoint and not resume:
+        logger.warning("checkpoints exist in %s; starting over (use --resume to continue)", work / "ckpt")
+
+    @tf.function
+    def train_step(x, ht, rt):
+        with tf.GradientTape() as tape:
+            hp, bp, cp = model(x, training=True)
+            rp = tf.concat([bp, cp], axis=-1)
+            focal, box, cor = _losses(tf, ht, rt, hp, rp)
+            loss = focal + box + 0.5 * cor
+        grads = tape.gradient(loss, model.trainable_variables)
+        grads, _ = tf.clip_by_global_norm(grads, 10.0)
+        opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return focal, box, cor
+
+    shards: dict = {}
+    pool: list = []
+    rng = np.random.default_rng([seed, int(step_var.numpy())])
+    t0, start, avg = time.time(), int(step_var.numpy()), np.zeros(3)
+    while int(step_var.numpy()) < steps:
+        step = int(step_var.numpy())
+        if step % 200 == 0 or not pool:
+            before = len(shards)
+            load_shards(work, shards)
+            if len(shards) != before or not pool:
+                pool = [(imgs[i], ann) for imgs, anns in shards.values() for i, ann in enumerate(anns)]
+                logger.info("training pool: %d patches from %d shards", len(pool), len(shards))
+            if not pool:
+                raise SystemExit(f"no training shards in {work / 'data'}; run the 'data' stage first")
+        x, ht, rt = make_batch(pool, rng, batch, size)
+        parts = np.array([float(v) for v in train_step(x, ht, rt)])
+        avg = parts if step == start else 0.98 * avg + 0.02 * parts
+        step_var.assign_add(1)
+        step += 1
+        if step % 50 == 0:
+            rate = (step - start) / max(time.time() - t0, 1e-6)
+            logger.info("step %d/%d  focal %.3f  box %.3f  corner %.3f  %.2f steps/s  eta %.0f min", step, steps, *avg, rate,
+                        (steps - step) / max(rate, 1e-6) / 60)
+        if step % ckpt_every == 0 or step == steps:
+            manager.save(checkpoint_number=step)
+            export(model, work)
+    return export(model, work)
+
+
+def export(model, work: Path) -> Path:
+    """Save the weights for the inference-size model (the architecture is rebuilt from code)."""
+    out = work / "export"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "detector.weights.h5"
+    model.save_weights(str(path))
+    return path
+
+
+def recalibrate_batchnorm(weights: Path, work: Path, out: Path, batches: int = 80, size: int = 192, seed: int = 99) -> Path:
+    """Re-estimate BatchNorm moving statistics for the final weights ("precise BN").
+
+    The moving averages lag behind fast-changing weights during training; running
+    forward passes in training mode (no weight update) over training patches makes
+    inference-mode outputs match training-mode ones.
+    """
+    model = build_model(size, size)
+    model.load_weights(str(weights))
+    for layer in model.layers:
+        if hasattr(layer, "moving_mean"):
+            layer.momentum = 0.9
+    shards = load_shards(work, {})
+    pool = [(imgs[i], ann) for imgs, anns in shards.values() for i, ann in enumerate(anns)]
+    rng = np.random.default_rng(seed)
+    for _ in range(batches):
+        x, _h, _r = make_batch(pool, rng, 16, size)
+        model(x, training=True)
+    model.save_weights(str(out))
+    return out
+
+
+def load_inference_model(weights: Path):
+    """Build the INPUT_H x INPUT_W model and load trained weights into it."""
+    model = build_model(INPUT_H, INPUT_W)
+    model.load_weights(str(weights))
+    return model
+
+
+def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234, steps: int | None = None,
+                      data_work: Path | None = None) -> Path:
+    """Write the inference-size model as a SavedModel (``export/savedmodel``) plus ``export/training.json``."""
+    weights = weights or work / "export" / "detector.weights.h5"
+    (work / "export").mkdir(parents=True, exist_ok=True)
+    calibrated = recalibrate_batchnorm(weights, data_work or work, work / "export" / "detector.bn.weights.h5", seed=seed)
+    model = load_inference_model(calibrated)
+    out = work / "export" / "savedmodel"
+    model.export(str(out), format="tf_saved_model", verbose=False)
+    info = {
+        "data": {"synthetic": "tools.synth.scenes gate + street scenes (plates from tools.synth.plates and eu-crops, "
+                              "backgrounds from the training part of negatives)",
+                 "real": ["ro-dashcam/train", "eu-crops (pasted)", "negatives (training part: crc32(name) % 6 != 0)"],
+                 "never_trained_on": ["ro-dashcam/valid", "negatives held-out part (crc32(name) % 6 == 0)"]},
+        "architecture": {"input": [1, INPUT_H, INPUT_W, 1], "widths": list(WIDTHS), "stride": STRIDE,
+                         "heads": "heat map (sigmoid), box (dx, dy, log w, log h), corners (8 offsets)"},
+        "seed": seed, "weights": str(weights),
+        "commands": ["nice -n 10 python -m tools.train_detector data --data ../shared/datasets --shards 36",
+                     f"nice -n 10 python -m tools.train_detector train --steps {steps or 'N'} --size 192",
+                     "python -m tools.train_detector export"],
+    }
+    (work / "export" / "training.json").write_text(json.dumps(info, indent=2))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point."""
+    ap = argparse.ArgumentParser(prog="python -m tools.train_detector", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="stage", required=True)
+    d = sub.add_parser("data", help="write training patch shards")
+    d.add_argument("--data", type=Path, required=True, help="shared datasets folder")
+    d.add_argument("--shards", type=int, default=40, help=f"number of shards of {SHARD_SIZE} patches")
+    t = sub.add_parser("train", help="train on the shards")
+    t.add_argument("--steps", type=int, default=6000)
+    t.add_argument("--batch", type=int, default=16)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    t.add_argument("--ckpt-every", type=int, default=250)
+    t.add_argument("--size", type=int, default=192, help="training crop size (fully convolutional; <= 256)")
+    e = sub.add_parser("export", help="write the inference-size SavedModel for tools.quantize")
+    e.add_argument("--weights", type=Path, help="weights file (default: WORK/export/detector.weights.h5)")
+    e.add_argument("--steps", type=int, help="the --steps the weights were trained with (recorded)")
+    e.add_argument("--data-work", type=Path, default=DEFAULT_WORK, help="work folder whose shards recalibrate BatchNorm")
+    for p in (d, t, e):
+        p.add_argument("--work", type=Path, default=DEFAULT_WORK, help="work folder (git-ignored)")
+        p.add_argument("--seed", type=int, default=1234)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.stage == "data":
+        build_shards(args.data, args.work, args.shards, args.seed)
+    elif args.stage == "export":
+        logger.info("exported %s", export_savedmodel(args.work, args.weights, args.seed, args.steps, args.data_work))
+    else:
+        path = train(args.work, args.steps, args.batch, args.lr, args.seed, args.resume, args.ckpt_every, args.size)
+        logger.info("exported %s", path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
