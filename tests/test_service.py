@@ -208,3 +208,46 @@ def test_sighup_reload_applies_a_new_allowlist_file(tmp_path, footage):
         service.request_stop()
         time.sleep(0.6)
         service.stop()
+
+
+@pytest.mark.slow
+def test_events_reach_mqtt_and_platectl_sees_the_daemon(tmp_path, footage, mosquitto, capsys):
+    import paho.mqtt.client as mqtt
+
+    from plategate.cli.main import main as platectl
+
+    host, port = mosquitto
+    received: list[tuple[str, bytes]] = []
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="e2e-consumer")
+    sub.on_message = lambda _c, _u, msg: received.append((msg.topic, msg.payload))
+    sub.connect(host, port)
+    sub.subscribe("plategate/#", qos=1)
+    sub.loop_start()
+    cfg = make_cfg(tmp_path, footage, mqtt={"enabled": True, "host": host, "port": port,
+                                            "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
+                   site_id="oak", gate_id="north")
+    service = Service(cfg, pin_factory=MockFactory())
+    service.start()
+    try:
+        assert service.bridge.wait_connected(5)
+        sock = str(cfg.control.socket)
+        assert platectl(["status", "--json", "--socket", sock]) == 0
+        status = json.loads(capsys.readouterr().out)
+        assert status["state"] == "running" and status["mqtt"]["connected"] is True
+        assert status["allowlist"]["count"] == 4
+        service.run(duration=60)
+        assert service.bridge.wait_drained(10)
+        assert platectl(["events", "tail", "--json", "--socket", sock]) == 0
+        tail = capsys.readouterr().out
+    finally:
+        service.stop()
+        time.sleep(0.3)
+        sub.loop_stop()
+        sub.disconnect()
+    events = [json.loads(p) for t, p in received if t == "plategate/oak/north/event"]
+    assert {e["plate"] for e in events if e["decision"] == "granted" and e["opened"]} == {
+        v.plate for v in E2E_VEHICLES if v.expect == "granted"}
+    assert len({e["id"] for e in events}) == len(events)
+    snaps = [t for t, _ in received if t.endswith("/snapshot")]
+    assert snaps and all(p[:2] == b"\xff\xd8" for t, p in received if t.endswith("/snapshot"))
+    assert any(e["id"] in tail for e in events)
