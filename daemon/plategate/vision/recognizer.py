@@ -94,6 +94,8 @@ class Recognizer:
         self.detector = detector
         self.reader = reader
         self.max_plates = max_plates
+        self.frames = 0
+        self.last_timing_ms: dict[str, float] = {}
 
     @classmethod
     def from_config(cls, cfg: RecognitionConfig) -> Recognizer:
@@ -107,6 +109,20 @@ class Recognizer:
         detector = PlateDetector(cfg.detector_path(), threads=cfg.threads, min_score=cfg.min_detection_score)
         reader = PlateReader(cfg.reader_path(), threads=cfg.threads)
         return cls(detector, reader, max_plates=cfg.max_plates)
+
+    def health(self) -> dict:
+        """The models in use and the latest timings (for the status report)."""
+
+        def model_info(obj) -> dict:
+            loaded = getattr(obj, "model", None)
+            card = getattr(loaded, "card", None)
+            if card is None:
+                return {"ok": obj is not None}
+            return {"ok": True, "file": str(loaded.path), "name": card.name, "sha256": card.sha256[:12],
+                    "input": list(card.input.shape)}
+
+        return {"detector": model_info(self.detector), "reader": model_info(self.reader), "frames": self.frames,
+                "last_timing_ms": dict(self.last_timing_ms)}
 
     def recognize(self, frame: np.ndarray, roi: tuple[float, float, float, float] | None = None) -> RecognitionResult:
         """Detect and read the plates in *frame* (BGR or gray).
@@ -123,8 +139,7 @@ class Recognizer:
         t2 = time.perf_counter()
         plates = [replace(r, box=dets[i].box, detection_score=dets[i].score) for i, r in zip(keep, reads, strict=True)]
         order = sorted(range(len(plates)), key=lambda k: -plates[k].confidence)
-        return RecognitionResult(
-            plates=[plates[k] for k in order],
-            crops=[crops[keep[k]] for k in order],
-            timing_ms={"detect": round((t1 - t0) * 1e3, 2), "read": round((t2 - t1) * 1e3, 2), "total": round((t2 - t0) * 1e3, 2)},
-        )
+        timing = {"detect": round((t1 - t0) * 1e3, 2), "read": round((t2 - t1) * 1e3, 2), "total": round((t2 - t0) * 1e3, 2)}
+        self.frames += 1
+        self.last_timing_ms = timing
+        return RecognitionResult(plates=[plates[k] for k in order], crops=[crops[keep[k]] for k in order], timing_ms=timing)
