@@ -155,3 +155,18 @@ def test_watch_streams_items(cfg, root, capsys):
         assert lines[1].endswith("relay: state=on")
         assert main(["watch", "--json", "--count", "1"]) == 0
         assert json.loads(capsys.readouterr().out)["plate"] == "AB123CD"
+
+
+def test_status_render_of_models_and_host():
+    from plategate.cli.status import render
+
+    text = render({"state": "degraded", "uptime_s": 59,
+                   "models": {"detector": {"ok": True, "sha256": "ab"}, "reader": {"ok": False, "error": "missing"},
+                              "frames": 39, "last_timing_ms": {"total": 16.6}},
+                   "host": {"cpu_temp_c": 71.5, "throttled": {"raw": "0x50000", "now": [],
+                                                              "past": ["under-voltage has occurred"]}}})
+    lines = dict(line.split("  ", 1) for line in text.splitlines()[:6] if "  " in line)
+    assert lines["state"].strip() == "degraded"
+    assert lines["models"].strip() == "detector ok, reader FAILED (missing)"
+    assert lines["cpu temperature"].strip() == "71.5 C"
+    assert lines["throttling"].strip() == "no (earlier: under-voltage has occurred)"

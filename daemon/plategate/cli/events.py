@@ -165,7 +165,7 @@ def run_show(args: argparse.Namespace) -> int:
         raise StorageError(f"no event with id {args.id!r}")
 
     def render(ev: dict) -> str:
-        pairs = [(k, local_time(v) + f"  ({v})" if k == "time" else v) for k, v in ev.items()]
+        pairs = [(k, local_time(v) + f"  ({v})" if k == "time" else v) for k, v in ev.items() if k != "ts"]
         cands = ev.get("candidates") or []
         if cands:
             pairs = [(k, v) for k, v in pairs if k != "candidates"]

@@ -109,10 +109,9 @@ def _models(status: dict) -> str | None:
         return None if models is None else cell(models)
     out = []
     for name, info in models.items():
-        if isinstance(info, dict):
-            ok = info.get("ok", info.get("loaded"))
-            out.append(f"{name} {'ok' if ok or ok is None and not info.get('error') else 'FAILED'}"
-                       + (f" ({info['error']})" if info.get("error") else ""))
-        else:
-            out.append(f"{name} {cell(info)}")
-    return ", ".join(out)
+        if not isinstance(info, dict) or not ({"ok", "loaded", "error"} & set(info)):
+            continue  # counters and timings beside the models: in the details
+        ok = info.get("ok", info.get("loaded"))
+        out.append(f"{name} {'ok' if ok and not info.get('error') else 'FAILED'}"
+                   + (f" ({info['error']})" if info.get("error") else ""))
+    return ", ".join(out) or None
