@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -145,6 +146,17 @@ def test_full_install_with_pip(tmp_path):
     env = dict(os.environ, PLATEGATE_CONFIG=str(root / "etc/plategate/plategate.toml"))
     out = subprocess.run([str(venv_bin / "platectl"), "status"], capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 1 and out.stderr.strip().startswith("platectl: error: plategated is not running")
+    if (ROOT / "models" / "reader.tflite").exists():  # the shipped models land in the venv and verify
+        shared = root / "opt/plategate/venv/share/plategate/models"
+        assert (shared / "reader.tflite").exists() and (shared / "reader.json").exists()
+        out = subprocess.run([str(venv_bin / "platectl"), "diag", "--json", "--only", "models"], capture_output=True,
+                             text=True, timeout=120, env=env)
+        checks = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
+        assert checks["config"]["status"] == "PASS", checks
+        for name in ("reader", "detector"):
+            if (ROOT / "models" / f"{name}.tflite").exists():
+                assert checks[f"model:{name}"]["status"] == "PASS", checks
+                assert "matches its card" in checks[f"model:{name}"]["message"]
     analyze = shutil.which("systemd-analyze")
     if analyze:
         unit = tmp_path / "plategate.service"
