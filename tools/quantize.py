@@ -140,7 +140,10 @@ def load_float_model(path: Path) -> tuple[Any, Callable[[np.ndarray], list[np.nd
         res = model(x, training=False)
         return [r.numpy() for r in (res if isinstance(res, list | tuple) else [res])]
 
-    return tf.lite.TFLiteConverter.from_keras_model(model), predict_keras, shape
+    # a batch of exactly 1 lets the converter fold the dynamic-batch reshapes into constants
+    inp = tf.keras.Input(shape[1:], batch_size=1)
+    fixed = tf.keras.Model(inp, model(inp, training=False))
+    return tf.lite.TFLiteConverter.from_keras_model(fixed), predict_keras, shape
 
 
 def convert_int8(converter: Any, rep: list[np.ndarray]) -> bytes:
@@ -250,8 +253,11 @@ def main(argv: list[str] | None = None) -> int:
 def _quantize(a: argparse.Namespace, task: QuantTask) -> int:
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(a.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(a.threads)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(a.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(a.threads)
+    except RuntimeError:  # TensorFlow already initialised in this process (e.g. under pytest)
+        logger.debug("TensorFlow thread settings already fixed")
     start = time.time()
     print(f"loading {a.model}", flush=True)
     converter, predict_float, shape = load_float_model(a.model)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,3 +189,47 @@ def light_augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 __all__ = ["STYLES", "Sample", "load_labelled", "split_by_text", "synth_shard", "real_augmented", "read_image"]
+
+
+def export_split(folder: Path, out: Path) -> tuple[int, int]:
+    """Write ``out/train`` and ``out/val``: symlinks to the crops of each part and a labels.csv each.
+
+    Returns:
+        (number of training crops, number of validation crops).
+    """
+    train, val = split_by_text(load_labelled(folder))
+    for name, part in (("train", train), ("val", val)):
+        d = out / name
+        d.mkdir(parents=True, exist_ok=True)
+        with (d / "labels.csv").open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["file", "text"])
+            for s in part:
+                link = d / s.path.name
+                if not link.exists():
+                    link.symlink_to(s.path.resolve())
+                writer.writerow([s.path.name, s.text])
+    return len(train), len(val)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tools.synth.reader_data FOLDER OUT``: export the fixed train/val split of a labelled crop folder."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m tools.synth.reader_data",
+                                description=f"Export the fixed split by plate text (seed {BR_SPLIT_SEED}, "
+                                            f"{100 * BR_VAL_FRACTION:.0f} % of the texts for validation) of a labelled "
+                                            "crop folder as OUT/train and OUT/val (symlinks + labels.csv).")
+    p.add_argument("folder", type=Path, help="folder with labels.csv (file,text), e.g. DATA/br-crops")
+    p.add_argument("out", type=Path, help="output folder")
+    a = p.parse_args(argv)
+    if not (a.folder / "labels.csv").is_file():
+        print(f"error: {a.folder / 'labels.csv'} not found", file=sys.stderr)
+        return 1
+    n_train, n_val = export_split(a.folder, a.out)
+    print(f"{a.out / 'train'}: {n_train} crops, {a.out / 'val'}: {n_val} crops")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
