@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from cli_support import FakeDaemon, cleanup, short_dir, write_config
@@ -173,3 +174,28 @@ def test_mqtt_credentials_checked(root, tmp_path):
         bad = load_config(write_config(root, extra=base + 'password = "wrong"\n'))
         ok, message = diag.mqtt_round_trip(bad, 5)
         assert not ok and "refused the connection" in message and "authori" in message.lower(), message
+
+
+def test_files_check(root, monkeypatch):
+    from plategate.cli import filecheck
+    from plategate.config import load_config
+
+    private = root / "private"
+    private.mkdir(mode=0o700)
+    listed = private / "allow.csv"
+    listed.write_text("AB123CD\n")
+    cfg = load_config(write_config(root, extra=f'[access]\nallowlist_file = "{listed}"\n[recognition]\n'
+                                               f'detector_model = "{root}/none.tflite"\nreader_model = "{root}/none.tflite"\n'))
+    ctx = diag.Context(args=None, cfg=cfg)
+    monkeypatch.setattr(filecheck, "service_identity", lambda user="plategate": (65534, {65534}))
+    (res,) = [r for r in diag.check_files(ctx)]
+    assert res.status == diag.Status.WARN and "not readable by user plategate" in res.message
+    os.chmod(private, 0o755)
+    os.chmod(listed, 0o644)
+    assert diag.check_files(ctx)[0].status == diag.Status.PASS
+    monkeypatch.setattr(filecheck, "HIDDEN", (root,))
+    (res,) = diag.check_files(ctx)
+    assert res.status == diag.Status.WARN and "ProtectHome" in res.message
+    listed.unlink()
+    (res,) = diag.check_files(ctx)
+    assert res.status == diag.Status.FAIL and f"access.allowlist_file: {listed} does not exist" == res.message

@@ -365,6 +365,16 @@ def check_mqtt(ctx: Context) -> list[Result]:
                    "check mqtt.host/port, that the broker runs (systemctl status mosquitto), firewall, credentials")]
 
 
+def check_files(ctx: Context) -> list[Result]:
+    from .filecheck import named_files, problems, service_identity
+
+    found = problems(ctx.cfg, service_identity())
+    if not found:
+        return [Result("files", Status.PASS, f"{len(named_files(ctx.cfg))} files named in the config are readable")]
+    hint = "keep them in /etc/plategate, group plategate, mode 0640 (the service cannot see /home)"
+    return [Result("files", Status(sev), text, hint) for sev, text in found]
+
+
 def check_disk(ctx: Context) -> list[Result]:
     state = Path(ctx.cfg.state_dir)
     probe = state

@@ -20,6 +20,7 @@ from .checks import (
     check_config,
     check_daemon,
     check_disk,
+    check_files,
     check_host,
     check_inputs,
     check_models,
@@ -30,8 +31,8 @@ from .checks import (
 )
 from .output import emit
 
-__all__ = ["CHECKS", "Context", "Result", "Status", "check_clock", "check_disk", "check_one_model", "mqtt_round_trip",
-           "run_checks"]
+__all__ = ["CHECKS", "Context", "Result", "Status", "check_clock", "check_disk", "check_files", "check_one_model",
+           "mqtt_round_trip", "run_checks"]
 
 
 def add_parser(subparsers) -> None:
@@ -49,7 +50,7 @@ def add_parser(subparsers) -> None:
 
 CHECKS: list[tuple[str, Callable[[Context], list[Result]]]] = [
     ("config", check_config), ("daemon", check_daemon), ("models", check_models), ("camera", check_camera),
-    ("inputs", check_inputs), ("relay", check_relay), ("mqtt", check_mqtt), ("disk", check_disk),
+    ("inputs", check_inputs), ("relay", check_relay), ("mqtt", check_mqtt), ("files", check_files), ("disk", check_disk),
     ("clock", check_clock), ("host", check_host),
 ]
 
