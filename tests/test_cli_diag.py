@@ -77,7 +77,7 @@ def test_invalid_config_fails_and_skips_the_rest(root, capsys):
 
 def test_working_setup_passes(root, capsys, synced_clock, mosquitto):
     host, port = mosquitto
-    cfg = write_config(root, fps=20, extra=f"""
+    cfg = write_config(root, fps=10, extra=f"""
 [gate.loop_detector]
 enabled = true
 pin = 27
@@ -92,7 +92,7 @@ port = {port}
     res = results(capsys)
     assert res["config"]["status"] == "PASS"
     assert res["camera"]["status"] == "PASS", res["camera"]
-    assert "fps (configured 20" in res["camera"]["message"] and "320x240" in res["camera"]["message"]
+    assert "fps (configured 10" in res["camera"]["message"] and "320x240" in res["camera"]["message"]
     assert res["inputs"]["status"] == "PASS" and "loop_detector (pin 27) clear" in res["inputs"]["message"]
     assert res["mqtt"]["status"] == "PASS" and "round trip" in res["mqtt"]["message"]
     assert "models" not in res and "disk" not in res
