@@ -98,7 +98,8 @@ if [ -n "$ROOT" ]; then
     systemd-sysusers --root="$ROOT" "$ROOT/usr/lib/sysusers.d/plategate.conf"
     # /run is not part of a staged tree; the unit's RuntimeDirectory creates it at start.
     grep -v '^d /run/' "$ROOT/usr/lib/tmpfiles.d/plategate.conf" > "$ROOT/.plategate-tmpfiles.conf"
-    systemd-tmpfiles --create --root="$ROOT" "$ROOT/.plategate-tmpfiles.conf"
+    systemd-tmpfiles --create --root="$ROOT" "$ROOT/.plategate-tmpfiles.conf" \
+        || [ "$IS_ROOT" = 0 ] || die "systemd-tmpfiles failed"  # as non-root, owners cannot be set
     rm -f "$ROOT/.plategate-tmpfiles.conf"
 else
     systemd-sysusers /usr/lib/sysusers.d/plategate.conf
