@@ -31,7 +31,7 @@ def add_parser(subparsers) -> None:
     ls = sub.add_parser("list", help="all entries")
     ls.add_argument("--kind", choices=("allow", "block"), help="only this kind")
     add = sub.add_parser("add", help="add or replace one entry")
-    add.add_argument("plate")
+    add.add_argument("plate", help="the plate in any spelling (stored as 0-9A-Z: \"ab-123 cd\" -> AB123CD)")
     add.add_argument("--label", default="", help="who or what (resident, unit, company)")
     add.add_argument("--block", action="store_true", help="a blocklist entry: always denied")
     add.add_argument("--valid-from", metavar="DATE", help="ISO date or time it becomes valid")
@@ -39,7 +39,7 @@ def add_parser(subparsers) -> None:
     add.add_argument("--window", action="append", metavar="WINDOW", default=[],
                      help="weekly time window such as 'Mon-Fri 07:00-19:00' (repeatable)")
     rm = sub.add_parser("remove", help="remove one plate")
-    rm.add_argument("plate")
+    rm.add_argument("plate", help="the plate to remove")
     imp = sub.add_parser("import", help="load entries from a CSV or JSON file")
     imp.add_argument("file", help="CSV (plate,label,kind,valid_from,valid_until,windows) or JSON")
     imp.add_argument("--merge", action="store_true", help="add to the list instead of replacing it")
