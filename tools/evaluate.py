@@ -9,7 +9,8 @@ Inputs (any combination, each may be given several times):
                      image, latency; when a text column is filled, end-to-end exact match.
 ``--negatives DIR``  frames without plates (no CSV): false positives per image.
 
-``--group NAME=PREFIX`` reports scene figures separately for files starting with PREFIX
+``--texts CSV`` adds plate texts (file,x1,y1,x2,y2,text) to the scene boxes, e.g. the hand-read
+``tools/eval_data/ro-dashcam-valid-text.csv``. ``--group NAME=PREFIX`` reports scene figures separately for files starting with PREFIX
 (e.g. ``--group night=nightride_ --group day=dayride_``). ``--heldout`` keeps only the held-out
 part of a negatives folder (:func:`tools.synth.scenes.split_negatives`); ``--crop-split val``
 keeps only the validation part of a crops folder (the reader's split by text). Example::
@@ -127,6 +128,23 @@ def read_boxes_csv(folder: Path) -> dict[str, SceneTruth]:
                 t.boxes.append([float(row[k]) for k in ("x1", "y1", "x2", "y2")])
                 t.texts.append(normalise_plate(row.get("text") or ""))
     return out
+
+
+def add_texts(truth: dict[str, SceneTruth], csv_path: Path) -> int:
+    """Fill plate texts from a CSV (file,x1,y1,x2,y2,text) into *truth* by file and box (IoU >= 0.9); returns how many."""
+    n = 0
+    with open(csv_path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            t = truth.get(row["file"])
+            if t is None or not t.boxes:
+                continue
+            box = np.array([[float(row[k]) for k in ("x1", "y1", "x2", "y2")]])
+            overlaps = iou(box, np.array(t.boxes))[0]
+            j = int(np.argmax(overlaps))
+            if overlaps[j] >= 0.9:
+                t.texts[j] = normalise_plate(row["text"])
+                n += 1
+    return n
 
 
 def read_labels_csv(folder: Path, split: str = "all") -> list[tuple[Path, str]]:
@@ -254,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--crops", type=Path, action="append", default=[], help="folder with labels.csv (file,text)")
     ap.add_argument("--crop-split", choices=("all", "val"), default="all", help="'val': only the reader's validation part")
     ap.add_argument("--scenes", type=Path, action="append", default=[], help="folder with boxes.csv (file,x1,y1,x2,y2[,text])")
+    ap.add_argument("--texts", type=Path, help="CSV file,x1,y1,x2,y2,text giving plate texts for --scenes boxes (end-to-end)")
     ap.add_argument("--negatives", type=Path, action="append", default=[], help="folder of frames without plates")
     ap.add_argument("--heldout", action="store_true", help="negatives: only the held-out part (never trained on)")
     ap.add_argument("--group", action="append", default=[], metavar="NAME=PREFIX", help="report scene files with this name prefix separately")
@@ -288,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         results[f"crops:{folder.name}"] = eval_crops(reader, items)
     for folder in args.scenes:
         truth = read_boxes_csv(folder)
+        if args.texts:
+            logger.info("%d plate texts from %s", add_texts(truth, args.texts), args.texts)
         files = [(folder / name, t) for name, t in sorted(truth.items())][:lim]
         results[f"scenes:{folder.name}"] = summarise_scenes(run_scenes(detector, reader, files, args.min_score), args.min_score, groups)
     for folder in args.negatives:

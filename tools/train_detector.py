@@ -183,16 +183,18 @@ def _sample(kind: str, rng: np.random.Generator, ctx: dict) -> dict:
 KIND_WEIGHTS = {"gate": 0.35, "street": 0.2, "dashcam": 0.3, "negative": 0.15}
 
 
-def build_shards(data_dir: Path, work: Path, shards: int, seed: int) -> None:
-    """Write ``shards`` shard files of SHARD_SIZE patches each (existing ones are kept)."""
+def build_shards(data_dir: Path, work: Path, shards: int, seed: int, kinds_weights: dict[str, float] | None = None,
+                 first: int = 0) -> None:
+    """Write shard files ``first .. first + shards - 1`` of SHARD_SIZE patches each (existing ones are kept)."""
     out = work / "data"
     out.mkdir(parents=True, exist_ok=True)
     train_negs, _held = scenes.split_negatives(data_dir / "negatives")
     ro_dir = data_dir / "ro-dashcam" / "train"
     ctx = {"source": scenes.PlateSource(data_dir), "bgs": scenes.Backgrounds(train_negs), "negs": train_negs,
            "ro": sorted(_read_boxes(ro_dir).items()), "ro_dir": ro_dir}
-    kinds, probs = list(KIND_WEIGHTS), np.array(list(KIND_WEIGHTS.values()))
-    for k in range(shards):
+    weights = kinds_weights or KIND_WEIGHTS
+    kinds, probs = list(weights), np.array(list(weights.values()), np.float64)
+    for k in range(first, first + shards):
         path = out / f"shard_{k:04d}.npz"
         if path.exists():
             continue
@@ -203,7 +205,7 @@ def build_shards(data_dir: Path, work: Path, shards: int, seed: int) -> None:
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, images=np.stack([s["image"] for s in samples]), ann=json.dumps(ann))
         os.replace(tmp, path)
-        logger.info("shard %d/%d written in %.0f s (%s)", k + 1, shards, time.time() - t0, path)
+        logger.info("shard %d (%d..%d) written in %.0f s (%s)", k, first, first + shards - 1, time.time() - t0, path)
 
 
 def load_shards(work: Path, known: dict) -> dict:
@@ -267,7 +269,8 @@ def _losses(tf, heat_true, reg_true, heat_pred, reg_pred):
     return focal, box, cor
 
 
-def train(work: Path, steps: int, batch: int, lr: float, seed: int, resume: bool, ckpt_every: int, size: int = 192) -> Path:
+def train(work: Path, steps: int, batch: int, lr: float, seed: int, resume: bool, ckpt_every: int, size: int = 192,
+          box_weight: float = 1.0) -> Path:
     """Train; returns the exported weights path."""
     import tensorflow as tf
 
@@ -292,7 +295,7 @@ def train(work: Path, steps: int, batch: int, lr: float, seed: int, resume: bool
             hp, bp, cp = model(x, training=True)
             rp = tf.concat([bp, cp], axis=-1)
             focal, box, cor = _losses(tf, ht, rt, hp, rp)
-            loss = focal + box + 0.5 * cor
+            loss = focal + box_weight * box + 0.5 * cor
         grads = tape.gradient(loss, model.trainable_variables)
         grads, _ = tf.clip_by_global_norm(grads, 10.0)
         opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
@@ -397,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("data", help="write training patch shards")
     d.add_argument("--data", type=Path, required=True, help="shared datasets folder")
     d.add_argument("--shards", type=int, default=40, help=f"number of shards of {SHARD_SIZE} patches")
+    d.add_argument("--first", type=int, default=0, help="index of the first shard (another mix goes to another range)")
+    d.add_argument("--mix", default="", help="sample mix, e.g. dashcam=0.7,negative=0.3 (default: " + ",".join(f"{k}={v}" for k, v in KIND_WEIGHTS.items()) + ")")
     t = sub.add_parser("train", help="train on the shards")
     t.add_argument("--steps", type=int, default=6000)
     t.add_argument("--batch", type=int, default=16)
@@ -404,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     t.add_argument("--ckpt-every", type=int, default=250)
     t.add_argument("--size", type=int, default=192, help="training crop size (fully convolutional; <= 256)")
+    t.add_argument("--box-weight", type=float, default=1.0, help="weight of the box regression loss")
     e = sub.add_parser("export", help="write the inference-size SavedModel for tools.quantize")
     e.add_argument("--weights", type=Path, help="weights file (default: WORK/export/detector.weights.h5)")
     e.add_argument("--steps", type=int, help="the --steps the weights were trained with (recorded)")
@@ -414,11 +420,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.stage == "data":
-        build_shards(args.data, args.work, args.shards, args.seed)
+        mix = {k: float(v) for k, v in (kv.split("=") for kv in args.mix.split(",") if kv)} or None
+        if mix and not set(mix) <= set(KIND_WEIGHTS):
+            ap.error(f"--mix: kinds are {', '.join(KIND_WEIGHTS)}")
+        build_shards(args.data, args.work, args.shards, args.seed, mix, args.first)
     elif args.stage == "export":
         logger.info("exported %s", export_savedmodel(args.work, args.weights, args.seed, args.steps, args.data_work))
     else:
-        path = train(args.work, args.steps, args.batch, args.lr, args.seed, args.resume, args.ckpt_every, args.size)
+        path = train(args.work, args.steps, args.batch, args.lr, args.seed, args.resume, args.ckpt_every, args.size, args.box_weight)
         logger.info("exported %s", path)
     return 0
 

@@ -136,7 +136,7 @@ class DetectorTask(QuantTask):
                 "min_score": MIN_SCORE}
 
     def card_input(self) -> dict[str, Any]:
-        return {"colour": "gray", "resize": f"letterbox: keep aspect ratio, centre, pad with {PAD_VALUE}; INTER_AREA when shrinking "
+        return {"colour": "gray", "resize": f"letterbox: keep aspect ratio, centre, pad with {PAD_VALUE}; shrink by pyrDown halvings then INTER_LINEAR "
                                             "(plategate.vision.detector.letterbox)",
                 "normalisation": "grayscale uint8 / 255 -> [0, 1]"}
 
