@@ -39,6 +39,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--latency", type=int, default=0, metavar="N", help="time N rendered crops")
     p.add_argument("--eval", action="append", default=[], metavar="DIR[:val|:train]", help="labelled crop folder; repeatable")
     p.add_argument("--threshold", type=float, default=0.9, help="confidence threshold for precision (default: %(default)s)")
+    p.add_argument("--formats", default="", metavar="F1,F2",
+                   help="plate formats (L=letter, D=digit) for syntax-constrained decoding, e.g. LLLDDDD,LLLDLDD")
     p.add_argument("--errors", type=int, default=0, metavar="K", help="list up to K wrong reads per set")
     p.add_argument("--json", action="store_true", help="print one JSON object with all figures at the end")
     return p.parse_args(argv)
@@ -113,11 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
-        reader = PlateReader(a.model, threads=a.threads)
-    except PlategateError as exc:
+        reader = PlateReader(a.model, threads=a.threads, formats=[f for f in a.formats.split(",") if f])
+    except (PlategateError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    out: dict = {"model": str(a.model), "sha256": reader.model.card.sha256, "eval": []}
+    out: dict = {"model": str(a.model), "sha256": reader.model.card.sha256, "formats": a.formats, "eval": []}
     for spec in a.eval:
         out["eval"].append(evaluate(reader, spec, a.threshold, a.errors))
     if a.latency:

@@ -58,7 +58,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rep-count", type=int, default=300, help="representative samples (default: %(default)s)")
     p.add_argument("--val", action="append", default=[], metavar="SPEC",
                    help="validation set, task-specific (reader: DIR, DIR:val, DIR:train, synth:N[:SEED]); repeatable")
-    p.add_argument("--calibrate", metavar="SPEC", help="calibration set for the task's confidence calibration (int8 outputs)")
+    p.add_argument("--calibrate", action="append", default=[], metavar="SPEC",
+                   help="calibration set for the task's confidence calibration (int8 outputs); repeatable, sets are pooled")
     p.add_argument("--task-arg", action="append", default=[], metavar="KEY=VALUE", help="option for the task; repeatable")
     p.add_argument("--name", help="model name in the card (default: the output file's stem)")
     p.add_argument("--license", default="Apache-2.0", help="license of the weights, for the card (default: %(default)s)")
@@ -274,7 +275,11 @@ def _quantize(a: argparse.Namespace, task: QuantTask) -> int:
     out_d = int8.outs[0]
     output_info: dict[str, Any] = {"shape": [int(v) for v in out_d["shape"]]}
     if a.calibrate:
-        xs, ys = task.load_validation(a.calibrate, shape)
+        xs, ys = [], []
+        for spec in a.calibrate:
+            x, y = task.load_validation(spec, shape)
+            xs += x
+            ys += y
         output_info.update(task.calibrate(run_all(int8.predict, xs, "calibration (int8)"), ys, output_info))
     metrics: dict[str, Any] = {}
     for spec in a.val:

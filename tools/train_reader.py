@@ -221,8 +221,32 @@ def main(argv: list[str] | None = None) -> int:
         history.append(row)
         history_path.write_text(json.dumps(history, indent=1))
         print("epoch " + " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
-    print(f"model written to {a.work / 'reader.keras'}", flush=True)
+    info = training_info(a, history, argv)
+    (a.work / "training.json").write_text(json.dumps(info, indent=1))
+    print(f"model written to {a.work / 'reader.keras'}; training record in {a.work / 'training.json'}", flush=True)
     return 0
+
+
+def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | None) -> dict:
+    """What trained the model, for its card (``tools.quantize --training``)."""
+    data = [f"synthetic: {a.shards} shards x {a.shard_size} rendered plates (tools/synth, seed {a.seed})"]
+    if a.data is not None:
+        data += [
+            f"br-crops training part: split by plate text, seed {reader_data.BR_SPLIT_SEED}, "
+            f"{100 * (1 - reader_data.BR_VAL_FRACTION):.0f} % of the texts, {a.real_copies} augmented copies each",
+            "chars/gb, chars/br (glyphs), us-plate-backgrounds, negatives (backgrounds) in synthetic plates",
+        ]
+    return {
+        "data": data,
+        "never_trained_on": ["br-crops validation part", "ar-crops"],
+        "command": "nice -n 10 python -m tools.train_reader " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "seed": a.seed,
+        "epochs": a.epochs,
+        "steps_per_epoch": a.steps,
+        "batch": a.batch,
+        "input": [a.height, a.width],
+        "history": history,
+    }
 
 
 if __name__ == "__main__":

@@ -270,6 +270,8 @@ def _mercosul(text: str, country: str, rng, height, data_dir, pattern: str) -> n
     c.rect(0, 0, 400, 30, _jitter((150, 60, 0), rng, 15))
     c.text(country, (60, 4, 340, 27), 15, (245, 245, 245), _small_font(rng), rng)
     c.rect(8, 5, 30, 25, _jitter((200, 150, 40), rng, 20))  # the Mercosur emblem square
+    if rng.random() < 0.4:  # wide gaps between the groups, as on many real plates
+        pattern = pattern.replace(" ", "  ")
     shown = _group(text, pattern) if _shape(text) == _slots(pattern) else text
     font = choose_font(rng, data_dir, text, ("DejaVuSansMono-Bold.ttf", "DejaVuSansCondensed-Bold.ttf"))
     c.text(shown, (10, 38, 390, 124), float(rng.uniform(58, 70)), _jitter((15, 15, 15), rng, 10), font, rng,
@@ -303,13 +305,14 @@ def _ar(text: str, rng, height, data_dir) -> np.ndarray:
         return _mercosul(text, "REPUBLICA ARGENTINA", rng, height, data_dir, "LL DDD LL")
     c = _new_canvas(294 * 1.2, 129, height, (25, 25, 25), rng)
     w = 294 * 1.2
-    shown = _group(text, "LLL DDD") if _shape(text) == "LLLDDD" else text
+    sep = (" ", "·", "-", "  ")[int(rng.integers(4))]
+    shown = _group(text, f"LLL{sep}DDD") if _shape(text) == "LLLDDD" else text
     c.text("ARGENTINA", (80, 5, w - 80, 24), 12, (235, 235, 235), _small_font(rng), rng)
     font = choose_font(rng, data_dir, text, ("DejaVuSansCondensed-Bold.ttf", "DejaVuSansMono-Bold.ttf"))
     c.text(shown, (12, 30, w - 12, 122), float(rng.uniform(62, 78)), _jitter((235, 235, 235), rng, 15), font, rng,
            spacing=float(rng.uniform(0.05, 0.18)), data_dir=data_dir,
            squeeze=float(rng.uniform(0.7, 1.05)))
-    _border(c, 3, 3, (220, 220, 220))
+    _border(c, 3, float(rng.uniform(2, 7)), (220, 220, 220))  # the retro-reflective frame
     return c.img
 
 

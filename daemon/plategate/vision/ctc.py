@@ -9,6 +9,7 @@ so the score of a candidate is an estimate of P(text | crop).
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 import numpy as np
 
@@ -72,6 +73,7 @@ def beam_search(
     prune: float = 1e-3,
     max_len: int = 10,
     max_classes: int = 4,
+    formats: Collection[str] | None = None,
 ) -> list[tuple[str, float]]:
     """CTC prefix beam search over one (T, C) probability matrix.
 
@@ -84,6 +86,9 @@ def beam_search(
         prune: classes below this probability at a step are not extended.
         max_len: longest text considered.
         max_classes: at most this many most likely classes are extended per step.
+        formats: optional plate formats as strings of ``L`` (letter) and ``D`` (digit),
+            e.g. ``("LLLDDDD", "LLLDLDD")``; only texts of one of these shapes are
+            returned (syntax-constrained decoding).
 
     Returns:
         Up to *top_k* ``(text, probability)`` pairs, best first; probabilities are
@@ -91,36 +96,50 @@ def beam_search(
     """
     # beams: prefix (tuple of class ids) -> [p ending in blank, p ending in non-blank]
     beams: dict[tuple[int, ...], list[float]] = {(): [1.0, 0.0]}
-    for t in range(probs.shape[0]):
-        row = probs[t]
-        p_blank = float(row[blank])
-        if p_blank < 1.0 - prune:
-            top = np.argpartition(row, -max_classes)[-max_classes:] if len(row) > max_classes else np.arange(len(row))
-            candidates = [int(c) for c in top if c != blank and row[c] >= prune]
-        else:
-            candidates = []
+    k = min(max_classes, probs.shape[1])
+    tops = np.argpartition(probs, -k, axis=1)[:, -k:].tolist()
+    rows = probs.tolist()
+    valid: set[str] | None = None
+    shape_of: dict[tuple[int, ...], str] = {(): ""}
+    cls_shape: dict[int, str] = {}
+    if formats:
+        valid = {f[:i] for f in formats for i in range(len(f) + 1)}
+        cls_shape = {c: "D" if _label_of(c, alphabet, blank).isdigit() else "L"
+                     for c in range(probs.shape[1]) if c != blank}
+    for row, top in zip(rows, tops, strict=True):
+        p_blank = row[blank]
+        candidates = [c for c in top if c != blank and row[c] >= prune] if p_blank < 1.0 - prune else ()
         nxt: dict[tuple[int, ...], list[float]] = {}
         for prefix, (pb, pnb) in beams.items():
             total = pb + pnb
-            entry = nxt.setdefault(prefix, [0.0, 0.0])
+            entry = nxt.get(prefix)
+            if entry is None:
+                entry = nxt[prefix] = [0.0, 0.0]
             entry[0] += total * p_blank
-            last = prefix[-1] if prefix else None
-            if last is not None:
-                entry[1] += pnb * float(row[last])  # repeat collapses into the same prefix
+            last = prefix[-1] if prefix else -1
+            if last >= 0:
+                entry[1] += pnb * row[last]  # a repeat collapses into the same prefix
+            if len(prefix) >= max_len:
+                continue
             for c in candidates:
-                pc = float(row[c])
-                if c == last:
-                    if len(prefix) >= max_len:
+                ext_key = prefix + (c,)
+                if valid is not None:
+                    shape = shape_of[prefix] + cls_shape[c]
+                    if shape not in valid:
                         continue
-                    ext = nxt.setdefault(prefix + (c,), [0.0, 0.0])
-                    ext[1] += pb * pc  # a repeated character needs a blank in between
-                else:
-                    if len(prefix) >= max_len:
-                        continue
-                    ext = nxt.setdefault(prefix + (c,), [0.0, 0.0])
-                    ext[1] += total * pc
-        ranked = sorted(nxt.items(), key=lambda kv: kv[1][0] + kv[1][1], reverse=True)
-        beams = dict(ranked[:beam_width])
+                    shape_of[ext_key] = shape
+                ext = nxt.get(ext_key)
+                if ext is None:
+                    ext = nxt[ext_key] = [0.0, 0.0]
+                # a repeated character needs a blank in between
+                ext[1] += (pb if c == last else total) * row[c]
+        if len(nxt) > beam_width:
+            beams = dict(sorted(nxt.items(), key=lambda kv: kv[1][0] + kv[1][1], reverse=True)[:beam_width])
+        else:
+            beams = nxt
+    if valid is not None:
+        complete = set(formats or ())
+        beams = {k: v for k, v in beams.items() if shape_of.get(k) in complete}
     results = sorted(((sum(v), k) for k, v in beams.items()), reverse=True)
     out = []
     for p, prefix in results[:top_k]:

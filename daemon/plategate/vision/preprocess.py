@@ -52,6 +52,22 @@ def to_gray_u8(image: np.ndarray) -> np.ndarray:
     raise ImageError(f"unsupported number of channels {channels}")
 
 
+def _percentiles(values: np.ndarray, p_lo: float, p_hi: float) -> tuple[float, float]:
+    """``np.percentile(values, (p_lo, p_hi))`` (linear interpolation) via a partial sort, several times faster."""
+    n = values.size
+    pos = [p * (n - 1) / 100.0 for p in (p_lo, p_hi)]
+    idx = sorted({min(n - 1, int(q) + d) for q in pos for d in (0, 1)})
+    part = np.partition(values, idx)
+    out = []
+    for q in pos:
+        i = int(q)
+        frac = q - i
+        a = float(part[i])
+        b = float(part[min(n - 1, i + 1)])
+        out.append(a + (b - a) * frac)
+    return out[0], out[1]
+
+
 def prepare_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """Turn a plate crop into reader input: grayscale, resized, contrast-stretched.
 
@@ -75,6 +91,6 @@ def prepare_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
     h, w = gray.shape
     interp = cv2.INTER_AREA if (h > height or w > width) else cv2.INTER_LINEAR
     small = cv2.resize(gray, (width, height), interpolation=interp).astype(np.float32)
-    lo, hi = np.percentile(small, (2.0, 98.0))
+    lo, hi = _percentiles(small.ravel(), 2.0, 98.0)
     span = max(float(hi - lo), 16.0)
     return np.clip((small - lo) / span, 0.0, 1.0)

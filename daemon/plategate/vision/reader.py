@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +28,17 @@ class PlateReader:
         threads: LiteRT interpreter threads.
         beam_width: prefixes kept by the CTC beam search.
         top_k: candidates returned with each read.
+        formats: optional plate formats of the site's country as ``L``/``D`` strings
+            (e.g. ``("LLLDDDD", "LLLDLDD")`` for Brazil); when given, reads are decoded
+            under these shapes first and fall back to free decoding when no shape fits.
 
     Raises:
         ModelError: the model is missing, truncated, tampered with, or its card does
             not describe a CTC reader.
     """
 
-    def __init__(self, model_path: Path, threads: int = 2, *, beam_width: int = 8, top_k: int = 3) -> None:
+    def __init__(self, model_path: Path, threads: int = 2, *, beam_width: int = 8, top_k: int = 3,
+                 formats: Sequence[str] | None = None) -> None:
         self.model: LoadedModel = load_model(Path(model_path), threads)
         self.threads = threads
         card = self.model.card
@@ -50,6 +54,10 @@ class PlateReader:
         self.max_length: int = int(out.get("max_length", 10))
         self.beam_width = beam_width
         self.top_k = top_k
+        bad = [f for f in formats or () if not f or set(f) - {"L", "D"} or len(f) > self.max_length]
+        if bad:
+            raise ValueError(f"plate formats must be strings of L and D of at most {self.max_length}, got {bad}")
+        self.formats = tuple(formats or ())
 
     def logits(self, crop: np.ndarray) -> np.ndarray:
         """Return the model's (T, C) logits for one crop.
@@ -60,9 +68,18 @@ class PlateReader:
         x = prepare_crop(crop, self.height, self.width)[None, :, :, None]
         return self.model.run(x)[0][0]
 
-    def _decode(self, logits: np.ndarray) -> list[tuple[str, float]]:
+    def _decode(self, logits: np.ndarray, formats: Sequence[str] | None = None) -> list[tuple[str, float]]:
         probs = softmax(logits, self.temperature)
+        if formats:
+            found = beam_search(probs, self.alphabet, self.blank, 2 * self.beam_width, self.top_k,
+                                max_len=self.max_length, max_classes=8, formats=formats)
+            if found:
+                return found
         return beam_search(probs, self.alphabet, self.blank, self.beam_width, self.top_k, max_len=self.max_length)
+
+    def _fits(self, text: str) -> bool:
+        shape = "".join("D" if c.isdigit() else "L" for c in text)
+        return not self.formats or shape in self.formats
 
     def read(self, crop: np.ndarray) -> PlateRead:
         """Read one plate crop (BGR, BGRA or grayscale; 8 or 16 bit).
@@ -79,11 +96,12 @@ class PlateReader:
         """
         if not isinstance(crop, np.ndarray) or crop.ndim < 2 or crop.size == 0:
             raise ImageError(f"cannot read an empty or malformed crop ({getattr(crop, 'shape', type(crop).__name__)})")
-        candidates = self._decode(self.logits(crop))
+        candidates = self._decode(self.logits(crop), self.formats)
         h, w = crop.shape[:2]
         if w < TWO_LINE_ASPECT * h and h >= 8:
             two = self._two_lines(crop)
-            if two and (not candidates or two[0][1] > candidates[0][1]):
+            if two and (not candidates or two[0][1] > candidates[0][1]
+                        or (self._fits(two[0][0]) and not self._fits(candidates[0][0]))):
                 candidates = two
         candidates = [c for c in candidates if c[0]]
         if not candidates:
@@ -101,7 +119,8 @@ class PlateReader:
             for t2, p2 in bottom[:2]:
                 if t1 and t2 and len(t1) + len(t2) <= self.max_length:
                     out.append((t1 + t2, p1 * p2))
-        return sorted(out, key=lambda c: c[1], reverse=True)[: self.top_k]
+        fitting = [c for c in out if self._fits(c[0])]
+        return sorted(fitting or out, key=lambda c: c[1], reverse=True)[: self.top_k]
 
     def read_batch(self, crops: Iterable[np.ndarray]) -> list[PlateRead]:
         """Read several crops, in order.
