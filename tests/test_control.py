@@ -10,6 +10,7 @@ import socket
 import stat
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,9 @@ def test_stream_ends_when_server_stops(sockdir):
     t = threading.Thread(target=consume)
     t.start()
     assert started.wait(5)
+    deadline = time.monotonic() + 5
+    while not got and time.monotonic() < deadline:  # the first tick has reached the client
+        time.sleep(0.01)
     srv.stop()
     t.join(5)
     assert not t.is_alive()
