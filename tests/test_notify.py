@@ -30,3 +30,14 @@ def test_notifier_without_systemd_is_a_no_op():
 
 def test_watchdog_for_another_pid_is_ignored():
     assert Notifier({"NOTIFY_SOCKET": "/x", "WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"}).watchdog_interval_s is None
+
+
+def test_a_full_notify_queue_never_blocks_the_daemon(tmp_path):
+    path = str(tmp_path / "notify.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)  # nobody reads: the kernel queue fills up
+    n = Notifier({"NOTIFY_SOCKET": path})
+    results = [n.watchdog() for _ in range(200)]
+    assert results[0] is True and results[-1] is False  # dropped, not blocked
+    n.close()
+    server.close()

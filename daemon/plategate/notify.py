@@ -39,8 +39,13 @@ class Notifier:
         message = "\n".join(fields)
         try:
             if self._sock is None:
-                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Non-blocking: a notification must never stall the daemon (a full receive
+                # queue would otherwise block sendto until systemd reads).
+                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
             self._sock.sendto(message.encode(), self.address)
+        except BlockingIOError:
+            logger.debug("sd_notify queue full: %s dropped", message.split("=", 1)[0])
+            return False
         except OSError as exc:
             logger.warning("sd_notify to %s failed: %s", self.address, exc)
             return False
