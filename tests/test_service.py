@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import socket
 import threading
@@ -255,3 +256,50 @@ def test_events_reach_mqtt_and_platectl_sees_the_daemon(tmp_path, footage, mosqu
     snaps = [t for t, _ in received if t.endswith("/snapshot")]
     assert snaps and all(p[:2] == b"\xff\xd8" for t, p in received if t.endswith("/snapshot"))
     assert any(e["id"] in tail for e in events)
+
+
+def test_loop_detector_triggers_a_burst_without_motion(tmp_path, footage):
+    factory = MockFactory()
+    cfg = make_cfg(tmp_path, footage, camera={"loop": True}, motion={"enabled": False},
+                   gate={"loop_detector": {"enabled": True, "pin": 27, "bounce_ms": 0}})
+    service = Service(cfg, pin_factory=factory)
+    service.start()
+    try:
+        time.sleep(0.5)
+        assert service.stats.triggers == 0  # motion detection is off
+        factory.pin(27).drive_low()  # a vehicle on the loop
+        deadline = time.monotonic() + 5
+        while service.stats.frames_recognised < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert service.stats.triggers == 1 and service.stats.frames_recognised >= 3
+        assert service.gate.vehicle_present
+    finally:
+        service.stop()
+
+
+def test_sigterm_stops_the_daemon_process_cleanly(tmp_path, footage):
+    import signal
+    import subprocess
+    import sys
+
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(30)
+    cfg_file = tmp_path / "p.toml"
+    cfg_file.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[camera]\nbackend = "replay"\nsource = "{footage}"\nloop = true\n'
+        f'[gate]\npin_factory = "mock"\n[control]\nsocket = "{tmp_path / "c.sock"}"\ngroup = ""\n')
+    env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="2000000")
+    proc = subprocess.Popen([sys.executable, "-m", "plategate.service", "--config", str(cfg_file)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        messages = [notify.recv(500)]
+        assert messages[0].startswith(b"READY=1")
+        assert notify.recv(500) == b"WATCHDOG=1"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        notify.close()
+    assert proc.returncode == 0, err
+    assert "stopped" in err and "Traceback" not in err
