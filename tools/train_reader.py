@@ -236,10 +236,13 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
             f"{100 * (1 - reader_data.BR_VAL_FRACTION):.0f} % of the texts, {a.real_copies} augmented copies each",
             "chars/gb, chars/br (glyphs), us-plate-backgrounds, negatives (backgrounds) in synthetic plates",
         ]
+    command = "nice -n 10 python -m tools.train_reader " + " ".join(argv if argv is not None else sys.argv[1:])
+    previous = a.work / "training.json"
+    commands = json.loads(previous.read_text()).get("commands", []) if a.resume and previous.is_file() else []
     return {
         "data": data,
         "never_trained_on": ["br-crops validation part", "ar-crops"],
-        "command": "nice -n 10 python -m tools.train_reader " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "commands": [*commands, command],
         "seed": a.seed,
         "epochs": a.epochs,
         "steps_per_epoch": a.steps,

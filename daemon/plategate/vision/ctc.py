@@ -109,6 +109,12 @@ def beam_search(
     for row, top in zip(rows, tops, strict=True):
         p_blank = row[blank]
         candidates = [c for c in top if c != blank and row[c] >= prune] if p_blank < 1.0 - prune else ()
+        if not candidates:  # no prefix grows at this step: update the beams in place (same arithmetic)
+            for prefix, entry in beams.items():
+                pb, pnb = entry
+                entry[0] = (pb + pnb) * p_blank
+                entry[1] = pnb * row[prefix[-1]] if prefix else 0.0
+            continue
         nxt: dict[tuple[int, ...], list[float]] = {}
         for prefix, (pb, pnb) in beams.items():
             total = pb + pnb

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from plategate.errors import ImageError, ModelError
@@ -18,6 +19,16 @@ logger = logging.getLogger(__name__)
 
 #: crops narrower than this (width / height) are treated as two-line plates
 TWO_LINE_ASPECT = 1.6
+
+
+def _pad_to_aspect(crop: np.ndarray, aspect: float) -> np.ndarray:
+    """Widen *crop* to width/height >= *aspect* by repeating its left and right columns."""
+    h, w = crop.shape[:2]
+    target = int(h * aspect)
+    if target <= w:
+        return crop
+    left = (target - w) // 2
+    return cv2.copyMakeBorder(crop, 0, 0, left, target - w - left, cv2.BORDER_REPLICATE)
 
 
 class PlateReader:
@@ -112,8 +123,8 @@ class PlateReader:
     def _two_lines(self, crop: np.ndarray) -> list[tuple[str, float]]:
         """Read the top and bottom halves separately and join the best of each."""
         h = crop.shape[0]
-        top = self._decode(self.logits(crop[: int(h * 0.55)]))
-        bottom = self._decode(self.logits(crop[int(h * 0.45) :]))
+        top = self._decode(self.logits(_pad_to_aspect(crop[: int(h * 0.55)], 3.0)))
+        bottom = self._decode(self.logits(_pad_to_aspect(crop[int(h * 0.45) :], 3.0)))
         out = []
         for t1, p1 in top[:2]:
             for t2, p2 in bottom[:2]:
