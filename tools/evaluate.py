@@ -12,7 +12,7 @@ Inputs (any combination, each may be given several times):
 ``--texts CSV`` adds plate texts (file,x1,y1,x2,y2,text) to the scene boxes, e.g. the hand-read
 ``tools/eval_data/ro-dashcam-valid-text.csv``. ``--group NAME=PREFIX`` reports scene figures separately for files starting with PREFIX
 (e.g. ``--group night=nightride_ --group day=dayride_``). ``--heldout`` keeps only the held-out
-part of a negatives folder (:func:`tools.synth.scenes.split_negatives`); ``--crop-split val``
+part of a negatives folder (:func:`tools.synth.scenes.split_negatives`); ``--crops DIR:val``
 keeps only the validation part of a crops folder (the reader's split by text). Example::
 
     python -m tools.evaluate --scenes ../shared/datasets/ro-dashcam/valid --group day=dayride_ \\
@@ -269,8 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     """Command line entry point; prints the figures, returns 0 (1 if a model cannot be loaded)."""
     ap = argparse.ArgumentParser(prog="python -m tools.evaluate", description=__doc__.split("\n\n")[0],
                                  epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--crops", type=Path, action="append", default=[], help="folder with labels.csv (file,text)")
-    ap.add_argument("--crop-split", choices=("all", "val"), default="all", help="'val': only the reader's validation part")
+    ap.add_argument("--crops", action="append", default=[], metavar="DIR[:val]",
+                    help="folder with labels.csv (file,text); DIR:val keeps only the reader's validation part (split by text)")
     ap.add_argument("--scenes", type=Path, action="append", default=[], help="folder with boxes.csv (file,x1,y1,x2,y2[,text])")
     ap.add_argument("--texts", type=Path, help="CSV file,x1,y1,x2,y2,text giving plate texts for --scenes boxes (end-to-end)")
     ap.add_argument("--negatives", type=Path, action="append", default=[], help="folder of frames without plates")
@@ -280,9 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reader", type=Path, default=Path("models/reader.tflite"))
     ap.add_argument("--no-reader", action="store_true", help="detection figures only")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--min-score", type=float, default=0.4)
+    ap.add_argument("--min-score", type=float, default=0.5)
     ap.add_argument("--limit", type=int, default=0, help="at most this many files per folder (0 = all)")
     ap.add_argument("--json-out", type=Path, help="also write all figures to this JSON file")
+    ap.add_argument("--update-card", type=Path, metavar="CARD", help="merge the figures into this model card's metrics.evaluate "
+                                                                   "(the model file and its sha256 are not touched)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     groups = dict(g.split("=", 1) for g in args.group)
@@ -302,9 +304,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evaluate: error: {exc}", file=sys.stderr)
         return 1
     lim = args.limit or None
-    for folder in args.crops:
-        items = read_labels_csv(folder, args.crop_split)[:lim]
-        results[f"crops:{folder.name}"] = eval_crops(reader, items)
+    for spec in args.crops:
+        path, _, part = spec.partition(":")
+        if part not in ("", "val"):
+            ap.error(f"--crops {spec}: the only part is ':val'")
+        folder = Path(path)
+        items = read_labels_csv(folder, part or "all")[:lim]
+        results[f"crops:{folder.name}{':' + part if part else ''}"] = eval_crops(reader, items)
     for folder in args.scenes:
         truth = read_boxes_csv(folder)
         if args.texts:
@@ -331,6 +337,11 @@ def main(argv: list[str] | None = None) -> int:
             _print_block(name, data)
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=2))
+    if args.update_card:
+        card = json.loads(args.update_card.read_text())
+        card.setdefault("metrics", {})["evaluate"] = {"command": "python -m tools.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
+                                                      "min_score": args.min_score, "iou": IOU, "results": results}
+        args.update_card.write_text(json.dumps(card, indent=2) + "\n")
     return 0
 
 

@@ -385,9 +385,14 @@ def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234,
         "architecture": {"input": [1, INPUT_H, INPUT_W, 1], "widths": list(WIDTHS), "stride": STRIDE,
                          "heads": "heat map (sigmoid), box (dx, dy, log w, log h), corners (8 offsets)"},
         "seed": seed, "weights": str(weights),
-        "commands": ["nice -n 10 python -m tools.train_detector data --data ../shared/datasets --shards 36",
-                     f"nice -n 10 python -m tools.train_detector train --steps {steps or 'N'} --size 192",
-                     "python -m tools.train_detector export"],
+        "commands": [
+            "nice -n 10 python -m tools.train_detector data --data DATA --shards 36",
+            "nice -n 10 python -m tools.train_detector data --data DATA --shards 12 --first 100 --mix dashcam=0.75,negative=0.25",
+            "nice -n 10 python -m tools.train_detector data --data DATA --shards 8 --first 200 --mix gate=0.5,street=0.3,negative=0.2",
+            "nice -n 10 python -m tools.train_detector train --steps 3000 --size 192",
+            f"nice -n 10 python -m tools.train_detector train --steps {steps or 8000} --size 192 --box-weight 2 --resume",
+            f"python -m tools.train_detector export --steps {steps or 8000}",
+        ],
     }
     (work / "export" / "training.json").write_text(json.dumps(info, indent=2))
     return out

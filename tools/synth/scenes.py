@@ -267,6 +267,8 @@ def photometric(img: np.ndarray, rng: np.random.Generator, night: bool) -> np.nd
         ok, enc = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 95))])
         if ok:
             out = cv2.imdecode(enc, cv2.IMREAD_COLOR)
+    if night:  # an IR camera gives one channel: keep the frame exactly gray
+        out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     return out
 
 

@@ -1,0 +1,177 @@
+"""The plate detector: geometry and decoding (pure numpy) and the shipped int8 model on rendered scenes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plategate.errors import ModelError
+from plategate.vision.detector import Detection, PlateDetector, decode, letterbox, nms, roi_pixels, to_gray
+from tools.evaluate import iou
+from tools.synth import scenes
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "detector.tflite"
+
+
+@pytest.fixture(scope="module")
+def detector() -> PlateDetector:
+    return PlateDetector(MODEL, threads=2)
+
+
+def _gate_scenes(n: int, seed: int, **kw) -> list[scenes.Scene]:
+    rng = np.random.default_rng(seed)
+    source, bgs = scenes.PlateSource(None), scenes.Backgrounds([])
+    return [scenes.compose_gate_scene(rng, source, bgs, **kw) for _ in range(n)]
+
+
+# --------------------------------------------------------------------------- pure parts
+def test_letterbox_roundtrip_with_roi():
+    gray = np.zeros((720, 1280), np.uint8)
+    roi_px = roi_pixels(gray.shape, (0.25, 0.5, 0.75, 1.0))
+    assert roi_px == (320, 360, 960, 720)
+    img, geo = letterbox(gray, (640, 352), roi_px)
+    assert img.shape == (352, 640)
+    pts = np.array([[320.0, 360.0], [959.0, 719.0]])
+    back = geo.to_frame((pts - [geo.offset_x, geo.offset_y]) * geo.scale + [geo.pad_x, geo.pad_y])
+    assert np.allclose(back, pts, atol=1e-3)
+    with pytest.raises(ValueError, match="roi must be fractions"):
+        roi_pixels(gray.shape, (0.5, 0.5, 0.4, 1.0))
+
+
+def test_to_gray_accepts_gray_bgra_and_16bit():
+    assert to_gray(np.zeros((4, 4, 4), np.uint8)).shape == (4, 4)
+    assert to_gray(np.full((4, 4), 0xFF00, np.uint16)).max() == 0xFF
+    with pytest.raises(ValueError, match="not an image array"):
+        to_gray(np.zeros((4, 4, 7), np.uint8))
+
+
+def test_decode_one_peak_gives_box_and_corners():
+    heat = np.zeros((20, 30), np.float32)
+    reg = np.zeros((20, 30, 12), np.float32)
+    heat[10, 15] = 0.9
+    heat[10, 16] = 0.6  # neighbour of the peak: suppressed
+    reg[10, 15, :4] = [0.25, -0.25, np.log(40 / 4), np.log(10 / 4)]
+    reg[10, 15, 4:] = [-0.5, -0.5, 0.5, -0.5, 0.5, 0.5, -0.5, 0.5]
+    boxes, scores, corners = decode(heat, reg, 0.4)
+    assert len(boxes) == 1 and scores[0] == pytest.approx(0.9)
+    cx, cy = (15.5 + 0.25) * 4, (10.5 - 0.25) * 4
+    assert np.allclose(boxes[0], [cx - 20, cy - 5, cx + 20, cy + 5], atol=1e-4)
+    assert np.allclose(corners[0], [[cx - 20, cy - 5], [cx + 20, cy - 5], [cx + 20, cy + 5], [cx - 20, cy + 5]], atol=1e-4)
+    assert len(decode(heat, reg, 0.95)[0]) == 0
+
+
+def test_nms_keeps_best_of_overlaps():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    assert nms(boxes, np.array([0.5, 0.9, 0.7])) == [1, 2]
+
+
+# --------------------------------------------------------------------------- shipped model
+def test_shipped_model_finds_rendered_plates(detector):
+    found = 0
+    sc = _gate_scenes(12, seed=11)
+    for s in sc:
+        dets = detector.detect(s.image)
+        assert all(isinstance(d, Detection) for d in dets)
+        assert [d.score for d in dets] == sorted((d.score for d in dets), reverse=True)
+        if dets and iou(np.array([dets[0].box]), s.boxes[:1])[0, 0] >= 0.5:
+            found += 1
+            assert dets[0].corners is not None and dets[0].corners.shape == (4, 2)
+    assert found >= 10, f"best detection matched the plate in only {found}/12 rendered gate scenes"
+
+
+def test_detect_on_gray_bgra_and_with_roi(detector):
+    s = _gate_scenes(1, seed=3, night=False, plate_width=(180, 220))[0]
+    truth = s.boxes[:1]
+    gray = s.image.mean(axis=2).astype(np.uint8)
+    bgra = np.dstack([s.image, np.full(s.image.shape[:2], 255, np.uint8)])
+    for frame in (s.image, gray, bgra):
+        dets = detector.detect(frame)
+        assert dets and iou(np.array([dets[0].box]), truth)[0, 0] >= 0.5
+    # an ROI around the plate still gives boxes in whole-frame pixels
+    h, w = gray.shape
+    x1, y1, x2, y2 = truth[0]
+    roi = (max(0.0, (x1 - 150) / w), max(0.0, (y1 - 100) / h), min(1.0, (x2 + 150) / w), min(1.0, (y2 + 100) / h))
+    dets = detector.detect(gray, roi)
+    assert dets and iou(np.array([dets[0].box]), truth)[0, 0] >= 0.5
+    # an ROI away from the plate finds nothing there
+    away = (0.0, 0.0, 0.1, 0.1) if x1 > 0.2 * w or y1 > 0.2 * h else (0.8, 0.8, 1.0, 1.0)
+    assert all(iou(np.array([d.box]), truth)[0, 0] < 0.5 for d in detector.detect(gray, away))
+
+
+def test_empty_frames_give_no_plates(detector):
+    assert detector.detect(np.zeros((480, 640, 3), np.uint8)) == []
+    assert detector.detect(np.full((1080, 1920), 200, np.uint8)) == []
+    assert isinstance(detector.detect(np.zeros((3, 5), np.uint8)), list)
+
+
+# --------------------------------------------------------------------------- refusing bad models
+@pytest.fixture
+def model_copy(tmp_path) -> Path:
+    dst = tmp_path / "detector.tflite"
+    shutil.copy(MODEL, dst)
+    shutil.copy(MODEL.with_suffix(".json"), dst.with_suffix(".json"))
+    return dst
+
+
+def test_tampered_model_is_refused(model_copy):
+    data = bytearray(model_copy.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model_copy.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"detector\.tflite was modified or corrupted"):
+        PlateDetector(model_copy)
+
+
+def test_truncated_and_missing_model_are_refused(model_copy):
+    full = model_copy.read_bytes()
+    model_copy.write_bytes(full[: len(full) // 3])
+    with pytest.raises(ModelError, match=r"detector\.tflite is truncated"):
+        PlateDetector(model_copy)
+    model_copy.unlink()
+    with pytest.raises(ModelError, match=r"detector\.tflite is missing"):
+        PlateDetector(model_copy)
+
+
+def test_reader_card_is_not_a_detector(model_copy):
+    card = json.loads(model_copy.with_suffix(".json").read_text())
+    card["task"] = "reader"
+    model_copy.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="not a detector"):
+        PlateDetector(model_copy)
+
+
+def test_card_describes_model():
+    card = json.loads(MODEL.with_suffix(".json").read_text())
+    assert card["task"] == "detector" and card["input"]["dtype"] == "int8"
+    assert MODEL.stat().st_size == card["size_bytes"] <= 3 * 1024 * 1024
+    assert not any(op.startswith(("CUSTOM", "Flex")) for op in card["ops"])
+    assert "ro-dashcam/valid" in json.dumps(card["metrics"]) and card["license"]
+
+
+# --------------------------------------------------------------------------- the scene compositor
+def test_scenes_are_seeded_and_labels_fit_the_plate():
+    a = _gate_scenes(2, seed=5)
+    b = _gate_scenes(2, seed=5)
+    for sa, sb in zip(a, b, strict=True):
+        assert np.array_equal(sa.image, sb.image) and np.array_equal(sa.boxes, sb.boxes) and sa.texts == sb.texts
+    for s in a:
+        h, w = s.image.shape[:2]
+        assert (w, h) == (1280, 720) and len(s.boxes) == 1 and s.texts[0]
+        box, corners = s.boxes[0], s.corners[0]
+        assert 0 <= box[0] < box[2] <= w and 0 <= box[1] < box[3] <= h
+        assert np.allclose(corners.min(0), box[:2]) and np.allclose(corners.max(0), box[2:])
+    night = _gate_scenes(1, seed=2, night=True)[0].image
+    assert np.array_equal(night[..., 0], night[..., 2])  # IR look: gray
+
+
+def test_negatives_split_is_fixed_and_disjoint(tmp_path):
+    for i in range(60):
+        (tmp_path / f"neg{i:05d}.jpg").write_bytes(b"x")
+    train, held = scenes.split_negatives(tmp_path)
+    assert len(train) + len(held) == 60 and not set(train) & set(held)
+    assert 4 <= len(held) <= 20
+    assert scenes.split_negatives(tmp_path) == (train, held)
