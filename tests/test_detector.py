@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -175,3 +176,23 @@ def test_negatives_split_is_fixed_and_disjoint(tmp_path):
     assert len(train) + len(held) == 60 and not set(train) & set(held)
     assert 4 <= len(held) <= 20
     assert scenes.split_negatives(tmp_path) == (train, held)
+
+
+def test_crop_plate_rectifies_with_corners():
+    from plategate.vision.recognizer import crop_plate
+    from tools.synth.plates import render_plate
+
+    plate, _text = render_plate(style="eu", rng=np.random.default_rng(1), height=64)
+    frame = np.full((400, 600, 3), 90, np.uint8)
+    corners = np.array([[200, 150], [420, 170], [415, 230], [205, 205]], np.float32)
+    scenes.paste_plate(frame, plate, corners)
+    box = (200, 150, 420, 230)
+    crop = crop_plate(frame, Detection(box=box, score=0.9, corners=corners))
+    assert crop.shape[0] > 64 and crop.shape[1] > 3 * 64  # upright, plate-shaped, with a margin
+    inner = crop[int(crop.shape[0] * 0.1):-int(crop.shape[0] * 0.1), int(crop.shape[1] * 0.055):-int(crop.shape[1] * 0.055)]
+    ref = cv2.resize(plate, (inner.shape[1], inner.shape[0]))
+    corr = np.corrcoef(cv2.cvtColor(inner, cv2.COLOR_BGR2GRAY).ravel(), cv2.cvtColor(ref, cv2.COLOR_BGR2GRAY).ravel())[0, 1]
+    assert corr > 0.8
+    # unusable corners: the padded box is cut instead
+    bad = Detection(box=box, score=0.9, corners=np.array([[0, 0], [1, 1], [0, 1], [1, 0]], np.float32))
+    assert crop_plate(frame, bad).shape[:2] == (230 - 150 + 2 * 10, 420 - 200 + 2 * 13)
