@@ -33,6 +33,9 @@ from ..types import PlateRead
 logger = logging.getLogger(__name__)
 
 HELP = "read plates in still images with the shipped models"
+DESCRIPTION = ("Run the detector and reader on still images and print the plates found, best first. With --json: one "
+               "JSON object per image and line (image, width, height, plates [text, confidence, box, candidates], "
+               "timing_ms); an unreadable image gives {\"image\": ..., \"error\": ...} and exit status 1 at the end.")
 
 
 def _roi(text: str) -> tuple[float, float, float, float]:
@@ -60,7 +63,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers) -> None:
     """Register ``recognize`` on platectl's subparsers."""
-    p = subparsers.add_parser("recognize", help=HELP, description=__doc__.split("\n\n")[0] + ".")
+    p = subparsers.add_parser("recognize", help=HELP, description=DESCRIPTION)
     _configure(p)
 
 
@@ -165,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m plategate.cli.recognize``: the same as ``platectl recognize``."""
-    p = argparse.ArgumentParser(prog="platectl recognize", description=__doc__.split("\n\n")[0] + ".")
+    p = argparse.ArgumentParser(prog="platectl recognize", description=DESCRIPTION)
     _configure(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
