@@ -43,6 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="plate formats (L=letter, D=digit) for syntax-constrained decoding, e.g. LLLDDDD,LLLDLDD")
     p.add_argument("--errors", type=int, default=0, metavar="K", help="list up to K wrong reads per set")
     p.add_argument("--json", action="store_true", help="print one JSON object with all figures at the end")
+    p.add_argument("--update-card", action="store_true",
+                   help="also store the figures in the model card's metrics (key 'bench_reader', per --formats)")
     return p.parse_args(argv)
 
 
@@ -126,7 +128,29 @@ def main(argv: list[str] | None = None) -> int:
         out["latency"] = latency(reader, a.latency)
     if a.json:
         print(json.dumps(out))
+    if a.update_card:
+        update_card(a.model, out, argv)
     return 0
+
+
+def update_card(model: Path, figures: dict, argv: list[str] | None) -> None:
+    """Merge *figures* into the card beside *model* (the model file and its sha256 are untouched)."""
+    from plategate.vision.runtime import card_path
+
+    path = card_path(model)
+    card = json.loads(path.read_text())
+    bench = card.setdefault("metrics", {}).setdefault("bench_reader", {})
+    key = f"formats={figures['formats']}" if figures["formats"] else "free"
+    entry = bench.setdefault(key, {})
+    for res in figures["eval"]:
+        entry[res["set"]] = {k: v for k, v in res.items() if k != "set"}
+    if "latency" in figures:
+        bench[f"latency_threads_{figures['latency']['threads']}"] = figures["latency"]
+    bench.setdefault("commands", []).append("python -m tools.bench_reader " + " ".join(argv if argv is not None else sys.argv[1:]))
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(card, indent=2) + "\n")
+    tmp.replace(path)
+    print(f"figures stored in {path}")
 
 
 if __name__ == "__main__":

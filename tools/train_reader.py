@@ -57,8 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in WORK/ckpt")
     p.add_argument("--data-only", action="store_true",
                    help="render the synthetic shards (last first, so it can run beside a training run) and stop")
-    p.add_argument("--height", type=int, default=32)
-    p.add_argument("--width", type=int, default=128)
+    p.add_argument("--height", type=int, default=32, help="model input height (default: %(default)s)")
+    p.add_argument("--width", type=int, default=128, help="model input width; the model emits width/4 steps (default: %(default)s)")
     return p.parse_args(argv)
 
 
