@@ -84,8 +84,15 @@ def test_a_model_needing_non_builtin_ops_is_refused(tmp_path, capsys):
     out = tmp_path / "odd.tflite"
     rc = quantize.main([str(saved), "--task", "reader", "--out", str(out), "--rep-count", "4"])
     assert rc == 1
-    assert "error:" in capsys.readouterr().err
+    assert "conversion to int8 failed" in capsys.readouterr().err
     assert not out.exists() and not out.with_suffix(".json").exists()
+
+    # the same model converted with TF "select" ops holds a Flex op: the check names it
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    flex = conv.convert()
+    problems = quantize.check_builtin_int8(flex)
+    assert any("FlexErf" in p for p in problems), problems
 
 
 def test_help_and_unknown_task(capsys):

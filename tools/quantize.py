@@ -184,9 +184,15 @@ def model_ops(tflite: bytes) -> list[str]:
     return ops
 
 
-def check_builtin_int8(tflite: bytes, interpreter: Any) -> list[str]:
-    """Problems that make the converted model unacceptable (empty list = fine)."""
+def check_builtin_int8(tflite: bytes, interpreter: Any = None) -> list[str]:
+    """Problems that make the converted model unacceptable (empty list = fine).
+
+    Every operator must be a TFLite builtin (no custom or Flex op); with an
+    *interpreter*, the input and output tensors must also be int8.
+    """
     problems = [f"non-builtin op {op}" for op in model_ops(tflite) if op.startswith(("CUSTOM", "UNKNOWN", "Flex"))]
+    if interpreter is None:
+        return problems
     for d in interpreter.get_input_details() + interpreter.get_output_details():
         if d["dtype"] != np.int8:
             problems.append(f"tensor {d['name']} is {np.dtype(d['dtype']).name}, not int8")
@@ -266,6 +272,9 @@ def _quantize(a: argparse.Namespace, task: QuantTask) -> int:
     rep = representative(task, a.rep_dir, a.rep_count, a.seed, shape)
     print("converting to int8 ...", flush=True)
     tflite = convert_int8(converter, rep)
+    problems = check_builtin_int8(tflite)
+    if problems:
+        raise QuantizeError(f"refusing to write {a.out}: " + "; ".join(problems))
     int8 = Int8Model(tflite, a.threads)
     problems = check_builtin_int8(tflite, int8.interpreter)
     if problems:
