@@ -38,7 +38,7 @@ def _reads(outputs: list[list[np.ndarray]], temperature: float, beam: bool = Tru
     for o in outputs:
         probs = softmax(o[0].reshape(o[0].shape[-2], o[0].shape[-1]), temperature)
         if beam:
-            cands = beam_search(probs, ALPHABET, 0, beam_width=8, top_k=1)
+            cands = beam_search(probs, ALPHABET, 0, top_k=1)  # the runtime's defaults
             out.append(cands[0] if cands else ("", 0.0))
         else:
             out.append(greedy(probs))

@@ -68,11 +68,11 @@ def beam_search(
     probs: np.ndarray,
     alphabet: str = ALPHABET,
     blank: int = 0,
-    beam_width: int = 8,
+    beam_width: int = 5,
     top_k: int = 3,
-    prune: float = 1e-3,
+    prune: float = 1e-2,
     max_len: int = 10,
-    max_classes: int = 4,
+    max_classes: int = 3,
     formats: Collection[str] | None = None,
 ) -> list[tuple[str, float]]:
     """CTC prefix beam search over one (T, C) probability matrix.

@@ -48,7 +48,7 @@ class PlateReader:
             not describe a CTC reader.
     """
 
-    def __init__(self, model_path: Path, threads: int = 2, *, beam_width: int = 8, top_k: int = 3,
+    def __init__(self, model_path: Path, threads: int = 2, *, beam_width: int = 5, top_k: int = 3,
                  formats: Sequence[str] | None = None) -> None:
         self.model: LoadedModel = load_model(Path(model_path), threads)
         self.threads = threads
@@ -83,7 +83,7 @@ class PlateReader:
         probs = softmax(logits, self.temperature)
         if formats:
             found = beam_search(probs, self.alphabet, self.blank, 2 * self.beam_width, self.top_k,
-                                max_len=self.max_length, max_classes=8, formats=formats)
+                                max_len=self.max_length, max_classes=6, formats=formats)
             if found:
                 return found
         return beam_search(probs, self.alphabet, self.blank, self.beam_width, self.top_k, max_len=self.max_length)
