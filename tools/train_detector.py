@@ -311,7 +311,9 @@ def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234,
             "nice -n 10 python -m tools.train_detector data --data DATA --shards 12 --first 100 --mix dashcam=0.75,negative=0.25",
             "nice -n 10 python -m tools.train_detector data --data DATA --shards 8 --first 200 --mix gate=0.5,street=0.3,negative=0.2",
             "nice -n 10 python -m tools.train_detector train --steps 3000 --size 192",
-            f"nice -n 10 python -m tools.train_detector train --steps {steps or 8000} --size 192 --box-weight 2 --resume",
+            "nice -n 10 python -m tools.train_detector train --steps 8000 --size 192 --box-weight 2 --resume",
+            *([f"nice -n 10 python -m tools.train_detector train --steps {steps} --size 192 --box-weight 2 --resume"]
+              if steps and steps > 8000 else []),
             f"python -m tools.train_detector export --steps {steps or 8000}",
         ],
     }

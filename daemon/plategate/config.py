@@ -114,7 +114,7 @@ class RecognitionConfig(_Section):
     reader_model: Path | None = Field(None, description="default: the shipped models/reader.tflite")
     threads: Annotated[int, Field(ge=1, le=8)] = 2
     roi: Roi = Roi()
-    min_detection_score: Fraction = 0.5
+    min_detection_score: Fraction = 0.55
     max_plates: Annotated[int, Field(ge=1, le=10)] = 3
     vote_confidence: Fraction = Field(0.9, description="decide before the burst ends once the vote reaches this")
     queue_size: Annotated[int, Field(ge=1, le=64)] = 4

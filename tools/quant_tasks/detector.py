@@ -7,7 +7,7 @@ negatives and synthetic gate/street scenes).
 Validation specs (``--val``): ``DIR`` - a scenes folder with ``boxes.csv``
 (file,x1,y1,x2,y2; e.g. ro-dashcam/valid); ``DIR:night`` / ``DIR:day`` keep files whose
 names start with ``nightride_`` / do not; ``synth:N[:SEED]`` - N synthetic gate scenes.
-Metrics: recall and precision at IoU 0.5 and score 0.5 (``accuracy`` = recall).
+Metrics: recall and precision at IoU 0.5 and score 0.55 (``accuracy`` = recall).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tools.quant_tasks import QuantTask
 
 logger = logging.getLogger(__name__)
 
-MIN_SCORE = 0.5
+MIN_SCORE = 0.55
 
 
 def prepare_frame(image: np.ndarray, input_shape: Sequence[int]) -> tuple[np.ndarray, Any]:

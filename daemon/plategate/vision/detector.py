@@ -189,7 +189,7 @@ class PlateDetector:
         ModelError: the model or its card is missing, truncated, tampered with, or not a detector.
     """
 
-    def __init__(self, model_path: Path | str, threads: int = 2, min_score: float = 0.5) -> None:
+    def __init__(self, model_path: Path | str, threads: int = 2, min_score: float = 0.55) -> None:
         from .runtime import load_model  # LiteRT is imported only when a model is actually run
 
         self.model = load_model(Path(model_path), threads)
