@@ -149,7 +149,7 @@ def test_br_validation_part_is_read_well(reader, datasets):
 
     _, val = reader_data.split_by_text(reader_data.load_labelled(datasets / "br-crops"))
     right = sum(reader.read(reader_data.read_image(s.path)).text == s.text for s in val)
-    assert right >= 0.8 * len(val)  # shipped model: 184/217 (84.8 %)
+    assert right >= 0.8 * len(val)  # shipped model: 185/217 (85.3 %)
 
 
 def test_beam_search_sums_all_alignments_exactly():
