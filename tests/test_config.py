@@ -34,6 +34,7 @@ def test_shipped_configs_are_valid(name):
         ({"motion": {"threshold": 300}}, "motion.threshold: must be less than or equal to 255"),
         ({"access": {"timezone": "Mars/Olympus"}}, "access.timezone: unknown time zone"),
         ({"site_id": "a/b"}, "site_id: String should match pattern"),
+        ({"recognition": {"plate_formats": ["LLX"]}}, "recognition.plate_formats.0: String should match"),
     ],
 )
 def test_errors_name_the_key_path(data, expected):

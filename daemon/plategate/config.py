@@ -116,6 +116,10 @@ class RecognitionConfig(_Section):
     roi: Roi = Roi()
     min_detection_score: Fraction = 0.55
     max_plates: Annotated[int, Field(ge=1, le=10)] = 3
+    plate_formats: list[Annotated[str, Field(pattern=r"^[LD]{1,10}$")]] = Field(
+        default_factory=list,
+        description="the site's plate formats as L (letter) / D (digit) strings, e.g. [\"LLDDLLL\"] for the UK; "
+                    "reads are constrained to them (empty: any text)")
     vote_confidence: Fraction = Field(0.9, description="decide before the burst ends once the vote reaches this")
     queue_size: Annotated[int, Field(ge=1, le=64)] = 4
 
