@@ -25,6 +25,7 @@ from typing import IO
 import numpy as np
 
 from .config import JournalConfig
+from .db import open_sqlite
 from .errors import StorageError
 
 logger = logging.getLogger(__name__)
@@ -92,11 +93,8 @@ class Journal:
         self.snapshots_skipped = 0
         self._low_disk = False
         try:
-            self.db_path.parent.mkdir(parents=True, exist_ok=True)
             self.snapshot_dir.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.db_path, check_same_thread=False, timeout=5.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db = open_sqlite(self.db_path, synchronous="NORMAL", timeout=5.0)
             self._db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"journal {self.db_path}: cannot open: {exc}") from exc

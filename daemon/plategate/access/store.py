@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from ..db import open_sqlite
 from ..errors import AccessError, StorageError
 from .entry import Entry, EntryKind, content_hash, hash_add, hash_hex, hash_sub
 from .index import AllowlistIndex
@@ -65,10 +66,7 @@ class AllowlistStore:
         self._lock = threading.RLock()
         self._listeners: list[Callable[[AllowlistIndex], None]] = []
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db = open_sqlite(self.path, synchronous="FULL", autocommit=True)
             self._db.executescript(_SCHEMA)
             self._index = self._load()
         except (sqlite3.Error, OSError) as exc:

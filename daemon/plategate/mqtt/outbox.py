@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..db import open_sqlite
 from ..errors import StorageError
 
 logger = logging.getLogger(__name__)
@@ -70,10 +71,7 @@ class Outbox:
         self.dropped_snapshots = 0
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db = open_sqlite(self.path, synchronous="FULL", autocommit=True)
             self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox").fetchone()
         except (sqlite3.Error, OSError) as exc:
