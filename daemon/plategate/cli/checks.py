@@ -147,16 +147,6 @@ def check_models(ctx: Context) -> list[Result]:
     return [check_one_model("detector", rec.detector_path(), 1), check_one_model("reader", rec.reader_path(), 1)]
 
 
-def _from_status(status: dict, *keys):
-    for key in keys:
-        node = status
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        if node is not None:
-            return node
-    return None
-
-
 def _fps_result(fps: float, want: float, how: str) -> Result:
     if fps <= 0:
         return Result("camera", Status.FAIL, f"no frames ({how})", "check the cable/ribbon, camera.source, dmesg")
@@ -169,11 +159,11 @@ def _fps_result(fps: float, want: float, how: str) -> Result:
 def check_camera(ctx: Context) -> list[Result]:
     cam = ctx.cfg.camera
     if ctx.daemon_status is not None:
-        fps = _from_status(ctx.daemon_status, "camera.fps", "health.camera.fps")
+        fps = common.lookup(ctx.daemon_status, "camera.fps", "health.camera.fps")
         if fps is None:
             return [Result("camera", Status.WARN, "in use by plategated, which reports no frame rate",
                            "platectl status; or stop the daemon and run diag again")]
-        error = _from_status(ctx.daemon_status, "camera.error", "health.camera.error")
+        error = common.lookup(ctx.daemon_status, "camera.error", "health.camera.error")
         result = _fps_result(float(fps), cam.fps, "measured by plategated")
         if error and result.status == Status.FAIL:
             result.message += f": {error}"
@@ -224,7 +214,7 @@ def check_inputs(ctx: Context) -> list[Result]:
     if not names:
         return [Result("inputs", Status.PASS, "no loop detector or photo-eye enabled")]
     if ctx.daemon_status is not None:
-        states = _from_status(ctx.daemon_status, "inputs", "gate.inputs")
+        states = common.lookup(ctx.daemon_status, "inputs", "gate.inputs")
         if isinstance(states, dict):
             text = ", ".join(f"{k} {'ACTIVE' if v else 'clear'}" for k, v in states.items())
             return [Result("inputs", Status.PASS, f"{text} (from plategated)")]
@@ -353,8 +343,8 @@ def check_mqtt(ctx: Context) -> list[Result]:
     if ok:
         extra = ""
         if ctx.daemon_status is not None:
-            conn = _from_status(ctx.daemon_status, "mqtt.connected")
-            depth = _from_status(ctx.daemon_status, "mqtt.outbox_depth")
+            conn = common.lookup(ctx.daemon_status, "mqtt.connected")
+            depth = common.lookup(ctx.daemon_status, "mqtt.outbox_depth")
             if conn is False:
                 return [Result("mqtt", Status.WARN, message + "; but plategated is NOT connected",
                                "journalctl -u plategate -e; check mqtt credentials/TLS")]

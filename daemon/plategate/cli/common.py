@@ -88,3 +88,14 @@ def match_owner(db_path: os.PathLike) -> None:
                 os.chown(p, owner.st_uid, owner.st_gid)
         except OSError:
             continue
+
+
+def lookup(data: dict, *keys: str, default=None):
+    """The first of the dotted *keys* (``"camera.fps"``) present in nested *data*, else *default*."""
+    for key in keys:
+        node = data
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            return node
+    return default

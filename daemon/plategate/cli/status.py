@@ -41,33 +41,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _get(data: dict, *keys, default=None):
-    for key in keys:
-        node = data
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        if node is not None:
-            return node
-    return default
-
-
 def render(status: dict) -> str:
     """The status as a summary block, the last events table and every other field."""
-    throttle = _get(status, "host.throttled")
+    throttle = common.lookup(status, "host.throttled")
     throttle_text = "-" if throttle is None else (", ".join(throttle.get("now") or []) or "no") + (
         f" (earlier: {', '.join(throttle['past'])})" if throttle.get("past") else "")
-    temp = _get(status, "host.cpu_temp_c")
+    temp = common.lookup(status, "host.cpu_temp_c")
     summary = [
-        ("state", _get(status, "state")),
-        ("version", _get(status, "version")),
-        ("uptime", duration(_get(status, "uptime_s", "uptime"))),
-        ("camera fps", _get(status, "camera.fps", "health.camera.fps")),
-        ("camera", _get(status, "camera.error", "health.camera.error") or
-         ("open" if _get(status, "camera.opened", "health.camera.opened") else None)),
+        ("state", common.lookup(status, "state")),
+        ("version", common.lookup(status, "version")),
+        ("uptime", duration(common.lookup(status, "uptime_s", "uptime"))),
+        ("camera fps", common.lookup(status, "camera.fps", "health.camera.fps")),
+        ("camera", common.lookup(status, "camera.error", "health.camera.error") or
+         ("open" if common.lookup(status, "camera.opened", "health.camera.opened") else None)),
         ("allowlist", _allowlist(status)),
         ("mqtt", _mqtt(status)),
         ("models", _models(status)),
-        ("gate", _get(status, "gate.state", "health.gate.state", "relay.state")),
+        ("gate", common.lookup(status, "gate.state", "health.gate.state", "relay.state")),
         ("cpu temperature", None if temp is None else f"{temp:.1f} C"),
         ("throttling", throttle_text),
     ]
@@ -85,8 +75,8 @@ def render(status: dict) -> str:
 
 
 def _allowlist(status: dict) -> str | None:
-    version = _get(status, "allowlist.version", "allowlist_version")
-    count = _get(status, "allowlist.count", "allowlist.size", "allowlist.entries")
+    version = common.lookup(status, "allowlist.version", "allowlist_version")
+    count = common.lookup(status, "allowlist.count", "allowlist.size", "allowlist.entries")
     if version is None and count is None:
         return None
     return f"version {cell(version)}, {cell(count)} entries"
@@ -104,7 +94,7 @@ def _mqtt(status: dict) -> str | None:
 
 
 def _models(status: dict) -> str | None:
-    models = _get(status, "models", "health.models")
+    models = common.lookup(status, "models", "health.models")
     if not isinstance(models, dict):
         return None if models is None else cell(models)
     out = []
