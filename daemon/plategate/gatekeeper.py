@@ -117,6 +117,4 @@ PUBLIC_KEYS = ("id", "time", "plate", "confidence", "candidates", "decision", "r
 
 def public_event(event: dict) -> dict:
     """The event as reported over MQTT and the control socket (no local paths)."""
-    out = {k: event.get(k) for k in PUBLIC_KEYS}
-    out["latency_ms"] = event.get("latency_ms")
-    return out
+    return {k: event.get(k) for k in PUBLIC_KEYS}

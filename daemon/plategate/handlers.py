@@ -23,7 +23,6 @@ def status(service: Service) -> dict:
     """The daemon's status as ``platectl status`` shows it."""
     store = service.store
     bridge = service.bridge
-    models = getattr(service.recognizer, "health", None)
     return {
         "state": service.state,
         "version": __version__,
@@ -36,7 +35,7 @@ def status(service: Service) -> dict:
         "inputs": {name: dev.is_active for name, dev in service.inputs.items()},
         "allowlist": {"version": store.version, "count": store.count(), "hash": store.content_hash()},
         "mqtt": {"enabled": True, **bridge.health()} if bridge is not None else {"enabled": False},
-        "models": models() if callable(models) else (models or {"detector": {"ok": True}, "reader": {"ok": True}}),
+        "models": service.models_health(),
         "journal": {"events": service.journal.count(), "snapshots_skipped": service.journal.snapshots_skipped},
         "last_events": [public_event(e) for e in service.journal.recent(5)],
     }
@@ -66,9 +65,9 @@ def control_handlers(service: Service) -> dict[str, Callable[[dict], object]]:
         pair = service.camera.camera.grab(timeout=3.0) if service.camera.camera.opened else None
         if pair is None:
             raise ControlError("the camera has no frame to give (not open or footage ended)")
-        data = encode_jpeg(pair.main(), 90)
-        return {"jpeg_b64": base64.b64encode(data).decode(), "width": pair.main().shape[1],
-                "height": pair.main().shape[0]}
+        frame = pair.main()
+        data = encode_jpeg(frame, 90)
+        return {"jpeg_b64": base64.b64encode(data).decode(), "width": frame.shape[1], "height": frame.shape[0]}
 
     def events(args: dict) -> list[dict]:
         return service.journal.recent(int(args.get("n") or 20))

@@ -250,7 +250,7 @@ class RecognitionWorker(threading.Thread):
             if cur is not None:  # the previous burst lost its last frames (dropped): close it
                 self._emit(cur, time.monotonic())
             cur = self._current = {"id": item.burst_id, "item": item, "reads": [], "crops": {}, "frames": 0,
-                                   "frame": None, "timing": {}}
+                                   "frame": None, "timing": {}, "voted": None}
         result = self.recognizer.recognize(item.frame, roi=self.roi)
         self.stats.frames_recognised += 1
         cur["frames"] += 1
@@ -262,7 +262,7 @@ class RecognitionWorker(threading.Thread):
             cur["crops"][best.text] = result.crops[0] if result.crops else None
             if cur["frame"] is None or best.confidence >= max(r.confidence for r in cur["reads"]):
                 cur["frame"] = item.frame
-        voted = vote(cur["reads"])
+        voted = cur["voted"] = vote(cur["reads"])
         if voted is not None and voted.confidence >= self.vote_confidence:
             self._emit(cur, time.monotonic())
             return
@@ -279,7 +279,7 @@ class RecognitionWorker(threading.Thread):
         if len(self._decided) > 64:
             self._decided = {i for i in self._decided if i > cur["id"] - 32}
         item: BurstFrame = cur["item"]
-        voted = vote(cur["reads"])
+        voted: PlateRead | None = cur["voted"]
         crop = cur["crops"].get(voted.text) if voted else None
         if crop is None and voted is not None and cur["crops"]:
             crop = next(iter(cur["crops"].values()))
