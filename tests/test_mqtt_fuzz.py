@@ -25,7 +25,7 @@ KEYS = load_public_keys([public_key_b64(KEY.public_key())])
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**64, 2**64) | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers(-2**64, 2**64) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=5),
     max_leaves=20,
 )
@@ -39,7 +39,7 @@ entry_like = st.fixed_dictionaries({}, optional={
 })
 snapshot_like = st.fixed_dictionaries({}, optional={
     "type": st.sampled_from(["snapshot", "delta", "x"]), "site": st.sampled_from(["estate", "", "a b", 3]),
-    "version": st.one_of(st.integers(-5, 2**60), st.text(max_size=3), st.floats()),
+    "version": st.one_of(st.integers(-5, 2**60), st.text(max_size=3), st.floats(allow_nan=False, allow_infinity=False)),
     "from_version": st.integers(-5, 50), "issued_at": st.one_of(st.text(max_size=30), st.just("2026-11-21T08:00:00Z")),
     "entries": st.lists(entry_like, max_size=4), "add": st.lists(entry_like, max_size=3),
     "remove": st.lists(st.text(max_size=10), max_size=3), "hash": st.one_of(st.text(max_size=64), st.just("0" * 64)),
