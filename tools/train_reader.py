@@ -59,7 +59,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="render the synthetic shards (last first, so it can run beside a training run) and stop")
     p.add_argument("--height", type=int, default=32, help="model input height (default: %(default)s)")
     p.add_argument("--width", type=int, default=128, help="model input width; the model emits width/4 steps (default: %(default)s)")
+    p.add_argument("--channels", type=_channels, default=None,
+                   help="five comma-separated stage widths of the network (default: tools.reader_model.CHANNELS)")
     return p.parse_args(argv)
+
+
+def _channels(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) != 5 or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"--channels needs five positive integers separated by commas, got {text!r}")
+    return widths
 
 
 def _shard_job(args: tuple) -> int:
@@ -156,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
     steps_per_epoch = a.steps
 
-    model = build_model(len(ALPHABET) + 1, a.height, a.width)
+    model = build_model(len(ALPHABET) + 1, a.height, a.width, **({"channels": a.channels} if a.channels else {}))
     total = steps_per_epoch * a.epochs
     schedule = tf.keras.optimizers.schedules.CosineDecay(0.0, total - min(1000, total // 10), alpha=0.02,
                                                          warmup_target=a.lr, warmup_steps=min(1000, total // 10))
@@ -248,6 +260,7 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
         "steps_per_epoch": a.steps,
         "batch": a.batch,
         "input": [a.height, a.width],
+        "channels": list(a.channels) if a.channels else None,
         "history": history,
     }
 

@@ -23,11 +23,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tools.synth.text import FontSpec, choose_font, text_mask
+from tools.synth.text import NARROW_FACES, FontSpec, choose_font, text_mask
 
 logger = logging.getLogger(__name__)
 
 STYLES: tuple[str, ...] = ("eu", "uk", "us", "br", "ar")
+#: two-line (motorcycle) plates of Argentina and Brazil: three characters above the rest
+TWO_LINE_STYLES: tuple[str, ...] = ("moto",)
+#: the characters on the top line of a two-line plate
+TWO_LINE_SPLIT = 3
+_MOTO_FORMATS = ("DDDLLL", "LDDDLLL", "LLLDDDD", "LLLDLDD")
 
 _L = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _UK_L = "ABCDEFGHJKLMNOPRSTUVWXYZ"  # no I, Q in UK memory tags
@@ -88,6 +93,8 @@ def random_text(style: str, rng: np.random.Generator) -> str:
         return _pattern_text("LLLDLDD" if rng.random() < 0.4 else "LLLDDDD", rng)
     if style == "ar":
         return _pattern_text("LLDDDLL" if rng.random() < 0.5 else "LLLDDD", rng)
+    if style == "moto":
+        return _pattern_text(_MOTO_FORMATS[int(rng.integers(len(_MOTO_FORMATS)))], rng)
     raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(STYLES)}")
 
 
@@ -273,7 +280,7 @@ def _mercosul(text: str, country: str, rng, height, data_dir, pattern: str) -> n
     if rng.random() < 0.4:  # wide gaps between the groups, as on many real plates
         pattern = pattern.replace(" ", "  ")
     shown = _group(text, pattern) if _shape(text) == _slots(pattern) else text
-    font = choose_font(rng, data_dir, text, ("DejaVuSansMono-Bold.ttf", "DejaVuSansCondensed-Bold.ttf"))
+    font = choose_font(rng, data_dir, text, ("DejaVuSansMono-Bold.ttf", *NARROW_FACES))
     c.text(shown, (10, 38, 390, 124), float(rng.uniform(58, 70)), _jitter((15, 15, 15), rng, 10), font, rng,
            spacing=float(rng.uniform(0.04, 0.16)), data_dir=data_dir,
            squeeze=float(rng.uniform(0.7, 1.05)))
@@ -291,7 +298,7 @@ def _br(text: str, rng, height, data_dir) -> np.ndarray:
     sep = "-" if rng.random() < 0.5 else "·"
     shown = _group(text, f"LLL{sep}DDDD") if _shape(text) == "LLLDDDD" else text
     c.text(_BR_CITIES[int(rng.integers(len(_BR_CITIES)))], (60, 5, 340, 22), 10, fg, _small_font(rng), rng)
-    font = choose_font(rng, data_dir, text, ("DejaVuSansCondensed-Bold.ttf", "DejaVuSans-Bold.ttf"))
+    font = choose_font(rng, data_dir, text, ("DejaVuSans-Bold.ttf", *NARROW_FACES))
     c.text(shown, (8, 26, 392, 124), float(rng.uniform(64, 80)), _jitter(fg, rng, 15), font, rng,
            spacing=float(rng.uniform(0.04, 0.14)), data_dir=data_dir,
            squeeze=float(rng.uniform(0.7, 1.05)))
@@ -308,7 +315,7 @@ def _ar(text: str, rng, height, data_dir) -> np.ndarray:
     sep = (" ", "·", "-", "  ")[int(rng.integers(4))]
     shown = _group(text, f"LLL{sep}DDD") if _shape(text) == "LLLDDD" else text
     c.text("ARGENTINA", (80, 5, w - 80, 24), 12, (235, 235, 235), _small_font(rng), rng)
-    font = choose_font(rng, data_dir, text, ("DejaVuSansCondensed-Bold.ttf", "DejaVuSansMono-Bold.ttf"))
+    font = choose_font(rng, data_dir, text, ("DejaVuSansMono-Bold.ttf", *NARROW_FACES))
     c.text(shown, (12, 30, w - 12, 122), float(rng.uniform(62, 78)), _jitter((235, 235, 235), rng, 15), font, rng,
            spacing=float(rng.uniform(0.05, 0.18)), data_dir=data_dir,
            squeeze=float(rng.uniform(0.7, 1.05)))
@@ -316,7 +323,31 @@ def _ar(text: str, rng, height, data_dir) -> np.ndarray:
     return c.img
 
 
-_RENDERERS = {"eu": _eu, "uk": _uk, "us": _us, "br": _br, "ar": _ar}
+def _moto(text: str, rng, height, data_dir) -> np.ndarray:
+    """A two-line plate: the first :data:`TWO_LINE_SPLIT` characters above the rest."""
+    top, bottom = text[:TWO_LINE_SPLIT], text[TWO_LINE_SPLIT:]
+    look = int(rng.integers(3))  # 0: old Argentine (white on black), 1: Mercosul, 2: old Brazilian grey
+    bg, fg = [((25, 25, 25), (235, 235, 235)), ((248, 248, 248), (15, 15, 15)), ((200, 200, 200), (25, 25, 25))][look]
+    c = _new_canvas(200, 170, height, bg, rng)
+    band = 0.0
+    if look == 1:
+        band = 30.0
+        c.rect(0, 0, 200, band, _jitter((150, 60, 0), rng, 15))
+        c.text("ARGENTINA" if rng.random() < 0.5 else "BRASIL", (30, 4, 170, 26), 14, (245, 245, 245), _small_font(rng), rng)
+    font = choose_font(rng, data_dir, text, ("DejaVuSansMono-Bold.ttf", *NARROW_FACES))
+    line_h = (170 - band - 12) / 2
+    cap = float(rng.uniform(0.68, 0.82)) * line_h
+    ink = _jitter(fg, rng, 15)
+    for k, part in enumerate((top, bottom)):
+        y0 = band + 6 + k * line_h
+        if part:
+            c.text(part, (10, y0, 190, y0 + line_h), cap, ink, font, rng, spacing=float(rng.uniform(0.05, 0.2)),
+                   data_dir=data_dir, squeeze=float(rng.uniform(0.75, 1.05)))
+    _border(c, 3, float(rng.uniform(2, 5)), fg if look != 1 else (20, 20, 20))
+    return c.img
+
+
+_RENDERERS = {"eu": _eu, "uk": _uk, "us": _us, "br": _br, "ar": _ar, "moto": _moto}
 
 
 def render_plate(
@@ -332,7 +363,7 @@ def render_plate(
     Args:
         text: the characters to show (separators are ignored and re-inserted in the
             style's own layout); random in the style's format when None.
-        style: one of :data:`STYLES`; random when None.
+        style: one of :data:`STYLES` or :data:`TWO_LINE_STYLES`; random (one-line) when None.
         rng: random source (fonts, colours, layout); a fresh unseeded one when None.
         height: height of the returned image in pixels.
         data_dir: the shared datasets folder; enables ``chars/`` glyph fonts and
@@ -349,7 +380,7 @@ def render_plate(
     if style is None:
         style = STYLES[int(rng.integers(len(STYLES)))]
     if style not in _RENDERERS:
-        raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(STYLES)}")
+        raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(STYLES + TWO_LINE_STYLES)}")
     if height < 8:
         raise ValueError(f"plate height must be at least 8 pixels, got {height}")
     norm = random_text(style, rng) if text is None else _normalise(text)

@@ -25,8 +25,9 @@ import numpy as np
 from plategate.errors import ImageError
 from plategate.types import normalise_plate
 from plategate.vision.preprocess import prepare_crop
+from plategate.vision.reader import two_line_halves
 from tools.synth import augment
-from tools.synth.plates import STYLES, render_plate
+from tools.synth.plates import STYLES, TWO_LINE_SPLIT, TWO_LINE_STYLES, render_plate
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ BR_SPLIT_SEED = 20261121
 BR_VAL_FRACTION = 0.2
 
 #: share of each plate style among synthetic samples (the real targets are BR and AR)
-STYLE_WEIGHTS = {"br": 0.3, "ar": 0.27, "eu": 0.15, "uk": 0.1, "us": 0.18}
+STYLE_WEIGHTS = {"br": 0.3, "ar": 0.27, "eu": 0.15, "uk": 0.1, "us": 0.18, "moto": 0.07}
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,11 @@ def synth_sample(rng: np.random.Generator, height: int, width: int, data_dir: Pa
     plate, text = render_plate(style=style, rng=rng, height=plate_h, data_dir=data_dir)
     bg = backgrounds[int(rng.integers(len(backgrounds)))] if backgrounds and rng.random() < 0.5 else None
     crop = augment.camera_crop(plate, rng, out_height=int(rng.integers(height, 2 * height)), background=bg,
-                               ir_probability=0.35)
+                               ir_probability=0.35, strength=float(rng.uniform(0.4, 1.0)))
+    if style in TWO_LINE_STYLES:  # a two-line plate is read line by line, as the reader does it
+        top = rng.random() < 0.5
+        crop = two_line_halves(crop)[0 if top else 1]
+        text = text[:TWO_LINE_SPLIT] if top else text[TWO_LINE_SPLIT:]
     return (prepare_crop(crop, height, width) * 255 + 0.5).astype(np.uint8), text
 
 

@@ -2,8 +2,10 @@
 
 Three kinds of font are supported:
 
-* TrueType fonts through Pillow (the DejaVu family installed with the OS, plus
-  Pillow's built-in Aileron face),
+* TrueType / OpenType fonts through Pillow: the DejaVu family installed with the
+  OS, Pillow's built-in Aileron face, and, where installed, the narrow and
+  DIN-like sans faces of Debian's font packages listed in :data:`EXTRA_FACES`
+  (``tools/train_setup.sh`` installs them; rendering works without them),
 * OpenCV's Hershey stroke fonts (with random stroke thickness),
 * real character crops from ``chars/gb`` and ``chars/br`` of the shared datasets
   (binarised glyphs photographed from plates), when a data directory is given.
@@ -39,6 +41,31 @@ TTF_FACES: tuple[str, ...] = (
     "<pillow-default>",
 )
 
+#: Optional faces from Debian font packages (narrow / condensed grotesques resemble
+#: the DIN and Mandatory faces of South American and European plates). Names are
+#: paths below ``/usr/share/fonts``; faces that are not installed are skipped.
+EXTRA_FACES: tuple[str, ...] = (
+    "truetype/liberation/LiberationSansNarrow-Bold.ttf",
+    "truetype/liberation/LiberationSans-Bold.ttf",
+    "opentype/urw-base35/NimbusSansNarrow-Bold.otf",
+    "opentype/urw-base35/NimbusSans-Bold.otf",
+    "truetype/roboto/unhinted/RobotoCondensed-Bold.ttf",
+    "truetype/roboto/unhinted/RobotoCondensed-Regular.ttf",
+    "truetype/roboto/unhinted/RobotoTTF/Roboto-Bold.ttf",
+    "truetype/croscore/Arimo-Bold.ttf",
+    "truetype/freefont/FreeSansBold.ttf",
+    "opentype/b612/B612-Bold.otf",
+)
+#: The narrow faces among :data:`EXTRA_FACES`, preferred for Argentine, Brazilian and Mercosul plates.
+NARROW_FACES: tuple[str, ...] = (
+    "truetype/liberation/LiberationSansNarrow-Bold.ttf",
+    "opentype/urw-base35/NimbusSansNarrow-Bold.otf",
+    "truetype/roboto/unhinted/RobotoCondensed-Bold.ttf",
+    "truetype/roboto/unhinted/RobotoCondensed-Regular.ttf",
+    "DejaVuSansCondensed-Bold.ttf",
+)
+FONT_ROOT = Path("/usr/share/fonts")
+
 HERSHEY_FACES: tuple[int, ...] = (
     cv2.FONT_HERSHEY_SIMPLEX,
     cv2.FONT_HERSHEY_DUPLEX,
@@ -58,7 +85,8 @@ class FontSpec:
         kind: ``"ttf"``, ``"hershey"`` or ``"glyphs"``.
         name: the TTF file name, the Hershey font id (as a string) or the glyph set
             (``"gb"`` / ``"br"``).
-        weight: stroke thickness factor for Hershey fonts (1.0 = normal).
+        weight: stroke thickness factor (1.0 = the face's own; Hershey fonts draw
+            thicker strokes, TrueType masks are dilated or eroded).
     """
 
     kind: str
@@ -72,7 +100,12 @@ def _truetype(name: str, size: int):
 
     if name == "<pillow-default>":
         return ImageFont.load_default(size=size)
-    return ImageFont.truetype(str(DEJAVU_DIR / name), size)
+    return ImageFont.truetype(str(_face_path(name)), size)
+
+
+def _face_path(name: str) -> Path:
+    """DejaVu faces are named by file name, the extra faces by their path below /usr/share/fonts."""
+    return FONT_ROOT / name if "/" in name else DEJAVU_DIR / name
 
 
 @functools.lru_cache(maxsize=1024)
@@ -81,8 +114,13 @@ def _advance(name: str, ch: str) -> float:
 
 
 def available_ttf() -> tuple[str, ...]:
-    """Return the TrueType faces that exist on this machine."""
-    return tuple(n for n in TTF_FACES if n.startswith("<") or (DEJAVU_DIR / n).is_file())
+    """Return the TrueType / OpenType faces that exist on this machine."""
+    return _available(TTF_FACES + EXTRA_FACES)
+
+
+@functools.lru_cache(maxsize=8)
+def _available(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(n for n in names if n.startswith("<") or _face_path(n).is_file())
 
 
 def _crop_rows(mask: np.ndarray, top: int, bottom: int) -> np.ndarray:
@@ -127,6 +165,17 @@ def _hershey_mask(text: str, face: int, weight: float, spacing: float) -> np.nda
     mask = canvas.astype(np.float32) / 255.0
     half = thickness // 2
     return _crop_rows(mask, baseline - cap_h - half, baseline + half + 1)
+
+
+def _stroke(mask: np.ndarray, weight: float) -> np.ndarray:
+    """Thicken (*weight* > 1) or thin (< 1) the strokes of a mask rendered at the base size."""
+    radius = int(round(abs(weight - 1.0) * mask.shape[0] * 0.12))
+    if radius < 1:
+        return mask
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    padded = cv2.copyMakeBorder(mask, radius, radius, radius, radius, cv2.BORDER_CONSTANT, value=0)
+    out = cv2.dilate(padded, kernel) if weight > 1 else cv2.erode(padded, kernel)
+    return out[radius:-radius, radius:-radius]
 
 
 @functools.lru_cache(maxsize=4)
@@ -208,7 +257,8 @@ def choose_font(rng: np.random.Generator, data_dir: Path | None, text: str, pref
         return FontSpec("hershey", str(face), float(rng.uniform(0.8, 1.6)))
     faces = [f for f in preferred if f in available_ttf()] if preferred and rng.random() < 0.7 else []
     faces = faces or list(available_ttf())
-    return FontSpec("ttf", faces[int(rng.integers(len(faces)))])
+    weight = float(rng.uniform(0.75, 1.35)) if rng.random() < 0.4 else 1.0
+    return FontSpec("ttf", faces[int(rng.integers(len(faces)))], weight)
 
 
 def text_mask(
@@ -232,6 +282,8 @@ def text_mask(
     """
     if font.kind == "ttf":
         mask = _ttf_mask(text, font.name, spacing)
+        if font.weight != 1.0:
+            mask = _stroke(mask, font.weight)
     elif font.kind == "hershey":
         mask = _hershey_mask(text, int(font.name), font.weight, spacing)
     elif font.kind == "glyphs":

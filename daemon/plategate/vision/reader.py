@@ -31,6 +31,17 @@ def _pad_to_aspect(crop: np.ndarray, aspect: float) -> np.ndarray:
     return cv2.copyMakeBorder(crop, 0, 0, left, target - w - left, cv2.BORDER_REPLICATE)
 
 
+def two_line_halves(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split a two-line plate crop into its top and bottom lines, each widened to a one-line shape.
+
+    The halves overlap by a tenth of the height so that a line cut by a loose crop
+    is still whole in one of them. Training renders its two-line samples with this
+    same function.
+    """
+    h = crop.shape[0]
+    return (_pad_to_aspect(crop[: int(h * 0.55)], 3.0), _pad_to_aspect(crop[int(h * 0.45) :], 3.0))
+
+
 class PlateReader:
     """Reads plate crops with the shipped (or any compatible) reader model.
 
@@ -122,9 +133,9 @@ class PlateReader:
 
     def _two_lines(self, crop: np.ndarray) -> list[tuple[str, float]]:
         """Read the top and bottom halves separately and join the best of each."""
-        h = crop.shape[0]
-        top = self._decode(self.logits(_pad_to_aspect(crop[: int(h * 0.55)], 3.0)))
-        bottom = self._decode(self.logits(_pad_to_aspect(crop[int(h * 0.45) :], 3.0)))
+        top_crop, bottom_crop = two_line_halves(crop)
+        top = self._decode(self.logits(top_crop))
+        bottom = self._decode(self.logits(bottom_crop))
         out = []
         for t1, p1 in top[:2]:
             for t2, p2 in bottom[:2]:
