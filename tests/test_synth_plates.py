@@ -88,3 +88,50 @@ def test_camera_crop_and_ir_look():
     assert np.array_equal(ir[..., 0], ir[..., 1]) and np.array_equal(ir[..., 1], ir[..., 2])
     gray = augment.noise(plate[..., 0], rng, 5.0)
     assert gray.shape == plate.shape[:2]
+
+
+def test_two_line_plates_put_three_characters_above_the_rest():
+    from tools.synth.plates import TWO_LINE_SPLIT, TWO_LINE_STYLES
+
+    assert TWO_LINE_STYLES == ("moto",) and TWO_LINE_SPLIT == 3
+    rng = np.random.default_rng(4)
+    for _ in range(12):
+        img, text = render_plate(style="moto", rng=rng, height=90)
+        assert re.fullmatch(r"[0-9]{3}[A-Z]{3}|[A-Z][0-9]{3}[A-Z]{3}|[A-Z]{3}[0-9][0-9A-Z][0-9]{2}", text), text
+        assert img.shape[0] == 90 and img.shape[1] < 1.6 * img.shape[0]  # narrow: read as two lines
+        gray = img.astype(np.float32).mean(axis=2)
+        top, bottom = gray[15:45], gray[50:85]
+        assert top.std() > 20 and bottom.std() > 20  # ink on both lines
+
+
+def test_missing_extra_fonts_are_skipped(monkeypatch, tmp_path):
+    from tools.synth import text
+
+    with_fonts = text.available_ttf()
+    monkeypatch.setattr(text, "FONT_ROOT", tmp_path)
+    without = text.available_ttf()
+    assert not any(f in without for f in text.EXTRA_FACES)
+    assert "DejaVuSans-Bold.ttf" in without and set(without) <= set(with_fonts)
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # rendering never picks a face that is not installed
+        font = text.choose_font(rng, None, "ABC123", text.NARROW_FACES)
+        assert font.kind != "ttf" or font.name in without
+
+
+def test_stroke_weight_thickens_and_thins_truetype_text():
+    from tools.synth.text import FontSpec, text_mask
+
+    rng = np.random.default_rng(0)
+    ink = {w: text_mask("AB12", FontSpec("ttf", "DejaVuSans-Bold.ttf", w), 40, rng).sum() for w in (0.7, 1.0, 1.4)}
+    assert ink[0.7] < ink[1.0] < ink[1.4]
+
+
+def test_two_line_training_samples_are_single_lines_of_the_plate(monkeypatch):
+    from tools.synth import reader_data
+
+    monkeypatch.setattr(reader_data, "STYLE_WEIGHTS", {"moto": 1.0})
+    rng = np.random.default_rng(8)
+    samples = [reader_data.synth_sample(rng, 32, 128, None) for _ in range(10)]
+    for x, label in samples:
+        assert x.shape == (32, 128) and x.dtype == np.uint8
+        assert 3 <= len(label) <= 4  # the top three characters or the bottom three or four

@@ -115,11 +115,12 @@ def _advance(name: str, ch: str) -> float:
 
 def available_ttf() -> tuple[str, ...]:
     """Return the TrueType / OpenType faces that exist on this machine."""
-    return _available(TTF_FACES + EXTRA_FACES)
+    return _available(TTF_FACES + EXTRA_FACES, FONT_ROOT, DEJAVU_DIR)
 
 
 @functools.lru_cache(maxsize=8)
-def _available(names: tuple[str, ...]) -> tuple[str, ...]:
+def _available(names: tuple[str, ...], font_root: Path, dejavu_dir: Path) -> tuple[str, ...]:
+    """The faces of *names* found on disk (cached per font folder)."""
     return tuple(n for n in names if n.startswith("<") or _face_path(n).is_file())
 
 
