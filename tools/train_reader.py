@@ -48,9 +48,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--shard-size", type=int, default=5000, help="samples per synthetic shard (default: %(default)s)")
     p.add_argument("--real-copies", type=int, default=8, help="augmented copies of each br-crops training image (default: %(default)s)")
     p.add_argument("--real-repeat", type=int, default=2, help="times the real copies are seen per epoch (default: %(default)s)")
+    p.add_argument("--extra", type=Path, action="append", default=[], metavar="DIR",
+                   help="another folder of labelled crops (labels.csv: file,text) trained on like the br-crops "
+                        "training part, e.g. pseudo-labels written by tools.pseudo_label; repeatable")
     p.add_argument("--epochs", type=int, default=12, help="(default: %(default)s)")
     p.add_argument("--batch", type=int, default=64, help="(default: %(default)s)")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default: %(default)s)")
+    p.add_argument("--val-size", type=int, default=2000, help="held-out synthetic samples scored every epoch (default: %(default)s)")
     p.add_argument("--seed", type=int, default=1, help="seed for data, initialisation and order (default: %(default)s)")
     p.add_argument("--workers", type=int, default=1, help="processes rendering synthetic shards (default: %(default)s)")
     p.add_argument("--threads", type=int, default=1, help="TensorFlow intra/inter-op threads (default: %(default)s)")
@@ -108,7 +112,8 @@ def real_sets(a: argparse.Namespace) -> dict[str, tuple[np.ndarray, list[str]]]:
     cache = a.work / "data" / f"real_h{a.height}w{a.width}_c{a.real_copies}_s{a.seed}.npz"
     if cache.is_file():
         with np.load(cache) as z:
-            return {k: (z[f"{k}_x"], [str(t) for t in z[f"{k}_y"]]) for k in ("br_train", "br_val", "ar")}
+            sets = {k: (z[f"{k}_x"], [str(t) for t in z[f"{k}_y"]]) for k in ("br_train", "br_val", "ar")}
+        return _with_extra(a, sets)
     train, val = reader_data.split_by_text(reader_data.load_labelled(a.data / "br-crops"))
     sets = {
         "br_train": reader_data.real_augmented(train, a.real_copies, a.seed, a.height, a.width),
@@ -121,7 +126,19 @@ def real_sets(a: argparse.Namespace) -> dict[str, tuple[np.ndarray, list[str]]]:
     np.savez(cache, **{f"{k}_x": v[0] for k, v in sets.items()}, **{f"{k}_y": np.array(v[1]) for k, v in sets.items()})
     print(f"br-crops: {len(train)} train images, {len(val)} validation images (split by text, seed "
           f"{reader_data.BR_SPLIT_SEED})", flush=True)
-    return sets
+    return _with_extra(a, sets)
+
+
+def _with_extra(a: argparse.Namespace, sets: dict[str, tuple[np.ndarray, list[str]]]) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Append the ``--extra`` folders (augmented like the br-crops training part) to the training set."""
+    xs, ys = [sets["br_train"][0]], list(sets["br_train"][1])
+    for folder in a.extra:
+        samples = reader_data.load_labelled(folder)
+        x, y = reader_data.real_augmented(samples, a.real_copies, a.seed, a.height, a.width)
+        print(f"extra training crops: {len(samples)} from {folder}", flush=True)
+        xs.append(x)
+        ys.extend(y)
+    return {**sets, "br_train": (np.concatenate(xs), ys)}
 
 
 def encode_labels(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -151,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     a.work.mkdir(parents=True, exist_ok=True)
-    x_val, y_val = reader_data.synth_shard(a.work / "data", VAL_SHARD, 2000, a.seed, a.height, a.width, a.data)
+    x_val, y_val = reader_data.synth_shard(a.work / "data", VAL_SHARD, a.val_size, a.seed, a.height, a.width, a.data)
     if a.data_only:
         x_syn, y_syn = render_shards(a, a.shards)
         print(f"rendered {len(y_syn)} synthetic samples + {len(y_val)} held out", flush=True)
@@ -248,6 +265,7 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
             f"{100 * (1 - reader_data.BR_VAL_FRACTION):.0f} % of the texts, {a.real_copies} augmented copies each",
             "chars/gb, chars/br (glyphs), us-plate-backgrounds, negatives (backgrounds) in synthetic plates",
         ]
+    data += [f"extra labelled crops: {folder} ({a.real_copies} augmented copies each)" for folder in a.extra]
     command = "nice -n 10 python -m tools.train_reader " + " ".join(argv if argv is not None else sys.argv[1:])
     previous = a.work / "training.json"
     commands = json.loads(previous.read_text()).get("commands", []) if a.resume and previous.is_file() else []
