@@ -104,3 +104,16 @@ def test_help_and_unknown_task(capsys):
     assert "representative" in capsys.readouterr().out
     assert quantize.main(["x.keras", "--task", "nosuchtask", "--out", "y.tflite"]) == 2
     assert "unknown task" in capsys.readouterr().err
+
+
+def test_reader_task_options_are_checked():
+    from tools.quant_tasks.reader import ReaderTask
+
+    task = ReaderTask()
+    task.configure({"data": "/tmp/x", "precision": "0.999"})
+    assert task.precision == 0.999 and str(task.data_dir) == "/tmp/x"
+    for bad in ("abc", "1.5", "0.2"):
+        with pytest.raises(ValueError, match="precision must be"):
+            task.configure({"precision": bad})
+    with pytest.raises(ValueError, match="not 'colour'"):
+        task.configure({"colour": "red"})

@@ -9,8 +9,12 @@ Validation specs (``--val``):
 
 Calibration fits the softmax temperature so that the beam-search probability of the
 best text can be trusted: the temperature minimises the log loss of "the read is
-exactly right", then is raised until reads scoring >= 0.9 are >= 99.5 % right on the
+exactly right", then is raised until reads scoring >= 0.9 are right at least as often
+as the target precision (``--task-arg precision=P``, default 0.995) on the
 calibration set.
+
+Task options (``--task-arg KEY=VALUE``): ``data`` (the shared datasets folder, for
+glyphs and backgrounds of rendered plates) and ``precision``.
 """
 
 from __future__ import annotations
@@ -65,12 +69,22 @@ class ReaderTask(QuantTask):
 
     def __init__(self) -> None:
         self.data_dir: Path | None = None
+        self.precision = TARGET_PRECISION
 
     def configure(self, options: dict[str, str]) -> None:
         for key, value in options.items():
-            if key != "data":
-                raise ValueError(f"task 'reader' knows the option 'data' (shared datasets folder), not {key!r}")
-            self.data_dir = Path(value)
+            if key == "data":
+                self.data_dir = Path(value)
+            elif key == "precision":
+                try:
+                    self.precision = float(value)
+                except ValueError:
+                    self.precision = -1.0
+                if not 0.5 <= self.precision <= 1.0:
+                    raise ValueError(f"task 'reader': precision must be a number in [0.5, 1], got {value!r}")
+            else:
+                raise ValueError(f"task 'reader' knows the options 'data' (shared datasets folder) and "
+                                 f"'precision' (calibration target), not {key!r}")
 
     def prepare(self, image: np.ndarray, input_shape: Sequence[int]) -> np.ndarray:
         _, h, w, _ = input_shape
@@ -135,10 +149,11 @@ class ReaderTask(QuantTask):
         t = best_t
         while t < grid[-1]:
             prec = score(_reads(outputs, t), labels)[f"precision_at_{CONFIDENT}"]
-            if prec is None or prec >= TARGET_PRECISION:
+            if prec is None or prec >= self.precision:
                 break
             t = round(t + 0.1, 2)
-        print(f"calibration: temperature {t} (log-loss optimum {best_t}, {len(labels)} samples)", flush=True)
+        print(f"calibration: temperature {t} (log-loss optimum {best_t}, reads >= {CONFIDENT} right at least "
+              f"{self.precision:.1%} of the time, {len(labels)} samples)", flush=True)
         return {"temperature": t}
 
     def card_input(self) -> dict[str, Any]:
