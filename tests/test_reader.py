@@ -55,9 +55,20 @@ def test_reads_most_random_clean_renders_with_trustworthy_confidence(reader):
         if read.confidence >= 0.9:
             confident += 1
             confident_right += read.text == truth
-    assert right >= 0.7 * n
+    assert right >= 0.8 * n
     assert confident >= 0.2 * n
     assert confident_right >= confident - 1
+
+
+def test_reads_two_line_plates_line_by_line(reader):
+    # motorcycle plates (three characters above three or four): narrow crops are read as two lines
+    rng = np.random.default_rng(77)
+    right = 0
+    for _ in range(20):
+        img, truth = render_plate(style="moto", rng=rng, height=96)
+        assert img.shape[1] < 1.6 * img.shape[0]
+        right += reader.read(img).text == truth
+    assert right >= 9
 
 
 def test_plate_formats_resolve_letter_digit_confusions(reader):
