@@ -244,6 +244,9 @@ def test_events_reach_mqtt_and_platectl_sees_the_daemon(tmp_path, footage, mosqu
         assert status["allowlist"]["count"] == 4
         service.run(duration=60)
         assert service.bridge.wait_drained(10)
+        assert platectl(["status", "--json", "--socket", sock]) == 0
+        pipeline = json.loads(capsys.readouterr().out)["pipeline"]
+        assert pipeline["decisions"] == service.keeper.decisions > 0  # the gatekeeper's count, not a dead counter
         assert platectl(["events", "tail", "--json", "--socket", sock]) == 0
         tail = capsys.readouterr().out
     finally:

@@ -61,7 +61,6 @@ class PipelineStats:
     frames_recognised: int = 0
     frames_dropped: int = 0
     bursts_without_plate: int = 0
-    decisions: int = 0
     last_trigger: float | None = None
 
 
