@@ -14,8 +14,8 @@ logger = logging.getLogger(__name__)
 
 #: input size of the shipped reader (grayscale)
 HEIGHT, WIDTH = 32, 128
-#: channel widths of the five stages
-CHANNELS = (24, 48, 64, 96, 128)
+#: channel widths of the five stages (the shipped reader's; session 1's was 24, 48, 64, 96, 128)
+CHANNELS = (24, 48, 96, 192, 256)
 
 
 def build_model(num_classes: int, height: int = HEIGHT, width: int = WIDTH, channels: tuple[int, ...] = CHANNELS,

@@ -103,9 +103,9 @@ def _truetype(name: str, size: int):
     return ImageFont.truetype(str(_face_path(name)), size)
 
 
-def _face_path(name: str) -> Path:
-    """DejaVu faces are named by file name, the extra faces by their path below /usr/share/fonts."""
-    return FONT_ROOT / name if "/" in name else DEJAVU_DIR / name
+def _face_path(name: str, font_root: Path | None = None, dejavu_dir: Path | None = None) -> Path:
+    """DejaVu faces are named by file name, the extra faces by their path below the font root."""
+    return (font_root or FONT_ROOT) / name if "/" in name else (dejavu_dir or DEJAVU_DIR) / name
 
 
 @functools.lru_cache(maxsize=1024)
@@ -120,8 +120,8 @@ def available_ttf() -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=8)
 def _available(names: tuple[str, ...], font_root: Path, dejavu_dir: Path) -> tuple[str, ...]:
-    """The faces of *names* found on disk (cached per font folder)."""
-    return tuple(n for n in names if n.startswith("<") or _face_path(n).is_file())
+    """The faces of *names* found on disk below *font_root* / *dejavu_dir* (cached per folder)."""
+    return tuple(n for n in names if n.startswith("<") or _face_path(n, font_root, dejavu_dir).is_file())
 
 
 def _crop_rows(mask: np.ndarray, top: int, bottom: int) -> np.ndarray:
