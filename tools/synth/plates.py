@@ -151,13 +151,18 @@ class _Canvas:
         self.img[y0:y1, x0:x1] = (roi * (1 - m) + np.asarray(colour, np.float32) * m).astype(np.uint8)
 
     def text(self, s: str, box: tuple[float, float, float, float], cap_mm: float, colour, font: FontSpec,
-             rng: np.random.Generator, *, spacing: float = 0.12, data_dir: Path | None = None, align: str = "center", squeeze: float = 1.0) -> None:
+             rng: np.random.Generator, *, spacing: float = 0.12, data_dir: Path | None = None, align: str = "center",
+             squeeze: float = 1.0, emblem: bool = False) -> None:
         """Draw *s* with cap height *cap_mm*, centred vertically in *box*, squeezed to fit its width.
 
         *squeeze* scales the text's width first (below 1 gives condensed letters).
+        *emblem* draws a small shield in the widest gap between character groups, as
+        between the letters and digits of old Argentine plates.
         """
         x0, y0, x1, y1 = (self.px(v) for v in box)
         mask = text_mask(s, font, max(3, self.px(cap_mm)), rng, spacing=spacing, data_dir=data_dir)
+        if emblem:
+            _draw_emblem(mask, rng)
         if squeeze != 1.0:
             mask = cv2.resize(mask, (max(1, int(mask.shape[1] * squeeze)), mask.shape[0]), interpolation=cv2.INTER_AREA)
         if mask.shape[1] > x1 - x0:
@@ -169,6 +174,32 @@ class _Canvas:
             x = x0
         y = y0 + ((y1 - y0) - mask.shape[0]) // 2
         self.ink(mask, x, y, colour)
+
+
+def _draw_emblem(mask: np.ndarray, rng: np.random.Generator) -> None:
+    """Draw a shield (filled or outlined) into the widest run of empty columns in the middle of *mask*."""
+    h, w = mask.shape
+    empty = mask.max(axis=0) < 0.05
+    best, run_start = (0, 0), None
+    for x in range(int(w * 0.2), int(w * 0.8) + 1):
+        if x < int(w * 0.8) and empty[x]:
+            run_start = x if run_start is None else run_start
+        elif run_start is not None:
+            best = max(best, (x - run_start, run_start))
+            run_start = None
+    width, start = best
+    if width < 0.25 * h:
+        return  # no gap wide enough: nothing to draw
+    ew = max(2, int(min(width * 0.7, h * float(rng.uniform(0.3, 0.5)))))
+    eh = max(3, int(h * float(rng.uniform(0.35, 0.6))))
+    cx, cy = start + width // 2, h // 2 + int(h * float(rng.uniform(-0.08, 0.08)))
+    top, left = cy - eh // 2, cx - ew // 2
+    shield = np.array([[left, top], [left + ew, top], [left + ew, top + eh * 2 // 3], [cx, top + eh],
+                       [left, top + eh * 2 // 3]], np.int32)
+    if rng.random() < 0.6:
+        cv2.fillPoly(mask, [shield], 1.0, cv2.LINE_AA)
+    else:
+        cv2.polylines(mask, [shield], True, 1.0, max(1, h // 14), cv2.LINE_AA)
 
 
 def _jitter(colour, rng: np.random.Generator, amount: int = 18) -> tuple[int, int, int]:
@@ -312,13 +343,14 @@ def _ar(text: str, rng, height, data_dir) -> np.ndarray:
         return _mercosul(text, "REPUBLICA ARGENTINA", rng, height, data_dir, "LL DDD LL")
     c = _new_canvas(294 * 1.2, 129, height, (25, 25, 25), rng)
     w = 294 * 1.2
-    sep = (" ", "·", "-", "  ")[int(rng.integers(4))]
+    emblem = rng.random() < 0.5  # the national shield between the groups, as on real old plates
+    sep = "   " if emblem else (" ", "·", "-", "  ")[int(rng.integers(4))]
     shown = _group(text, f"LLL{sep}DDD") if _shape(text) == "LLLDDD" else text
     c.text("ARGENTINA", (80, 5, w - 80, 24), 12, (235, 235, 235), _small_font(rng), rng)
     font = choose_font(rng, data_dir, text, ("DejaVuSansMono-Bold.ttf", *NARROW_FACES))
     c.text(shown, (12, 30, w - 12, 122), float(rng.uniform(62, 78)), _jitter((235, 235, 235), rng, 15), font, rng,
            spacing=float(rng.uniform(0.05, 0.18)), data_dir=data_dir,
-           squeeze=float(rng.uniform(0.7, 1.05)))
+           squeeze=float(rng.uniform(0.7, 1.05)), emblem=emblem)
     _border(c, 3, float(rng.uniform(2, 7)), (220, 220, 220))  # the retro-reflective frame
     return c.img
 
