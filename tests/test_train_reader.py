@@ -59,3 +59,15 @@ def test_bad_channels_are_a_usage_error(tmp_path):
     with pytest.raises(SystemExit) as exc:
         train_reader.main(["--work", str(tmp_path), "--channels", "8,8"])
     assert exc.value.code == 2
+
+
+def test_extra_folders_are_checked_before_any_work(tmp_path, capsys):
+    from tools import train_reader
+
+    work = tmp_path / "work"
+    assert train_reader.main(["--work", str(work), "--extra", str(tmp_path)]) == 2
+    assert "--extra needs --data" in capsys.readouterr().err
+    _labelled(tmp_path / "data" / "br-crops", 2, 1, "br")
+    assert train_reader.main(["--data", str(tmp_path / "data"), "--work", str(work), "--extra", str(tmp_path / "nope")]) == 2
+    assert "labels.csv not found" in capsys.readouterr().err
+    assert not work.exists()  # refused before rendering or writing anything

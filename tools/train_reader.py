@@ -167,6 +167,13 @@ def accuracy(predict, x: np.ndarray, texts: list[str], batch: int = 256) -> floa
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if a.extra and (a.data is None or not (a.data / "br-crops" / "labels.csv").is_file()):
+        print("error: --extra needs --data with br-crops/labels.csv (extra crops join its training part)", file=sys.stderr)
+        return 2
+    for folder in a.extra:
+        if not (folder / "labels.csv").is_file():
+            print(f"error: --extra {folder}: {folder / 'labels.csv'} not found", file=sys.stderr)
+            return 2
     a.work.mkdir(parents=True, exist_ok=True)
     x_val, y_val = reader_data.synth_shard(a.work / "data", VAL_SHARD, a.val_size, a.seed, a.height, a.width, a.data)
     if a.data_only:
