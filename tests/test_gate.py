@@ -37,9 +37,12 @@ def test_relay_starts_deenergised_and_pulses_for_the_configured_length(factory):
     assert pin.state is False
     relay.pulse(200)
     assert pin.state is True
-    time.sleep(0.35)
+    deadline = time.monotonic() + 5.0
+    while pin.state and time.monotonic() < deadline:
+        time.sleep(0.01)
     periods = high_periods(pin)
-    assert len(periods) == 1 and 0.19 <= periods[0] <= 0.3
+    # never shorter than configured; the upper bound only allows for a busy machine's timer slip
+    assert len(periods) == 1 and 0.19 <= periods[0] <= 1.0
     relay.close()
     assert pin.state is False
 
@@ -80,13 +83,21 @@ def test_serial_relay_on_a_port_that_does_not_exist():
 def test_serial_relay_on_a_pty():
     import os
     import pty
+    import select
 
     master, slave = pty.openpty()
     try:
         relay = SerialRelay(os.ttyname(slave), 9600, b"\x01", b"\x00")
         relay.on()
         relay.close()
-        assert os.read(master, 16) == b"\x00\x01\x00"
+        # A pty hands bytes over as they arrive: one read may return only part of them.
+        received = b""
+        deadline = time.monotonic() + 5.0
+        while len(received) < 3 and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                received += os.read(master, 16)
+        assert received == b"\x00\x01\x00"
     finally:
         os.close(master)
         os.close(slave)
