@@ -1,12 +1,14 @@
 """Rendering a line of plate characters into an ink mask with one of several fonts.
 
-Three kinds of font are supported:
+Four kinds of font are supported:
 
 * TrueType / OpenType fonts through Pillow: the DejaVu family installed with the
   OS, Pillow's built-in Aileron face, and, where installed, the narrow and
   DIN-like sans faces of Debian's font packages listed in :data:`EXTRA_FACES`
   (``tools/train_setup.sh`` installs them; rendering works without them),
 * OpenCV's Hershey stroke fonts (with random stroke thickness),
+* the project's own constant-stroke plate face family (:mod:`tools.synth.strokefont`),
+  DIN-like, with the open 4 and squarish O of old Argentine plates among its variants,
 * real character crops from ``chars/gb`` and ``chars/br`` of the shared datasets
   (binarised glyphs photographed from plates), when a data directory is given.
 
@@ -25,7 +27,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tools.synth.strokefont import random_style, stroke_mask
+
 logger = logging.getLogger(__name__)
+
+#: share of texts drawn in the stroke face family (:mod:`tools.synth.strokefont`)
+STROKE_SHARE = 0.3
 
 DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
 
@@ -82,9 +89,10 @@ class FontSpec:
     """Which font to draw with.
 
     Attributes:
-        kind: ``"ttf"``, ``"hershey"`` or ``"glyphs"``.
-        name: the TTF file name, the Hershey font id (as a string) or the glyph set
-            (``"gb"`` / ``"br"``).
+        kind: ``"ttf"``, ``"hershey"``, ``"stroke"`` or ``"glyphs"``.
+        name: the TTF file name, the Hershey font id (as a string), the seed of the
+            stroke face (as a string; it fixes every parameter of the face) or the
+            glyph set (``"gb"`` / ``"br"``).
         weight: stroke thickness factor (1.0 = the face's own; Hershey fonts draw
             thicker strokes, TrueType masks are dilated or eroded).
     """
@@ -244,9 +252,9 @@ def glyph_sets(data_dir: Path | None) -> dict[str, dict[str, list[np.ndarray]]]:
 
 
 def choose_font(rng: np.random.Generator, data_dir: Path | None, text: str, preferred: tuple[str, ...] = ()) -> FontSpec:
-    """Pick a font for *text*: mostly *preferred* TTF faces, sometimes any other kind.
-
-    Glyph sets are only chosen when they hold every character of *text*.
+    """Pick a font for *text*: real glyphs 20 % of the time (only when a glyph set holds
+    every character of *text*), Hershey faces 15 %, the stroke face family
+    :data:`STROKE_SHARE`, and TrueType faces (mostly *preferred*) the rest.
     """
     r = rng.random()
     sets = glyph_sets(data_dir)
@@ -256,6 +264,8 @@ def choose_font(rng: np.random.Generator, data_dir: Path | None, text: str, pref
     if r < 0.35:
         face = HERSHEY_FACES[int(rng.integers(len(HERSHEY_FACES)))]
         return FontSpec("hershey", str(face), float(rng.uniform(0.8, 1.6)))
+    if r < 0.35 + STROKE_SHARE:
+        return FontSpec("stroke", str(int(rng.integers(2**31))))
     faces = [f for f in preferred if f in available_ttf()] if preferred and rng.random() < 0.7 else []
     faces = faces or list(available_ttf())
     weight = float(rng.uniform(0.75, 1.35)) if rng.random() < 0.4 else 1.0
@@ -287,6 +297,8 @@ def text_mask(
             mask = _stroke(mask, font.weight)
     elif font.kind == "hershey":
         mask = _hershey_mask(text, int(font.name), font.weight, spacing)
+    elif font.kind == "stroke":
+        mask = stroke_mask(text, random_style(np.random.default_rng(int(font.name))), spacing)
     elif font.kind == "glyphs":
         sets = glyph_sets(data_dir)
         glyphs = sets.get(font.name)

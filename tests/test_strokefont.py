@@ -1,0 +1,74 @@
+"""The project's constant-stroke plate face family (tools/synth/strokefont.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tools.synth import text
+from tools.synth.strokefont import CHARSET, StrokeStyle, random_style, stroke_mask
+
+
+@pytest.mark.parametrize("style", [StrokeStyle(), StrokeStyle(width=0.42, weight=0.17, square=5.0, open_four=True,
+                                                             flat_three=True, one_foot=True, crossed_seven=True)])
+def test_every_character_fills_the_cap_height(style):
+    for ch in CHARSET:
+        mask = stroke_mask(ch, style, 0.1)
+        rows = np.flatnonzero(mask.max(axis=1) > 0.5)
+        assert mask.dtype == np.float32 and 0.0 <= mask.min() and mask.max() <= 1.0
+        # ink from the cap line to the baseline (Q's tail may not go lower)
+        assert rows[0] <= 1 and rows[-1] >= mask.shape[0] - 2, ch
+
+
+def test_characters_that_readers_confuse_are_drawn_differently():
+    style = StrokeStyle(square=3.5)
+    masks = {ch: stroke_mask(ch, style, 0.1) for ch in "0OD8B"}
+    for a, b in (("O", "D"), ("8", "B")):
+        assert masks[a].shape == masks[b].shape
+        assert np.abs(masks[a] - masks[b]).mean() > 0.05, (a, b)
+    assert masks["0"].shape[1] < masks["O"].shape[1]  # the zero is narrower
+
+
+def test_open_four_leaves_the_top_right_empty():
+    def top_right_ink(open_four: bool) -> float:
+        mask = stroke_mask("4", StrokeStyle(open_four=open_four), 0.1)
+        h, w = mask.shape
+        return float(mask[: h // 8, w // 2 :].sum())
+
+    assert top_right_ink(True) == 0.0
+    assert top_right_ink(False) > 10.0
+
+
+def test_squareness_fills_the_corners_of_the_o():
+    def corner_ink(square: float) -> float:
+        mask = stroke_mask("O", StrokeStyle(square=square), 0.1)
+        h, w = mask.shape
+        return float(mask[: h // 6, : w // 6].sum())
+
+    assert corner_ink(5.0) > 2 * corner_ink(2.0)
+
+
+def test_separators_and_spaces_and_unknown_characters():
+    style = StrokeStyle()
+    assert stroke_mask("AB 12", style, 0.1).shape[1] > stroke_mask("AB12", style, 0.1).shape[1]
+    dash = stroke_mask("-", style, 0.1)
+    assert dash[: dash.shape[0] // 3].max() == 0.0 and dash.max() == 1.0  # a bar in the middle only
+    with pytest.raises(ValueError, match="'%'"):
+        stroke_mask("AB%1", style, 0.1)
+
+
+def test_faces_are_drawn_at_random_and_fixed_by_their_seed():
+    rng = np.random.default_rng(0)
+    styles = {random_style(rng) for _ in range(20)}
+    assert len(styles) == 20
+    assert any(s.open_four for s in styles) and not all(s.open_four for s in styles)
+    a = text.text_mask("AB123", text.FontSpec("stroke", "42"), 30, np.random.default_rng(1))
+    b = text.text_mask("AB123", text.FontSpec("stroke", "42"), 30, np.random.default_rng(2))
+    assert a.shape[0] == 30 and np.array_equal(a, b)
+
+
+def test_plates_are_sometimes_drawn_in_the_stroke_family():
+    rng = np.random.default_rng(3)
+    kinds = [text.choose_font(rng, None, "ABC123").kind for _ in range(400)]
+    share = kinds.count("stroke") / len(kinds)
+    assert abs(share - text.STROKE_SHARE) < 0.07
