@@ -187,6 +187,22 @@ def test_beam_search_sums_all_alignments_exactly():
     assert greedy(probs, alphabet)[0] in exact
 
 
+def test_prepare_crop_is_the_percentile_stretch():
+    from plategate.vision.preprocess import prepare_crop
+
+    rng = np.random.default_rng(2)
+    for shape in ((60, 200, 3), (20, 50), (300, 900, 3), (32, 128)):
+        crop = rng.integers(0, 256, shape).astype(np.uint8)
+        crop[: shape[0] // 2] //= 3  # uneven contrast
+        gray = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+        interp = cv2.INTER_AREA if shape[0] > 32 or shape[1] > 128 else cv2.INTER_LINEAR
+        small = cv2.resize(gray, (128, 32), interpolation=interp).astype(np.float32)
+        lo, hi = np.percentile(small, (2.0, 98.0))
+        want = np.clip((small - lo) / max(hi - lo, 16.0), 0.0, 1.0)
+        got = prepare_crop(crop, 32, 128)
+        assert got.dtype == np.float32 and np.allclose(got, want, atol=1e-6)
+
+
 def test_fast_percentiles_match_numpy():
     from plategate.vision.preprocess import _percentiles
 
