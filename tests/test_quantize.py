@@ -117,3 +117,26 @@ def test_reader_task_options_are_checked():
             task.configure({"precision": bad})
     with pytest.raises(ValueError, match="not 'colour'"):
         task.configure({"colour": "red"})
+    for bad in ("warm", "0", "11"):
+        with pytest.raises(ValueError, match="temperature must be"):
+            task.configure({"temperature": bad})
+
+
+def test_reader_task_fixed_temperature_replaces_the_calibrated_one():
+    from plategate.vision.ctc import encode
+    from tools.quant_tasks.reader import ReaderTask
+
+    def logits(text: str) -> np.ndarray:
+        out = np.zeros((1, 32, 37), np.float32)
+        out[0, :, 0] = 6.0  # blank everywhere but at the characters
+        for i, cls in enumerate(encode(text)):
+            out[0, 3 + 4 * i, cls] = 12.0
+        return out
+
+    texts = ["AB12", "XY98", "KMH306", "Q1"] * 5
+    outputs = [[logits(t)] for t in texts]
+    task = ReaderTask()
+    calibrated = task.calibrate(outputs, texts, {})
+    task.configure({"temperature": "1.4"})
+    fixed = task.calibrate(outputs, texts, {})
+    assert fixed == {"temperature": 1.4, "calibrated_temperature": calibrated["temperature"]}

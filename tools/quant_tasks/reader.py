@@ -14,7 +14,9 @@ as the target precision (``--task-arg precision=P``, default 0.995) on the
 calibration set.
 
 Task options (``--task-arg KEY=VALUE``): ``data`` (the shared datasets folder, for
-glyphs and backgrounds of rendered plates) and ``precision``.
+glyphs and backgrounds of rendered plates), ``precision`` and ``temperature``: a
+fixed temperature that replaces the calibrated one (the calibration still runs and
+prints what it would have chosen, so the card and the log show both).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class ReaderTask(QuantTask):
     def __init__(self) -> None:
         self.data_dir: Path | None = None
         self.precision = TARGET_PRECISION
+        self.temperature: float | None = None
 
     def configure(self, options: dict[str, str]) -> None:
         for key, value in options.items():
@@ -82,9 +85,16 @@ class ReaderTask(QuantTask):
                     self.precision = -1.0
                 if not 0.5 <= self.precision <= 1.0:
                     raise ValueError(f"task 'reader': precision must be a number in [0.5, 1], got {value!r}")
+            elif key == "temperature":
+                try:
+                    self.temperature = float(value)
+                except ValueError:
+                    self.temperature = -1.0
+                if not 0.1 <= self.temperature <= 10.0:
+                    raise ValueError(f"task 'reader': temperature must be a number in [0.1, 10], got {value!r}")
             else:
-                raise ValueError(f"task 'reader' knows the options 'data' (shared datasets folder) and "
-                                 f"'precision' (calibration target), not {key!r}")
+                raise ValueError(f"task 'reader' knows the options 'data' (shared datasets folder), "
+                                 f"'precision' (calibration target) and 'temperature' (fixed), not {key!r}")
 
     def prepare(self, image: np.ndarray, input_shape: Sequence[int]) -> np.ndarray:
         _, h, w, _ = input_shape
@@ -154,6 +164,9 @@ class ReaderTask(QuantTask):
             t = round(t + 0.1, 2)
         print(f"calibration: temperature {t} (log-loss optimum {best_t}, reads >= {CONFIDENT} right at least "
               f"{self.precision:.1%} of the time, {len(labels)} samples)", flush=True)
+        if self.temperature is not None:
+            print(f"calibration: temperature fixed at {self.temperature} by --task-arg temperature", flush=True)
+            return {"temperature": self.temperature, "calibrated_temperature": t}
         return {"temperature": t}
 
     def card_input(self) -> dict[str, Any]:
