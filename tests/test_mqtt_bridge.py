@@ -203,7 +203,8 @@ def test_allowlist_sync_and_commands_over_the_broker(mosquitto, bridge_factory, 
     publish(host, port, "plategate/estate/allowlist", build_snapshot(v1, "estate", 3, key), retain=True)
     assert wait_until(lambda: store.version == 3)
     publish(host, port, "plategate/estate/allowlist/delta", build_delta(v1, v2, "estate", 3, key))
-    assert wait_until(lambda: store.version == 4)
+    # the store moves to 4 a moment before the bridge's thread reports it: wait for both
+    assert wait_until(lambda: store.version == 4 and len(applied) == 2)
     assert store.content_hash() == content_hash(v2) and [a["version"] for a in applied] == [3, 4]
     state_topic = "plategate/estate/north/allowlist/state"
     assert rec.wait_for(lambda m: any(t == state_topic and json.loads(p)["version"] == 4 for t, p in m))
