@@ -47,10 +47,26 @@ def test_tiny_training_run_resumes_and_records_what_trained_it(tmp_path, capsys)
     assert "resumed from" in out and "after epoch 1" in out and "epoch 2/2 step 2/2" in out
     record = json.loads((work / "training.json").read_text())
     assert [h["epoch"] for h in record["history"]] == [1, 2]
-    assert record["channels"] == [8, 8, 8, 8, 8]
+    assert record["channels"] == [8, 8, 8, 8, 8] and record["light_stem"] is False
     assert any("extra labelled crops" in d for d in record["data"])
     assert "br-crops validation part" in record["never_trained_on"]
     assert len(record["commands"]) == 2
+
+
+def test_light_stem_makes_the_second_convolution_separable():
+    import tensorflow as tf
+
+    from tools.reader_model import build_model
+
+    def layers(model):
+        return [type(layer).__name__ for layer in model.layers]
+
+    full = build_model(37, channels=(8, 16, 16, 16, 16))
+    light = build_model(37, channels=(8, 16, 16, 16, 16), light_stem=True)
+    assert layers(light).count("DepthwiseConv2D") == layers(full).count("DepthwiseConv2D") + 1
+    assert light.count_params() < full.count_params()
+    x = tf.zeros((2, 32, 128, 1))
+    assert light(x).shape == full(x).shape == (2, 32, 37)
 
 
 def test_bad_channels_are_a_usage_error(tmp_path):

@@ -65,6 +65,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--width", type=int, default=128, help="model input width; the model emits width/4 steps (default: %(default)s)")
     p.add_argument("--channels", type=_channels, default=None,
                    help="five comma-separated stage widths of the network (default: tools.reader_model.CHANNELS)")
+    p.add_argument("--light-stem", action="store_true",
+                   help="make the second convolution depthwise-separable (a faster model; see tools.reader_model)")
     return p.parse_args(argv)
 
 
@@ -192,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
 
     steps_per_epoch = a.steps
 
-    model = build_model(len(ALPHABET) + 1, a.height, a.width, **({"channels": a.channels} if a.channels else {}))
+    model = build_model(len(ALPHABET) + 1, a.height, a.width, light_stem=a.light_stem,
+                        **({"channels": a.channels} if a.channels else {}))
     total = steps_per_epoch * a.epochs
     schedule = tf.keras.optimizers.schedules.CosineDecay(0.0, total - min(1000, total // 10), alpha=0.02,
                                                          warmup_target=a.lr, warmup_steps=min(1000, total // 10))
@@ -286,6 +289,7 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
         "batch": a.batch,
         "input": [a.height, a.width],
         "channels": list(a.channels) if a.channels else None,
+        "light_stem": a.light_stem,
         "history": history,
     }
 
