@@ -65,6 +65,21 @@ def score(reads: list[tuple[str, float]], labels: list[str], threshold: float = 
     }
 
 
+def _number(key: str, value: str, lo: float, hi: float) -> float:
+    """Parse a numeric task option.
+
+    Raises:
+        ValueError: *value* is not a number in [lo, hi]; the message names *key*.
+    """
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not lo <= number <= hi:
+        raise ValueError(f"task 'reader': {key} must be a number in [{lo:g}, {hi:g}], got {value!r}")
+    return number
+
+
 class ReaderTask(QuantTask):
     name = "reader"
     alphabet = ALPHABET
@@ -79,19 +94,9 @@ class ReaderTask(QuantTask):
             if key == "data":
                 self.data_dir = Path(value)
             elif key == "precision":
-                try:
-                    self.precision = float(value)
-                except ValueError:
-                    self.precision = -1.0
-                if not 0.5 <= self.precision <= 1.0:
-                    raise ValueError(f"task 'reader': precision must be a number in [0.5, 1], got {value!r}")
+                self.precision = _number(key, value, 0.5, 1.0)
             elif key == "temperature":
-                try:
-                    self.temperature = float(value)
-                except ValueError:
-                    self.temperature = -1.0
-                if not 0.1 <= self.temperature <= 10.0:
-                    raise ValueError(f"task 'reader': temperature must be a number in [0.1, 10], got {value!r}")
+                self.temperature = _number(key, value, 0.1, 10.0)
             else:
                 raise ValueError(f"task 'reader' knows the options 'data' (shared datasets folder), "
                                  f"'precision' (calibration target) and 'temperature' (fixed), not {key!r}")
