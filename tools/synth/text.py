@@ -8,7 +8,7 @@ Four kinds of font are supported:
   (``tools/train_setup.sh`` installs them; rendering works without them),
 * OpenCV's Hershey stroke fonts (with random stroke thickness),
 * the project's own constant-stroke plate face family (:mod:`tools.synth.strokefont`),
-  DIN-like, with the open 4 and squarish O of old Argentine plates among its variants,
+  DIN-like, with variants such as an open or closed 4 and a round to squarish O,
 * real character crops from ``chars/gb`` and ``chars/br`` of the shared datasets
   (binarised glyphs photographed from plates), when a data directory is given.
 
@@ -252,8 +252,8 @@ def glyph_sets(data_dir: Path | None) -> dict[str, dict[str, list[np.ndarray]]]:
 
 
 def choose_font(rng: np.random.Generator, data_dir: Path | None, text: str, preferred: tuple[str, ...] = ()) -> FontSpec:
-    """Pick a font for *text*: real glyphs 20 % of the time (only when a glyph set holds
-    every character of *text*), Hershey faces 15 %, the stroke face family
+    """Pick a font for *text*: real glyphs 20 % of the time, Hershey faces 15 % (35 %
+    when no glyph set holds every character of *text*), the stroke face family
     :data:`STROKE_SHARE`, and TrueType faces (mostly *preferred*) the rest.
     """
     r = rng.random()
