@@ -66,6 +66,8 @@ def folders(tmp_path_factory) -> dict[str, Path]:
             img, text = render_plate(style=("eu", "br", "ar")[i % 3], rng=rng)
             cv2.imwrite(str(crops / f"p{i}.png"), img)
             w.writerow([f"p{i}.png", text])
+            if i == 0:
+                w.writerow([f"p{i}.png", text])  # a duplicate row (ar-crops has one) counts once
         w.writerow(["broken.png", "AB123"])
     (crops / "broken.png").write_bytes(b"")
     negs = base / "negs"

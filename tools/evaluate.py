@@ -148,14 +148,14 @@ def add_texts(truth: dict[str, SceneTruth], csv_path: Path) -> int:
 
 
 def read_labels_csv(folder: Path, split: str = "all") -> list[tuple[Path, str]]:
-    """``labels.csv`` (file,text) of a crops folder; ``split='val'`` keeps the reader's validation part."""
-    if split == "val":
-        from tools.synth import reader_data
+    """``labels.csv`` (file,text) of a crops folder, duplicate rows dropped (as in training);
+    ``split='val'`` keeps the reader's validation part."""
+    from tools.synth import reader_data
 
-        _train, val = reader_data.split_by_text(reader_data.load_labelled(folder))
-        return [(s.path, s.text) for s in val]
-    with open(folder / "labels.csv", newline="") as fh:
-        return [(folder / r["file"], normalise_plate(r["text"])) for r in csv.DictReader(fh)]
+    samples = reader_data.load_labelled(folder)
+    if split == "val":
+        samples = reader_data.split_by_text(samples)[1]
+    return [(s.path, s.text) for s in samples]
 
 
 # ----------------------------------------------------------------------------- evaluation
