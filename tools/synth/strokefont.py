@@ -127,11 +127,9 @@ def skeleton(ch: str, st: StrokeStyle) -> tuple[list[Path2], float]:
         top = arc(half, 0.29, half, 0.29, -165, 25, sq)
         return [top + [(0.0, 1.0), (w, 1.0)]], w
     if ch == "3":
-        bottom = arc(half, 0.7, half, 0.3, -100, 155, sq)
         if st.flat_three:
             return [[(w * 0.05, 0.0), (w, 0.0), (w * 0.35, 0.42)] + arc(half, 0.7, half, 0.3, -110, 155, sq)[1:]], w
-        top = arc(half * 0.95, 0.24, half * 0.9, 0.24, -160, 90, sq)
-        return [top, bottom], w
+        return [arc(half * 0.95, 0.24, half * 0.9, 0.24, -160, 90, sq), arc(half, 0.7, half, 0.3, -100, 155, sq)], w
     if ch == "4":
         bar = 0.7
         if st.open_four:
@@ -220,7 +218,39 @@ def _glyph(ch: str, st: StrokeStyle) -> np.ndarray:
         pts = np.array([[(x * scale + off) * (1 << _SHIFT), (min(y, 1.0) * scale + off) * (1 << _SHIFT)]
                         for x, y in path], np.int32)
         cv2.polylines(canvas, [pts], False, 255, int(round(stroke)), cv2.LINE_AA, _SHIFT)
-    return canvas[: _CAP_PX + 1].astype(np.float32) / 255.0
+    return canvas.astype(np.float32) / 255.0
+
+
+def compose_line(text: str, height: int, glyph, *, space: int, gap: int, thickness: int, margin: int) -> np.ndarray:
+    """Lay out the masks of *text*'s characters side by side (shared by every mask font).
+
+    Args:
+        text: characters, spaces, ``-`` and ``·``.
+        height: rows of every part.
+        glyph: callable ``char -> mask`` (*height* rows) for the other characters.
+        space: width of a space and of a separator's cell.
+        gap: columns between parts.
+        thickness: stroke of a separator (the dash's height, the dot's size).
+        margin: empty columns on each side of a dash.
+
+    Returns:
+        A float32 mask of *height* rows (one empty column for an empty *text*).
+    """
+    blank = np.zeros((height, max(1, gap)), np.float32)
+    parts: list[np.ndarray] = []
+    for ch in text:
+        if ch == " ":
+            parts.append(np.zeros((height, space), np.float32))
+        elif ch in "-·":
+            sep = np.zeros((height, space), np.float32)
+            y0 = height // 2 - thickness // 2
+            x0, x1 = (margin, space - margin) if ch == "-" else (space // 2 - thickness // 2, space // 2 + thickness - thickness // 2)
+            sep[y0 : y0 + thickness, x0:x1] = 1.0
+            parts.append(sep)
+        else:
+            parts.append(glyph(ch))
+        parts.append(blank)
+    return np.hstack(parts[:-1]) if parts else np.zeros((height, 1), np.float32)
 
 
 def stroke_mask(text: str, st: StrokeStyle, spacing: float) -> np.ndarray:
@@ -237,23 +267,8 @@ def stroke_mask(text: str, st: StrokeStyle, spacing: float) -> np.ndarray:
     Raises:
         ValueError: a character cannot be drawn.
     """
-    h = _CAP_PX + 1
-    gap = np.zeros((h, max(1, int(spacing * _CAP_PX))), np.float32)
-    parts: list[np.ndarray] = []
-    for ch in text:
-        if ch == " ":
-            parts.append(np.zeros((h, int(_CAP_PX * 0.3)), np.float32))
-        elif ch in "-·":
-            sep = np.zeros((h, int(_CAP_PX * 0.3)), np.float32)
-            t = max(2, int(st.weight * _CAP_PX))
-            y0 = h // 2 - t // 2
-            x0, x1 = (3, sep.shape[1] - 3) if ch == "-" else (sep.shape[1] // 2 - t // 2, sep.shape[1] // 2 + t - t // 2)
-            sep[y0 : y0 + t, x0:x1] = 1.0
-            parts.append(sep)
-        else:
-            parts.append(_glyph(ch, st))
-        parts.append(gap)
-    return np.hstack(parts[:-1]) if parts else np.zeros((h, 1), np.float32)
+    return compose_line(text, _CAP_PX + 1, lambda ch: _glyph(ch, st), space=int(_CAP_PX * 0.3),
+                        gap=int(spacing * _CAP_PX), thickness=max(2, int(st.weight * _CAP_PX)), margin=3)
 
 
-__all__ = ["CHARSET", "StrokeStyle", "arc", "random_style", "skeleton", "stroke_mask"]
+__all__ = ["CHARSET", "StrokeStyle", "arc", "compose_line", "random_style", "skeleton", "stroke_mask"]

@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tools.synth.strokefont import random_style, stroke_mask
+from tools.synth.strokefont import compose_line, random_style, stroke_mask
 
 logger = logging.getLogger(__name__)
 
@@ -219,24 +219,14 @@ def load_glyphs(chars_dir: Path) -> dict[str, list[np.ndarray]]:
 
 def _glyph_mask(text: str, glyphs: dict[str, list[np.ndarray]], spacing: float, rng: np.random.Generator) -> np.ndarray:
     cap_h = 48
-    parts: list[np.ndarray] = []
-    gap = np.zeros((cap_h, max(1, int(spacing * cap_h))), np.float32)
-    for ch in text:
-        if ch == " ":
-            parts.append(np.zeros((cap_h, cap_h // 3), np.float32))
-        elif ch in "-·":
-            sep = np.zeros((cap_h, cap_h // 3), np.float32)
-            y0, h = (cap_h // 2 - 3, 6) if ch == "-" else (cap_h // 2 - 3, 6)
-            x0, w = (2, cap_h // 3 - 4) if ch == "-" else (cap_h // 6 - 3, 6)
-            sep[y0 : y0 + h, x0 : x0 + w] = 1.0
-            parts.append(sep)
-        else:
-            choices = glyphs[ch]
-            g = choices[int(rng.integers(len(choices)))]
-            w = max(4, int(round(g.shape[1] * cap_h / g.shape[0])))
-            parts.append(cv2.resize(g, (w, cap_h), interpolation=cv2.INTER_LINEAR))
-        parts.append(gap)
-    return np.hstack(parts[:-1]) if parts else np.zeros((cap_h, 1), np.float32)
+
+    def glyph(ch: str) -> np.ndarray:
+        choices = glyphs[ch]
+        g = choices[int(rng.integers(len(choices)))]
+        w = max(4, int(round(g.shape[1] * cap_h / g.shape[0])))
+        return cv2.resize(g, (w, cap_h), interpolation=cv2.INTER_LINEAR)
+
+    return compose_line(text, cap_h, glyph, space=cap_h // 3, gap=int(spacing * cap_h), thickness=6, margin=2)
 
 
 def glyph_sets(data_dir: Path | None) -> dict[str, dict[str, list[np.ndarray]]]:
