@@ -61,6 +61,7 @@ def test_quantize_writes_an_int8_builtin_model_and_its_card(tiny_keras, tmp_path
     assert card["sha256"] == sha256_of(out) and card["size_bytes"] == out.stat().st_size
     assert card["task"] == "reader" and card["input"]["dtype"] == "int8" and card["output"]["dtype"] == "int8"
     assert card["output"]["decoding"] == "ctc" and "temperature" in card["output"]
+    assert card["calibration"] == {"sets": ["synth:6:4"], "samples": 6}
     assert card["training"]["seed"] == 0 and "tools.quantize" in card["training"]["quantize_command"]
     assert set(card["metrics"]["synth:6:3"]) == {"float", "int8"}
     assert not any(op.startswith(("CUSTOM", "Flex")) for op in card["ops"])

@@ -283,6 +283,7 @@ def _quantize(a: argparse.Namespace, task: QuantTask) -> int:
     print(f"int8 model: {len(tflite)} bytes, builtin ops only: {', '.join(ops)}", flush=True)
     out_d = int8.outs[0]
     output_info: dict[str, Any] = {"shape": [int(v) for v in out_d["shape"]]}
+    calibration: dict[str, Any] = {}
     if a.calibrate:
         xs, ys = [], []
         for spec in a.calibrate:
@@ -290,6 +291,7 @@ def _quantize(a: argparse.Namespace, task: QuantTask) -> int:
             xs += x
             ys += y
         output_info.update(task.calibrate(run_all(int8.predict, xs, "calibration (int8)"), ys, output_info))
+        calibration = {"sets": list(a.calibrate), "samples": len(ys)}
     metrics: dict[str, Any] = {}
     for spec in a.val:
         xs, ys = task.load_validation(spec, shape)
@@ -321,6 +323,7 @@ def _quantize(a: argparse.Namespace, task: QuantTask) -> int:
         "alphabet": task.alphabet,
         "ops": ops,
         "training": training,
+        **({"calibration": calibration} if calibration else {}),
         "metrics": metrics,
         "license": a.license,
         "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
