@@ -62,3 +62,11 @@ def test_export_refuses_missing_inputs(labelled, tmp_path, capsys):
     code = export_crops.main(["--scenes", str(labelled["scenes"]), "--texts", str(labelled["texts"]),
                               "--out", str(tmp_path / "o"), "--detector", str(tmp_path / "none.tflite")])
     assert code == 1 and "none.tflite" in capsys.readouterr().err
+
+
+def test_export_reports_an_unwritable_output(labelled, tmp_path, capsys):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    code = export_crops.main(["--scenes", str(labelled["scenes"]), "--texts", str(labelled["texts"]),
+                              "--out", str(blocked), "--detector", str(ROOT / "models/detector.tflite")])
+    assert code == 1 and "export_crops: error:" in capsys.readouterr().err and blocked.read_text() == "not a folder"

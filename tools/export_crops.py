@@ -39,7 +39,7 @@ def export(detector, scenes: Path, texts: Path, out: Path, min_score: float) -> 
         (crops written, descriptions of labelled plates that were not written).
 
     Raises:
-        FileNotFoundError: ``boxes.csv`` or the texts CSV is missing.
+        OSError: ``boxes.csv`` or the texts CSV cannot be read, or *out* cannot be written.
     """
     from plategate.vision.recognizer import crop_plate
 
@@ -79,7 +79,7 @@ def export(detector, scenes: Path, texts: Path, out: Path, min_score: float) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line entry point; 0 on success, 1 if the detector or the inputs cannot be read."""
+    """Command line entry point; 0 on success, 1 if the detector or the inputs cannot be read or the output written."""
     ap = argparse.ArgumentParser(prog="python -m tools.export_crops", description=__doc__.split("\n\n")[0],
                                  epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenes", type=Path, required=True, help="folder with frames and boxes.csv")
@@ -101,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     except PlategateError as exc:
         print(f"export_crops: error: {exc}", file=sys.stderr)
         return 1
-    written, skipped = export(detector, args.scenes, args.texts, args.out, args.min_score)
+    try:
+        written, skipped = export(detector, args.scenes, args.texts, args.out, args.min_score)
+    except OSError as exc:
+        print(f"export_crops: error: {exc}", file=sys.stderr)
+        return 1
     for line in skipped:
         print(f"skipped {line}", file=sys.stderr)
     print(f"{written} crops written to {args.out} ({len(skipped)} labelled plates skipped)")
