@@ -17,13 +17,14 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from tools.synth.text import NARROW_FACES, FontSpec, choose_font, text_mask
+from tools.synth import seals
+from tools.synth.canvas import Canvas, border, jitter, new_canvas, screws, small_font
+from tools.synth.text import NARROW_FACES, choose_font
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,22 @@ _EU_FORMATS: tuple[tuple[str, str, bool, tuple[int, int, int]], ...] = (
     ("SLO", "LL LL-DDD", False, (20, 20, 20)),
     ("CZ", "DLD DDDD", False, (20, 20, 20)),
     ("P", "DD-LL-DD", False, (20, 20, 20)),
+    # "@": a seal or coat of arms between the groups (tools.synth.seals)
+    ("D", "L@LL DDDD", False, (20, 20, 20)),
+    ("D", "LL@L DDD", False, (20, 20, 20)),
+    ("D", "LLL@LL DDD", False, (20, 20, 20)),
+    ("A", "L@DDDDD L", False, (20, 20, 20)),
+    ("A", "LL@DDD LL", False, (20, 20, 20)),
+    ("SLO", "LL@LL-DDD", False, (20, 20, 20)),
+    ("HR", "LL@DDD-LL", False, (20, 20, 20)),
 )
+#: the mark each country carries in a pattern's seal slot
+_SEAL_KIND = {"D": "de", "A": "shield", "SLO": "shield", "HR": "checker"}
+#: countries with a blue band on the right: regional badge and department number (F), year and province (I)
+_RIGHT_BAND = ("F", "I")
+#: share of random texts (other than UK) in which one letter is made an I: the narrow bar
+#: of DIN-like faces is the commonest real misread (I read J or 1, or dropped)
+I_SHARE = 0.25
 _US_FORMATS = ("LLL DDDD", "DLLLDDD", "LLL-DDD", "DDD LLL", "LLL DDD", "DDDDDD", "LL DDDDD", "DLL DDDD")
 _US_STATES = ("TEXAS", "OHIO", "IOWA", "MAINE", "UTAH", "OREGON", "NEVADA", "ALASKA", "IDAHO", "KANSAS")
 _BR_CITIES = ("SP - SAO PAULO", "RJ - RIO DE JANEIRO", "PR - CURITIBA", "MG - BELO HORIZONTE", "RS - PORTO ALEGRE")
@@ -83,19 +99,25 @@ def random_text(style: str, rng: np.random.Generator) -> str:
     Raises:
         ValueError: *style* is not one of :data:`STYLES`.
     """
-    if style == "eu":
-        return _normalise(_pattern_text(_EU_FORMATS[int(rng.integers(len(_EU_FORMATS)))][1], rng))
     if style == "uk":
         return _pattern_text("LLDDLLL", rng, _UK_L)
-    if style == "us":
-        return _normalise(_pattern_text(_US_FORMATS[int(rng.integers(len(_US_FORMATS)))], rng))
-    if style == "br":
-        return _pattern_text("LLLDLDD" if rng.random() < 0.4 else "LLLDDDD", rng)
-    if style == "ar":
-        return _pattern_text("LLDDDLL" if rng.random() < 0.5 else "LLLDDD", rng)
-    if style == "moto":
-        return _pattern_text(_MOTO_FORMATS[int(rng.integers(len(_MOTO_FORMATS)))], rng)
-    raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(STYLES)}")
+    if style == "eu":
+        text = _normalise(_pattern_text(_EU_FORMATS[int(rng.integers(len(_EU_FORMATS)))][1], rng))
+    elif style == "us":
+        text = _normalise(_pattern_text(_US_FORMATS[int(rng.integers(len(_US_FORMATS)))], rng))
+    elif style == "br":
+        text = _pattern_text("LLLDLDD" if rng.random() < 0.4 else "LLLDDDD", rng)
+    elif style == "ar":
+        text = _pattern_text("LLDDDLL" if rng.random() < 0.5 else "LLLDDD", rng)
+    elif style == "moto":
+        text = _pattern_text(_MOTO_FORMATS[int(rng.integers(len(_MOTO_FORMATS)))], rng)
+    else:
+        raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(STYLES)}")
+    letters = [i for i, ch in enumerate(text) if ch.isalpha()]
+    if letters and rng.random() < I_SHARE:
+        i = letters[int(rng.integers(len(letters)))]
+        text = text[:i] + "I" + text[i + 1 :]
+    return text
 
 
 def _shape(text: str) -> str:
@@ -127,148 +149,61 @@ def _grouped(text: str, patterns: tuple[str, ...], rng: np.random.Generator) -> 
     return text
 
 
-@dataclass
-class _Canvas:
-    """A plate being drawn, with coordinates in millimetres scaled to pixels."""
-
-    img: np.ndarray
-    scale: float  # pixels per millimetre
-
-    def px(self, mm: float) -> int:
-        return int(round(mm * self.scale))
-
-    def rect(self, x0: float, y0: float, x1: float, y1: float, colour) -> None:
-        cv2.rectangle(self.img, (self.px(x0), self.px(y0)), (self.px(x1) - 1, self.px(y1) - 1), colour, -1)
-
-    def ink(self, mask: np.ndarray, x: int, y: int, colour) -> None:
-        h, w = mask.shape
-        H, W = self.img.shape[:2]
-        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
-        if x1 <= x0 or y1 <= y0:
-            return
-        m = mask[y0 - y : y1 - y, x0 - x : x1 - x, None]
-        roi = self.img[y0:y1, x0:x1].astype(np.float32)
-        self.img[y0:y1, x0:x1] = (roi * (1 - m) + np.asarray(colour, np.float32) * m).astype(np.uint8)
-
-    def text(self, s: str, box: tuple[float, float, float, float], cap_mm: float, colour, font: FontSpec,
-             rng: np.random.Generator, *, spacing: float = 0.12, data_dir: Path | None = None, align: str = "center",
-             squeeze: float = 1.0, emblem: bool = False) -> None:
-        """Draw *s* with cap height *cap_mm*, centred vertically in *box*, squeezed to fit its width.
-
-        *squeeze* scales the text's width first (below 1 gives condensed letters).
-        *emblem* draws a small shield in the widest gap between character groups, as
-        between the letters and digits of old Argentine plates.
-        """
-        x0, y0, x1, y1 = (self.px(v) for v in box)
-        mask = text_mask(s, font, max(3, self.px(cap_mm)), rng, spacing=spacing, data_dir=data_dir)
-        if emblem:
-            _draw_emblem(mask, rng)
-        if squeeze != 1.0:
-            mask = cv2.resize(mask, (max(1, int(mask.shape[1] * squeeze)), mask.shape[0]), interpolation=cv2.INTER_AREA)
-        if mask.shape[1] > x1 - x0:
-            mask = cv2.resize(mask, (max(1, x1 - x0), mask.shape[0]), interpolation=cv2.INTER_AREA)
-        slack = (x1 - x0) - mask.shape[1]
-        if align == "center":
-            x = x0 + slack // 2 + int(rng.integers(-slack // 8 - 1, slack // 8 + 1)) if slack > 0 else x0
-        else:
-            x = x0
-        y = y0 + ((y1 - y0) - mask.shape[0]) // 2
-        self.ink(mask, x, y, colour)
-
-
-def _draw_emblem(mask: np.ndarray, rng: np.random.Generator) -> None:
-    """Draw a shield (filled or outlined) into the widest run of empty columns in the middle of *mask*."""
-    h, w = mask.shape
-    empty = mask.max(axis=0) < 0.05
-    best, run_start = (0, 0), None
-    for x in range(int(w * 0.2), int(w * 0.8) + 1):
-        if x < int(w * 0.8) and empty[x]:
-            run_start = x if run_start is None else run_start
-        elif run_start is not None:
-            best = max(best, (x - run_start, run_start))
-            run_start = None
-    width, start = best
-    if width < 0.25 * h:
-        return  # no gap wide enough: nothing to draw
-    ew = max(2, int(min(width * 0.7, h * float(rng.uniform(0.3, 0.5)))))
-    eh = max(3, int(h * float(rng.uniform(0.35, 0.6))))
-    cx, cy = start + width // 2, h // 2 + int(h * float(rng.uniform(-0.08, 0.08)))
-    top, left = cy - eh // 2, cx - ew // 2
-    shield = np.array([[left, top], [left + ew, top], [left + ew, top + eh * 2 // 3], [cx, top + eh],
-                       [left, top + eh * 2 // 3]], np.int32)
-    if rng.random() < 0.6:
-        cv2.fillPoly(mask, [shield], 1.0, cv2.LINE_AA)
-    else:
-        cv2.polylines(mask, [shield], True, 1.0, max(1, h // 14), cv2.LINE_AA)
-
-
-def _jitter(colour, rng: np.random.Generator, amount: int = 18) -> tuple[int, int, int]:
-    """Vary the brightness of *colour* by up to *amount* and its tint by a third of that."""
-    shift = int(rng.integers(-amount, amount + 1))
-    tint = max(1, amount // 3)
-    return tuple(int(np.clip(c + shift + rng.integers(-tint, tint + 1), 0, 255)) for c in colour)
-
-
-def _new_canvas(w_mm: float, h_mm: float, height: int, bg, rng: np.random.Generator) -> _Canvas:
-    scale = 2.0 * height / h_mm  # draw at twice the size, downsample at the end
-    img = np.empty((int(round(h_mm * scale)), int(round(w_mm * scale)), 3), np.uint8)
-    img[:] = _jitter(bg, rng)
-    return _Canvas(img, scale)
-
-
-def _border(c: _Canvas, inset_mm: float, width_mm: float, colour) -> None:
-    h, w = c.img.shape[:2]
-    i, t = c.px(inset_mm), max(1, c.px(width_mm))
-    cv2.rectangle(c.img, (i, i), (w - 1 - i, h - 1 - i), colour, t, cv2.LINE_AA)
-
-
-def _screws(c: _Canvas, rng: np.random.Generator, positions: list[tuple[float, float]]) -> None:
-    if rng.random() < 0.5:
-        return
-    tone = int(rng.integers(90, 200))
-    for x, y in positions:
-        cv2.circle(c.img, (c.px(x), c.px(y)), max(2, c.px(4)), (tone, tone, tone), -1, cv2.LINE_AA)
-
-
-def _small_font(rng: np.random.Generator) -> FontSpec:
-    return FontSpec("ttf", ("DejaVuSans-Bold.ttf", "DejaVuSansCondensed.ttf", "DejaVuSans.ttf")[int(rng.integers(3))])
-
-
 _TEXT_FACES = ("DejaVuSansCondensed-Bold.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono-Bold.ttf")
+
+
+def _right_band(c: Canvas, country: str, rng: np.random.Generator) -> None:
+    """The blue band on the right of French and Italian plates, with its small badge and characters."""
+    c.rect(474, 4, 516, 106, jitter((150, 50, 10), rng, 12))
+    white = (245, 245, 245)
+    if country == "F":
+        cv2.ellipse(c.img, (c.px(495), c.px(32)), (c.px(14), c.px(16)), 0, 0, 360, seals.random_colour(rng), -1,
+                    cv2.LINE_AA)
+        c.text(_pattern_text("DD", rng), (476, 60, 514, 100), 22, white, small_font(rng), rng)
+    else:
+        c.text(_pattern_text("DD", rng), (476, 14, 514, 48), 18, white, small_font(rng), rng)
+        c.text(_pattern_text("LL", rng), (476, 60, 514, 100), 20, white, small_font(rng), rng)
 
 
 def _eu(text: str, rng, height, data_dir) -> np.ndarray:
     fmts = [f for f in _EU_FORMATS if _slots(f[1]) == _shape(text)]
     country, pattern, yellow, fg = (fmts or list(_EU_FORMATS))[int(rng.integers(len(fmts or _EU_FORMATS)))]
     shown = _group(text, pattern) if fmts else text
-    c = _new_canvas(520, 110, height, (40, 200, 250) if yellow else (245, 245, 245), rng)
-    c.rect(4, 4, 46, 106, _jitter((150, 50, 10), rng, 12))
+    c = new_canvas(520, 110, height, (40, 200, 250) if yellow else (245, 245, 245), rng)
+    c.rect(4, 4, 46, 106, jitter((150, 50, 10), rng, 12))
     for k in range(12):  # the circle of stars
         a = 2 * np.pi * k / 12
         cv2.circle(c.img, (c.px(25 + 11 * np.cos(a)), c.px(33 + 11 * np.sin(a))), max(1, c.px(2)), (0, 210, 255), -1, cv2.LINE_AA)
-    c.text(country, (6, 64, 44, 100), 22 if len(country) < 3 else 16, (245, 245, 245), _small_font(rng), rng)
+    c.text(country, (6, 64, 44, 100), 22 if len(country) < 3 else 16, (245, 245, 245), small_font(rng), rng)
+    right = 512
+    if country in _RIGHT_BAND and rng.random() < 0.7:
+        _right_band(c, country, rng)
+        right = 470
     font = choose_font(rng, data_dir, text, ("DejaVuSansCondensed-Bold.ttf", "DejaVuSansMono-Bold.ttf"))
-    c.text(shown, (52, 8, 512, 102), float(rng.uniform(62, 78)), _jitter(fg, rng, 15), font, rng,
-           spacing=float(rng.uniform(0.05, 0.2)), data_dir=data_dir, squeeze=float(rng.uniform(0.75, 1.05)))
-    _border(c, 2, 2.5, (30, 30, 30))
+    mask, x, y = c.text(seals.gap_text(shown), (52, 8, right, 102), float(rng.uniform(62, 78)), jitter(fg, rng, 15),
+                        font, rng, spacing=float(rng.uniform(0.05, 0.2)), data_dir=data_dir,
+                        squeeze=float(rng.uniform(0.75, 1.05)))
+    if seals.SEAL_SLOT in shown:
+        seals.draw_in_gap(c.img, mask, x, y, _SEAL_KIND[country], rng)
+    border(c, 2, 2.5, (30, 30, 30))
     return c.img
 
 
 def _uk(text: str, rng, height, data_dir) -> np.ndarray:
     rear = rng.random() < 0.6
-    c = _new_canvas(520, 111, height, (20, 200, 250) if rear else (245, 245, 245), rng)
+    c = new_canvas(520, 111, height, (20, 200, 250) if rear else (245, 245, 245), rng)
     shown = _group(text, "LLDD LLL") if _shape(text) == "LLDDLLL" else text
     x0 = 8
     if rng.random() < 0.4:
-        c.rect(4, 4, 44, 107, _jitter((150, 50, 10), rng, 12))
-        c.text("UK" if rng.random() < 0.5 else "GB", (6, 60, 42, 100), 22, (245, 245, 245), _small_font(rng), rng)
+        c.rect(4, 4, 44, 107, jitter((150, 50, 10), rng, 12))
+        c.text("UK" if rng.random() < 0.5 else "GB", (6, 60, 42, 100), 22, (245, 245, 245), small_font(rng), rng)
         x0 = 50
     font = choose_font(rng, data_dir, text, ("DejaVuSansCondensed-Bold.ttf",))
-    c.text(shown, (x0, 8, 512, 103), float(rng.uniform(66, 79)), _jitter((15, 15, 15), rng, 10), font, rng,
+    c.text(shown, (x0, 8, 512, 103), float(rng.uniform(66, 79)), jitter((15, 15, 15), rng, 10), font, rng,
            spacing=float(rng.uniform(0.06, 0.16)), data_dir=data_dir,
            squeeze=float(rng.uniform(0.7, 1.05)))
     if rng.random() < 0.5:
-        _border(c, 2, 2, (30, 30, 30))
+        border(c, 2, 2, (30, 30, 30))
     return c.img
 
 
@@ -284,39 +219,39 @@ def _us_backgrounds(folder: Path) -> tuple[np.ndarray, ...]:
 
 def _us(text: str, rng, height, data_dir) -> np.ndarray:
     shown = _grouped(text, _US_FORMATS, rng)
-    c = _new_canvas(305, 152, height, (245, 245, 240), rng)
+    c = new_canvas(305, 152, height, (245, 245, 240), rng)
     backgrounds = _us_backgrounds(Path(data_dir) / "us-plate-backgrounds") if data_dir is not None else ()
     if backgrounds and rng.random() < 0.85:
         bg = backgrounds[int(rng.integers(len(backgrounds)))]
         c.img[:] = cv2.resize(bg, (c.img.shape[1], c.img.shape[0]), interpolation=cv2.INTER_LINEAR)
     else:
-        band = _jitter((140, 40, 20) if rng.random() < 0.5 else (30, 30, 160), rng, 25)
+        band = jitter((140, 40, 20) if rng.random() < 0.5 else (30, 30, 160), rng, 25)
         c.rect(0, 0, 305, 30, band)
         c.rect(0, 130, 305, 152, band)
         state = _US_STATES[int(rng.integers(len(_US_STATES)))]
-        c.text(state, (20, 4, 285, 28), 17, (245, 245, 245), _small_font(rng), rng)
+        c.text(state, (20, 4, 285, 28), 17, (245, 245, 245), small_font(rng), rng)
     fg = [(110, 30, 10), (20, 20, 20), (30, 30, 150), (40, 90, 20)][int(rng.integers(4))]
     font = choose_font(rng, data_dir, text, ("DejaVuSansCondensed-Bold.ttf", "DejaVuSans-Bold.ttf"))
-    c.text(shown, (14, 34, 291, 124), float(rng.uniform(58, 72)), _jitter(fg, rng, 15), font, rng,
+    c.text(shown, (14, 34, 291, 124), float(rng.uniform(58, 72)), jitter(fg, rng, 15), font, rng,
            spacing=float(rng.uniform(0.04, 0.14)), data_dir=data_dir,
            squeeze=float(rng.uniform(0.7, 1.05)))
     return c.img
 
 
 def _mercosul(text: str, country: str, rng, height, data_dir, pattern: str) -> np.ndarray:
-    c = _new_canvas(400, 130, height, (248, 248, 248), rng)
-    c.rect(0, 0, 400, 30, _jitter((150, 60, 0), rng, 15))
-    c.text(country, (60, 4, 340, 27), 15, (245, 245, 245), _small_font(rng), rng)
-    c.rect(8, 5, 30, 25, _jitter((200, 150, 40), rng, 20))  # the Mercosur emblem square
+    c = new_canvas(400, 130, height, (248, 248, 248), rng)
+    c.rect(0, 0, 400, 30, jitter((150, 60, 0), rng, 15))
+    c.text(country, (60, 4, 340, 27), 15, (245, 245, 245), small_font(rng), rng)
+    c.rect(8, 5, 30, 25, jitter((200, 150, 40), rng, 20))  # the Mercosur emblem square
     if rng.random() < 0.4:  # wide gaps between the groups, as on many real plates
         pattern = pattern.replace(" ", "  ")
     shown = _group(text, pattern) if _shape(text) == _slots(pattern) else text
     font = choose_font(rng, data_dir, text, ("DejaVuSansMono-Bold.ttf", *NARROW_FACES))
-    c.text(shown, (10, 38, 390, 124), float(rng.uniform(58, 70)), _jitter((15, 15, 15), rng, 10), font, rng,
+    c.text(shown, (10, 38, 390, 124), float(rng.uniform(58, 70)), jitter((15, 15, 15), rng, 10), font, rng,
            spacing=float(rng.uniform(0.04, 0.16)), data_dir=data_dir,
            squeeze=float(rng.uniform(0.7, 1.05)))
-    _border(c, 1, 3, (20, 20, 20))
-    _screws(c, rng, [(80, 34), (320, 34)])
+    border(c, 1, 3, (20, 20, 20))
+    screws(c, rng, [(80, 34), (320, 34)])
     return c.img
 
 
@@ -325,33 +260,33 @@ def _br(text: str, rng, height, data_dir) -> np.ndarray:
         return _mercosul(text, "BRASIL", rng, height, data_dir, "LLLDLDD")
     red = rng.random() < 0.45  # commercial plates are red with white text
     bg, fg = ((60, 60, 170), (235, 235, 235)) if red else ((200, 200, 200), (25, 25, 25))
-    c = _new_canvas(400, 130, height, bg, rng)
+    c = new_canvas(400, 130, height, bg, rng)
     sep = "-" if rng.random() < 0.5 else "·"
     shown = _group(text, f"LLL{sep}DDDD") if _shape(text) == "LLLDDDD" else text
-    c.text(_BR_CITIES[int(rng.integers(len(_BR_CITIES)))], (60, 5, 340, 22), 10, fg, _small_font(rng), rng)
+    c.text(_BR_CITIES[int(rng.integers(len(_BR_CITIES)))], (60, 5, 340, 22), 10, fg, small_font(rng), rng)
     font = choose_font(rng, data_dir, text, ("DejaVuSans-Bold.ttf", *NARROW_FACES))
-    c.text(shown, (8, 26, 392, 124), float(rng.uniform(64, 80)), _jitter(fg, rng, 15), font, rng,
+    c.text(shown, (8, 26, 392, 124), float(rng.uniform(64, 80)), jitter(fg, rng, 15), font, rng,
            spacing=float(rng.uniform(0.04, 0.14)), data_dir=data_dir,
            squeeze=float(rng.uniform(0.7, 1.05)))
-    _border(c, 3, 2.5, fg)
-    _screws(c, rng, [(40, 14), (360, 14)])
+    border(c, 3, 2.5, fg)
+    screws(c, rng, [(40, 14), (360, 14)])
     return c.img
 
 
 def _ar(text: str, rng, height, data_dir) -> np.ndarray:
     if _shape(text) == "LLDDDLL" or (_shape(text) != "LLLDDD" and rng.random() < 0.5):
         return _mercosul(text, "REPUBLICA ARGENTINA", rng, height, data_dir, "LL DDD LL")
-    c = _new_canvas(294 * 1.2, 129, height, (25, 25, 25), rng)
+    c = new_canvas(294 * 1.2, 129, height, (25, 25, 25), rng)
     w = 294 * 1.2
     emblem = rng.random() < 0.5  # the national shield between the groups, as on real old plates
     sep = "   " if emblem else (" ", "·", "-", "  ")[int(rng.integers(4))]
     shown = _group(text, f"LLL{sep}DDD") if _shape(text) == "LLLDDD" else text
-    c.text("ARGENTINA", (80, 5, w - 80, 24), 12, (235, 235, 235), _small_font(rng), rng)
+    c.text("ARGENTINA", (80, 5, w - 80, 24), 12, (235, 235, 235), small_font(rng), rng)
     font = choose_font(rng, data_dir, text, ("DejaVuSansMono-Bold.ttf", *NARROW_FACES))
-    c.text(shown, (12, 30, w - 12, 122), float(rng.uniform(62, 78)), _jitter((235, 235, 235), rng, 15), font, rng,
+    c.text(shown, (12, 30, w - 12, 122), float(rng.uniform(62, 78)), jitter((235, 235, 235), rng, 15), font, rng,
            spacing=float(rng.uniform(0.05, 0.18)), data_dir=data_dir,
            squeeze=float(rng.uniform(0.7, 1.05)), emblem=emblem)
-    _border(c, 3, float(rng.uniform(2, 7)), (220, 220, 220))  # the retro-reflective frame
+    border(c, 3, float(rng.uniform(2, 7)), (220, 220, 220))  # the retro-reflective frame
     return c.img
 
 
@@ -360,22 +295,22 @@ def _moto(text: str, rng, height, data_dir) -> np.ndarray:
     top, bottom = text[:TWO_LINE_SPLIT], text[TWO_LINE_SPLIT:]
     look = int(rng.integers(3))  # 0: old Argentine (white on black), 1: Mercosul, 2: old Brazilian grey
     bg, fg = [((25, 25, 25), (235, 235, 235)), ((248, 248, 248), (15, 15, 15)), ((200, 200, 200), (25, 25, 25))][look]
-    c = _new_canvas(200, 170, height, bg, rng)
+    c = new_canvas(200, 170, height, bg, rng)
     band = 0.0
     if look == 1:
         band = 30.0
-        c.rect(0, 0, 200, band, _jitter((150, 60, 0), rng, 15))
-        c.text("ARGENTINA" if rng.random() < 0.5 else "BRASIL", (30, 4, 170, 26), 14, (245, 245, 245), _small_font(rng), rng)
+        c.rect(0, 0, 200, band, jitter((150, 60, 0), rng, 15))
+        c.text("ARGENTINA" if rng.random() < 0.5 else "BRASIL", (30, 4, 170, 26), 14, (245, 245, 245), small_font(rng), rng)
     font = choose_font(rng, data_dir, text, ("DejaVuSansMono-Bold.ttf", *NARROW_FACES))
     line_h = (170 - band - 12) / 2
     cap = float(rng.uniform(0.68, 0.82)) * line_h
-    ink = _jitter(fg, rng, 15)
+    ink = jitter(fg, rng, 15)
     for k, part in enumerate((top, bottom)):
         y0 = band + 6 + k * line_h
         if part:
             c.text(part, (10, y0, 190, y0 + line_h), cap, ink, font, rng, spacing=float(rng.uniform(0.05, 0.2)),
                    data_dir=data_dir, squeeze=float(rng.uniform(0.75, 1.05)))
-    _border(c, 3, float(rng.uniform(2, 5)), fg if look != 1 else (20, 20, 20))
+    border(c, 3, float(rng.uniform(2, 5)), fg if look != 1 else (20, 20, 20))
     return c.img
 
 
