@@ -87,3 +87,19 @@ def test_extra_folders_are_checked_before_any_work(tmp_path, capsys):
     assert train_reader.main(["--data", str(tmp_path / "data"), "--work", str(work), "--extra", str(tmp_path / "nope")]) == 2
     assert "labels.csv not found" in capsys.readouterr().err
     assert not work.exists()  # refused before rendering or writing anything
+
+
+def test_recent_shards_are_repeated_in_the_epoch_pool():
+    from tools import train_reader
+
+    a = train_reader.parse_args(["--shard-size", "3", "--recent-from", "2", "--recent-repeat", "3"])
+    x = np.arange(4 * 3)[:, None]  # four shards of three samples
+    y = [f"s{i // 3}" for i in range(12)]
+    x2, y2 = train_reader.with_recent_repeated(x, y, a)
+    assert len(x2) == len(y2) == 12 + 2 * 6
+    assert y2.count("s3") == 9 and y2.count("s1") == 3
+    assert [int(v) for v in x2[12:18, 0]] == list(range(6, 12))
+    # not in use, or the recent shards are not loaded yet (an early epoch): the pool is unchanged
+    for args in (["--shard-size", "3"], ["--shard-size", "3", "--recent-from", "4", "--recent-repeat", "3"]):
+        same_x, same_y = train_reader.with_recent_repeated(x, y, train_reader.parse_args(args))
+        assert same_x is x and same_y is y

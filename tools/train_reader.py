@@ -48,6 +48,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--shard-size", type=int, default=5000, help="samples per synthetic shard (default: %(default)s)")
     p.add_argument("--real-copies", type=int, default=8, help="augmented copies of each br-crops training image (default: %(default)s)")
     p.add_argument("--real-repeat", type=int, default=2, help="times the real copies are seen per epoch (default: %(default)s)")
+    p.add_argument("--recent-from", type=int, default=None, metavar="K",
+                   help="synthetic shards K and later (rendered by a newer renderer) are seen --recent-repeat times "
+                        "per epoch, so that a fine-tune sees enough of what they add")
+    p.add_argument("--recent-repeat", type=int, default=1, metavar="R",
+                   help="times shards from --recent-from on are seen per epoch (default: %(default)s)")
     p.add_argument("--extra", type=Path, action="append", default=[], metavar="DIR",
                    help="another folder of labelled crops (labels.csv: file,text) trained on like the br-crops "
                         "training part, e.g. pseudo-labels written by tools.pseudo_label; repeatable")
@@ -105,6 +110,17 @@ def render_shards(a: argparse.Namespace, count: int) -> tuple[np.ndarray, list[s
         if a.workers <= 1:
             print(f"synthetic shard {k}/{count} ready ({time.time() - start:.0f} s)", flush=True)
     return np.concatenate(xs), ys
+
+
+def with_recent_repeated(x: np.ndarray, y: list[str], a: argparse.Namespace) -> tuple[np.ndarray, list[str]]:
+    """Append extra copies of the shards from ``--recent-from`` on (``--recent-repeat`` copies in all)."""
+    if a.recent_from is None or a.recent_repeat <= 1:
+        return x, y
+    start = a.recent_from * a.shard_size
+    if start >= len(x):
+        return x, y
+    copies = a.recent_repeat - 1
+    return np.concatenate([x] + [x[start:]] * copies), y + y[start:] * copies
 
 
 def real_sets(a: argparse.Namespace) -> dict[str, tuple[np.ndarray, list[str]]]:
@@ -229,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     history = json.loads(history_path.read_text()) if a.resume and history_path.is_file() else []
     for epoch in range(int(epoch_var.numpy()), a.epochs):
         n_shards = min(a.shards, a.first_shards + epoch * a.grow)
-        x_syn, y_syn = render_shards(a, n_shards)
+        x_syn, y_syn = with_recent_repeated(*render_shards(a, n_shards), a)
         x_all = np.concatenate([x_syn] + ([real["br_train"][0]] * a.real_repeat if real else []))
         labels, lengths = encode_labels(y_syn + (real["br_train"][1] * a.real_repeat if real else []))
         print(f"epoch {epoch + 1}: {n_shards} synthetic shards + real = {len(x_all)} samples, "
@@ -269,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
 def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | None) -> dict:
     """What trained the model, for its card (``tools.quantize --training``)."""
     data = [f"synthetic: {a.shards} shards x {a.shard_size} rendered plates (tools/synth, seed {a.seed})"]
+    if a.recent_from is not None and a.recent_repeat > 1:
+        data.append(f"synthetic shards {a.recent_from}-{a.shards - 1} seen {a.recent_repeat} times per epoch")
     if a.data is not None:
         data += [
             f"br-crops training part: split by plate text, seed {reader_data.BR_SPLIT_SEED}, "
