@@ -149,9 +149,6 @@ def _grouped(text: str, patterns: tuple[str, ...], rng: np.random.Generator) -> 
     return text
 
 
-_TEXT_FACES = ("DejaVuSansCondensed-Bold.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono-Bold.ttf")
-
-
 def _right_band(c: Canvas, country: str, rng: np.random.Generator) -> None:
     """The blue band on the right of French and Italian plates, with its small badge and characters."""
     c.rect(474, 4, 516, 106, jitter((150, 50, 10), rng, 12))

@@ -48,8 +48,8 @@ def widest_gap(mask: np.ndarray, lo: float = 0.2, hi: float = 0.8, *, interior: 
     if interior:
         inked = np.flatnonzero(mask.max(axis=0) >= 0.05)
         a, b = (int(inked[0]), int(inked[-1]) + 1) if inked.size else (0, 0)
-    empty = np.zeros(max(0, b - a) + 2, bool)
-    empty[1:-1] = mask[:, a:b].max(axis=0) < 0.05 if b > a else empty[1:-1]
+    cols = mask[:, a:b].max(axis=0) < 0.05 if b > a else np.zeros(0, bool)
+    empty = np.concatenate(([False], cols, [False]))  # closed at both ends, so runs pair up
     edges = np.flatnonzero(np.diff(empty.astype(np.int8)))
     starts, ends = edges[0::2], edges[1::2]
     if starts.size == 0:
