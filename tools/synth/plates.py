@@ -65,6 +65,8 @@ _EU_FORMATS: tuple[tuple[str, str, bool, tuple[int, int, int]], ...] = (
     ("SLO", "LL@LL-DDD", False, (20, 20, 20)),
     ("HR", "LL@DDD-LL", False, (20, 20, 20)),
 )
+#: the blue of the EU band (and of the French and Italian right-hand bands), BGR
+_EU_BLUE = (150, 50, 10)
 #: the mark each country carries in a pattern's seal slot
 _SEAL_KIND = {"D": "de", "A": "shield", "SLO": "shield", "HR": "checker"}
 #: countries with a blue band on the right: regional badge and department number (F), year and province (I)
@@ -151,7 +153,7 @@ def _grouped(text: str, patterns: tuple[str, ...], rng: np.random.Generator) -> 
 
 def _right_band(c: Canvas, country: str, rng: np.random.Generator) -> None:
     """The blue band on the right of French and Italian plates, with its small badge and characters."""
-    c.rect(474, 4, 516, 106, jitter((150, 50, 10), rng, 12))
+    c.rect(474, 4, 516, 106, jitter(_EU_BLUE, rng, 12))
     white = (245, 245, 245)
     if country == "F":
         cv2.ellipse(c.img, (c.px(495), c.px(32)), (c.px(14), c.px(16)), 0, 0, 360, seals.random_colour(rng), -1,
@@ -167,7 +169,7 @@ def _eu(text: str, rng, height, data_dir) -> np.ndarray:
     country, pattern, yellow, fg = (fmts or list(_EU_FORMATS))[int(rng.integers(len(fmts or _EU_FORMATS)))]
     shown = _group(text, pattern) if fmts else text
     c = new_canvas(520, 110, height, (40, 200, 250) if yellow else (245, 245, 245), rng)
-    c.rect(4, 4, 46, 106, jitter((150, 50, 10), rng, 12))
+    c.rect(4, 4, 46, 106, jitter(_EU_BLUE, rng, 12))
     for k in range(12):  # the circle of stars
         a = 2 * np.pi * k / 12
         cv2.circle(c.img, (c.px(25 + 11 * np.cos(a)), c.px(33 + 11 * np.sin(a))), max(1, c.px(2)), (0, 210, 255), -1, cv2.LINE_AA)
@@ -192,7 +194,7 @@ def _uk(text: str, rng, height, data_dir) -> np.ndarray:
     shown = _group(text, "LLDD LLL") if _shape(text) == "LLDDLLL" else text
     x0 = 8
     if rng.random() < 0.4:
-        c.rect(4, 4, 44, 107, jitter((150, 50, 10), rng, 12))
+        c.rect(4, 4, 44, 107, jitter(_EU_BLUE, rng, 12))
         c.text("UK" if rng.random() < 0.5 else "GB", (6, 60, 42, 100), 22, (245, 245, 245), small_font(rng), rng)
         x0 = 50
     font = choose_font(rng, data_dir, text, ("DejaVuSansCondensed-Bold.ttf",))

@@ -121,13 +121,18 @@ def _german(img: np.ndarray, cx: int, y0: int, h: int, width: int, rng: np.rando
             _arms(img, cx, cy - int(r * 0.45), int(r * 0.8), int(r * 0.95), rng)
 
 
+def _paste_inside(img: np.ndarray, layer: np.ndarray, poly: np.ndarray) -> None:
+    """Copy the pixels of *layer* inside polygon *poly* onto *img* (a figure clipped to its shield)."""
+    clip = np.zeros(img.shape[:2], np.uint8)
+    cv2.fillPoly(clip, [poly], 255)
+    img[clip > 0] = layer[clip > 0]
+
+
 def _arms(img: np.ndarray, cx: int, top: int, ew: int, eh: int, rng: np.random.Generator) -> None:
     """A coat of arms: a shield with stripes, halves or a figure, in random colours."""
     ew, eh = max(3, ew), max(4, eh)
     poly = _shield_polygon(cx, top, ew, eh)
     cv2.fillPoly(img, [poly], random_colour(rng), cv2.LINE_AA)
-    clip = np.zeros(img.shape[:2], np.uint8)
-    cv2.fillPoly(clip, [poly], 255)
     layer = img.copy()
     figure = int(rng.integers(4))
     second = random_colour(rng)
@@ -143,7 +148,7 @@ def _arms(img: np.ndarray, cx: int, top: int, ew: int, eh: int, rng: np.random.G
         peaks = np.array([[left, top + eh * 3 // 5], [cx - ew // 4, top + eh // 4], [cx, top + eh // 2],
                           [cx + ew // 4, top + eh // 4], [left + ew, top + eh * 3 // 5]], np.int32)
         cv2.polylines(layer, [peaks], False, second, max(1, ew // 8), cv2.LINE_AA)
-    img[clip > 0] = layer[clip > 0]
+    _paste_inside(img, layer, poly)
     if rng.random() < 0.5:
         cv2.polylines(img, [poly], True, random_colour(rng, 10, 120), max(1, ew // 12), cv2.LINE_AA)
 
@@ -153,8 +158,6 @@ def _checker(img: np.ndarray, cx: int, top: int, ew: int, eh: int, rng: np.rando
     ew, eh = max(5, ew), max(6, eh)
     crown = eh // 5
     poly = _shield_polygon(cx, top + crown, ew, eh - crown)
-    clip = np.zeros(img.shape[:2], np.uint8)
-    cv2.fillPoly(clip, [poly], 255)
     squares = img.copy()
     light, dark = random_colour(rng, 170, 250), random_colour(rng, 20, 140)
     n = 5
@@ -165,7 +168,7 @@ def _checker(img: np.ndarray, cx: int, top: int, ew: int, eh: int, rng: np.rando
             tone = light if (i + j) % 2 else dark
             x0, y0 = left + j * cell, top + crown + i * cell
             cv2.rectangle(squares, (x0, y0), (x0 + cell, y0 + cell), tone, -1)
-    img[clip > 0] = squares[clip > 0]
+    _paste_inside(img, squares, poly)
     for j in range(5):  # the crown
         x0 = left + j * ew // 5
         cv2.rectangle(img, (x0, top), (x0 + max(1, ew // 6), top + crown - 1), random_colour(rng, 40, 220), -1)
