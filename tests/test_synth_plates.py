@@ -90,6 +90,47 @@ def test_camera_crop_and_ir_look():
     assert gray.shape == plate.shape[:2]
 
 
+def _edge_stripes(crop: np.ndarray) -> tuple[bool, bool]:
+    """Whether the red top stripe and the blue bottom stripe of the test plate show in *crop*."""
+    b, g, r = (crop[..., k].astype(int) for k in range(3))
+    return bool(((r > 200) & (g < 60) & (b < 60)).any()), bool(((b > 200) & (g < 60) & (r < 60)).any())
+
+
+def test_a_cut_box_loses_one_long_edge_of_the_plate():
+    plate = np.full((60, 240, 3), 255, np.uint8)
+    plate[:6] = (0, 0, 255)  # red top stripe (BGR)
+    plate[-6:] = (255, 0, 0)  # blue bottom stripe
+    grey = np.full((300, 600, 3), 128, np.uint8)
+    rng = np.random.default_rng(11)
+    for _ in range(10):  # no cut: both stripes are inside the box
+        crop = augment.perspective_crop(plate, rng, max_rotate=0, max_skew=0, margin=(0.0, 0.2), background=grey)
+        assert _edge_stripes(crop) == (True, True)
+    lost = []
+    for _ in range(40):
+        crop = augment.perspective_crop(plate, rng, max_rotate=0, max_skew=0, margin=(0.0, 0.2), background=grey, cut=0.15)
+        top, bottom = _edge_stripes(crop)
+        assert top != bottom  # exactly one edge is cut off
+        lost.append("top" if bottom else "bottom")
+    assert lost.count("bottom") > lost.count("top") > 0  # mostly the bottom, as with a box sitting too high
+
+
+def test_camera_crop_cut_share_is_off_by_default():
+    plate = np.full((60, 240, 3), 255, np.uint8)
+    plate[:6] = (0, 0, 255)
+    plate[-6:] = (255, 0, 0)
+    a = augment.camera_crop(plate, np.random.default_rng(2), out_height=40, strength=0)
+    b = augment.camera_crop(plate, np.random.default_rng(2), out_height=40, strength=0, cut_share=0.0)
+    assert np.array_equal(a, b)  # the default draws nothing extra, so seeded renders stay the same
+
+    def stripe_share(cut_share: float) -> float:
+        crops = [augment.camera_crop(plate, np.random.default_rng(s), out_height=40, strength=0, cut_share=cut_share)
+                 for s in range(30)]
+        return float(np.mean([sum(_edge_stripes(c)) / 2 for c in crops]))
+
+    assert stripe_share(0.0) == 1.0
+    assert stripe_share(1.0) < 0.9  # a cut box loses a whole stripe unless rotation keeps a corner of it
+
+
 def test_two_line_plates_put_three_characters_above_the_rest():
     from tools.synth.plates import TWO_LINE_SPLIT, TWO_LINE_STYLES
 

@@ -60,6 +60,7 @@ def perspective_crop(
     max_skew: float = 0.1,
     margin: tuple[float, float] = (-0.04, 0.25),
     background: np.ndarray | None = None,
+    cut: float = 0.0,
 ) -> np.ndarray:
     """Warp *plate* with a random perspective onto clutter and crop around it like a detector box.
 
@@ -72,6 +73,9 @@ def perspective_crop(
         margin: range of the margin around the plate's bounding box on each side, as a
             fraction of the plate height (negative values cut into the plate edge).
         background: optional BGR image to take the surroundings from.
+        cut: when above 0, the box is shifted like a detector box that sits too high (or,
+            one time in four, too low): this fraction of the plate height is cut off the
+            bottom (top) edge and the opposite margin widens.
 
     Returns:
         A BGR uint8 crop.
@@ -102,6 +106,10 @@ def perspective_crop(
     x1, y1 = dst.max(axis=0)
     mx = rng.uniform(*margin, 2) * h
     my = rng.uniform(*margin, 2) * h
+    if cut > 0:  # measured from the plate's own (skewed) edge, not from its bounding box
+        top = rng.random() < 0.25
+        my = np.array([-cut * h, rng.uniform(0.15, 0.6) * h] if top else [rng.uniform(0.15, 0.6) * h, -cut * h])
+        y0, y1 = (dst[:2, 1].mean(), y1) if top else (y0, dst[2:, 1].mean())
     cx0, cy0 = int(max(0, x0 - mx[0])), int(max(0, y0 - my[0]))
     cx1, cy1 = int(min(big_w, x1 + mx[1])), int(min(big_h, y1 + my[1]))
     crop = canvas[cy0:cy1, cx0:cx1]
@@ -217,6 +225,7 @@ def camera_crop(
     ir_probability: float = 0.3,
     background: np.ndarray | None = None,
     strength: float = 1.0,
+    cut_share: float = 0.0,
 ) -> np.ndarray:
     """Turn a clean plate render into a realistic camera crop.
 
@@ -228,12 +237,15 @@ def camera_crop(
         ir_probability: share of samples given the infrared night look.
         background: optional BGR scene to take the surroundings from.
         strength: scales blur and noise (0 gives geometry only).
+        cut_share: share of samples whose box is shifted off the plate, cutting 6-22 %
+            of the plate height off one long edge (see :func:`perspective_crop`).
 
     Returns:
         A BGR uint8 crop of height *out_height*.
     """
+    cut = float(rng.uniform(0.06, 0.22)) if cut_share > 0 and rng.random() < cut_share else 0.0
     img = perspective_crop(plate, rng, out_height=out_height, background=background,
-                           margin=(-0.05, 0.2) if rng.random() < 0.75 else (0.05, 0.45))
+                           margin=(-0.05, 0.2) if rng.random() < 0.75 else (0.05, 0.45), cut=cut)
     if strength <= 0:
         return img
     if rng.random() < 0.5:  # low camera resolution: plate only a few pixels high

@@ -37,6 +37,9 @@ BR_VAL_FRACTION = 0.2
 
 #: share of each plate style among synthetic samples (the real targets are BR and AR)
 STYLE_WEIGHTS = {"br": 0.3, "ar": 0.27, "eu": 0.15, "uk": 0.1, "us": 0.18, "moto": 0.07}
+#: share of one-line samples whose crop box sits off the plate and cuts the characters'
+#: bottom (or top): real ar-crops often do (the detector box includes the frame above)
+CUT_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,8 @@ def synth_sample(rng: np.random.Generator, height: int, width: int, data_dir: Pa
     plate, text = render_plate(style=style, rng=rng, height=plate_h, data_dir=data_dir)
     bg = backgrounds[int(rng.integers(len(backgrounds)))] if backgrounds and rng.random() < 0.5 else None
     crop = augment.camera_crop(plate, rng, out_height=int(rng.integers(height, 2 * height)), background=bg,
-                               ir_probability=0.35, strength=float(rng.uniform(0.4, 1.0)))
+                               ir_probability=0.35, strength=float(rng.uniform(0.4, 1.0)),
+                               cut_share=0.0 if style in TWO_LINE_STYLES else CUT_SHARE)
     if style in TWO_LINE_STYLES:  # a two-line plate is read line by line, as the reader does it
         top = rng.random() < 0.5
         crop = two_line_halves(crop)[0 if top else 1]
