@@ -90,6 +90,14 @@ def test_camera_crop_and_ir_look():
     assert gray.shape == plate.shape[:2]
 
 
+def _striped_plate() -> np.ndarray:
+    """A white 60x240 test plate with a red top stripe and a blue bottom stripe (BGR)."""
+    plate = np.full((60, 240, 3), 255, np.uint8)
+    plate[:6] = (0, 0, 255)
+    plate[-6:] = (255, 0, 0)
+    return plate
+
+
 def _edge_stripes(crop: np.ndarray) -> tuple[bool, bool]:
     """Whether the red top stripe and the blue bottom stripe of the test plate show in *crop*."""
     b, g, r = (crop[..., k].astype(int) for k in range(3))
@@ -97,9 +105,7 @@ def _edge_stripes(crop: np.ndarray) -> tuple[bool, bool]:
 
 
 def test_a_cut_box_loses_one_long_edge_of_the_plate():
-    plate = np.full((60, 240, 3), 255, np.uint8)
-    plate[:6] = (0, 0, 255)  # red top stripe (BGR)
-    plate[-6:] = (255, 0, 0)  # blue bottom stripe
+    plate = _striped_plate()
     grey = np.full((300, 600, 3), 128, np.uint8)
     rng = np.random.default_rng(11)
     for _ in range(10):  # no cut: both stripes are inside the box
@@ -115,9 +121,7 @@ def test_a_cut_box_loses_one_long_edge_of_the_plate():
 
 
 def test_camera_crop_cut_share_is_off_by_default():
-    plate = np.full((60, 240, 3), 255, np.uint8)
-    plate[:6] = (0, 0, 255)
-    plate[-6:] = (255, 0, 0)
+    plate = _striped_plate()
     a = augment.camera_crop(plate, np.random.default_rng(2), out_height=40, strength=0)
     b = augment.camera_crop(plate, np.random.default_rng(2), out_height=40, strength=0, cut_share=0.0)
     assert np.array_equal(a, b)  # the default draws nothing extra, so seeded renders stay the same
