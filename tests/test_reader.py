@@ -200,19 +200,21 @@ def test_prepare_crop_is_the_percentile_stretch():
         gray = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
         interp = cv2.INTER_AREA if shape[0] > 32 or shape[1] > 128 else cv2.INTER_LINEAR
         small = cv2.resize(gray, (128, 32), interpolation=interp).astype(np.float32)
-        lo, hi = np.percentile(small, (2.0, 98.0))
-        want = np.clip((small - lo) / max(hi - lo, 16.0), 0.0, 1.0)
+        lo, hi = (float(v) for v in np.percentile(small, (2.0, 98.0)))
+        want = np.clip((small - lo) / max(hi - lo, 16.0), 0.0, 1.0)  # float32 arithmetic, as at training time
         got = prepare_crop(crop, 32, 128)
-        assert got.dtype == np.float32 and np.allclose(got, want, atol=1e-6)
+        assert got.dtype == np.float32 and got.shape == (32, 128)
+        assert np.array_equal(got, want)
 
 
-def test_fast_percentiles_match_numpy():
-    from plategate.vision.preprocess import _percentiles
+def test_histogram_percentiles_match_numpy():
+    from plategate.vision.preprocess import _percentiles_u8
 
     rng = np.random.default_rng(1)
     for n in (1, 2, 5, 77, 4096):
-        values = rng.integers(0, 256, n).astype(np.float32)
-        assert np.allclose(_percentiles(values, 2.0, 98.0), np.percentile(values, (2.0, 98.0)))
+        for values in (rng.integers(0, 256, n), rng.integers(100, 104, n), np.full(n, 255)):
+            values = values.astype(np.uint8)
+            assert np.allclose(_percentiles_u8(values, 2.0, 98.0), np.percentile(values, (2.0, 98.0)), rtol=0, atol=1e-9)
 
 
 def test_syntax_constrained_decoding_only_returns_fitting_texts():

@@ -52,20 +52,21 @@ def to_gray_u8(image: np.ndarray) -> np.ndarray:
     raise ImageError(f"unsupported number of channels {channels}")
 
 
-def _percentiles(values: np.ndarray, p_lo: float, p_hi: float) -> tuple[float, float]:
-    """``np.percentile(values, (p_lo, p_hi))`` (linear interpolation) via a partial sort, several times faster."""
+def _percentiles_u8(values: np.ndarray, p_lo: float, p_hi: float) -> tuple[float, float]:
+    """``np.percentile(values, (p_lo, p_hi))`` (linear interpolation) of uint8 *values*, from their histogram.
+
+    The k-th smallest value is the first grey level whose cumulative count exceeds k,
+    so the result is exactly numpy's, several times faster than sorting.
+    """
     n = values.size
+    cum = np.cumsum(np.bincount(values.ravel(), minlength=256))
     pos = [p * (n - 1) / 100.0 for p in (p_lo, p_hi)]
-    idx = sorted({min(n - 1, int(q) + d) for q in pos for d in (0, 1)})
-    part = np.partition(values, idx)
-    out = []
-    for q in pos:
-        i = int(q)
-        frac = q - i
-        a = float(part[i])
-        b = float(part[min(n - 1, i + 1)])
-        out.append(a + (b - a) * frac)
-    return out[0], out[1]
+    ranks = [min(n - 1, int(q) + d) for q in pos for d in (0, 1)]
+    a_lo, b_lo, a_hi, b_hi = np.searchsorted(cum, ranks, side="right").tolist()
+    return (a_lo + (b_lo - a_lo) * (pos[0] - int(pos[0])), a_hi + (b_hi - a_hi) * (pos[1] - int(pos[1])))
+
+
+_LEVELS = np.arange(256, dtype=np.float32)
 
 
 def prepare_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -90,7 +91,9 @@ def prepare_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
     gray = to_gray_u8(image)
     h, w = gray.shape
     interp = cv2.INTER_AREA if (h > height or w > width) else cv2.INTER_LINEAR
-    small = cv2.resize(gray, (width, height), interpolation=interp).astype(np.float32)
-    lo, hi = _percentiles(small.ravel(), 2.0, 98.0)
+    small = cv2.resize(gray, (width, height), interpolation=interp)
+    lo, hi = _percentiles_u8(small, 2.0, 98.0)
     span = max(float(hi - lo), 16.0)
-    return np.clip((small - lo) / span, 0.0, 1.0)
+    # the stretch of every grey level, looked up: the same float32 arithmetic as on the whole image
+    lut = np.clip((_LEVELS - lo) / span, 0.0, 1.0)
+    return lut[small]
