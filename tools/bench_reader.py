@@ -8,13 +8,17 @@ Examples::
 ``--eval`` takes ``DIR`` (all crops in ``DIR/labels.csv``) or ``DIR:val`` / ``DIR:train``
 (the fixed split by plate text used in training). For each set it prints the
 exact-match rate, how many reads scored >= the confidence threshold and how many of
-those were right. ``--latency N`` reads N rendered camera-like crops and prints the
+those were right. ``--audit CSV`` (``file,label,verdict,looks_like``, e.g.
+``tools/eval_data/br-crops-val-audit.csv``) also prints each figure with the labels the
+audit marks ``wrong`` replaced by what the photo shows; the dataset's figures are
+always printed first. ``--latency N`` reads N rendered camera-like crops and prints the
 model-only and the full per-crop time (preprocess + model + beam search).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import sys
@@ -41,6 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threshold", type=float, default=0.9, help="confidence threshold for precision (default: %(default)s)")
     p.add_argument("--formats", default="", metavar="F1,F2",
                    help="plate formats (L=letter, D=digit) for syntax-constrained decoding, e.g. LLLDDDD,LLLDLDD")
+    p.add_argument("--audit", type=Path, default=None, metavar="CSV",
+                   help="label audit (file,label,verdict,looks_like): also score rows marked 'wrong' by 'looks_like'")
     p.add_argument("--errors", type=int, default=0, metavar="K", help="list up to K wrong reads per set")
     p.add_argument("--json", action="store_true", help="print one JSON object with all figures at the end")
     p.add_argument("--update-card", action="store_true",
@@ -48,8 +54,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int = 0) -> dict:
-    """Exact-match and confident-precision figures of *reader* on a labelled folder."""
+def load_label_fixes(path: Path) -> dict[str, tuple[str, str]]:
+    """Read a label audit and return ``{file name: (dataset label, audited label)}`` for rows marked ``wrong``.
+
+    Raises:
+        PlategateError: the file is unreadable, lacks a column, or a ``wrong`` row has no ``looks_like``.
+    """
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise PlategateError(f"label audit {path}: cannot read it: {exc}") from exc
+    need = {"file", "label", "verdict", "looks_like"}
+    if rows and not need <= set(rows[0]):
+        raise PlategateError(f"label audit {path}: needs columns {sorted(need)}, has {sorted(rows[0])}")
+    fixes = {}
+    for line, row in enumerate(rows, start=2):
+        if row["verdict"] != "wrong":
+            continue
+        if not row["looks_like"]:
+            raise PlategateError(f"label audit {path}, line {line}: {row['file']} is marked wrong but has no looks_like")
+        fixes[row["file"]] = (row["label"], row["looks_like"])
+    return fixes
+
+
+def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int = 0,
+             fixes: dict[str, tuple[str, str]] | None = None) -> dict:
+    """Exact-match and confident-precision figures of *reader* on a labelled folder.
+
+    With *fixes* (see :func:`load_label_fixes`), the result also holds an ``audited``
+    entry: the same figures with those labels replaced (only where the dataset's label
+    is the one the audit saw).
+    """
     from tools.synth import reader_data
 
     path, _, part = spec.partition(":")
@@ -58,6 +94,8 @@ def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int 
         train, val = reader_data.split_by_text(samples)
         samples = {"train": train, "val": val}[part]
     right = sure = sure_right = failed = 0
+    a_right = a_sure_right = 0
+    replaced = []
     wrong = []
     for s in samples:
         try:
@@ -73,6 +111,12 @@ def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int 
             sure_right += ok
         if not ok:
             wrong.append((s.path.name, s.text, read.text, read.confidence))
+        fix = (fixes or {}).get(s.path.name)
+        truth = fix[1] if fix and fix[0] == s.text else s.text
+        if truth != s.text:
+            replaced.append(f"{s.path.name} {s.text}->{truth}")
+        a_right += read.text == truth
+        a_sure_right += read.confidence >= threshold and read.text == truth
     n = len(samples)
     res = {"set": spec, "count": n, "exact_match": right / n if n else None, "failed": failed,
            f"confident_{threshold}": sure, f"confident_right_{threshold}": sure_right,
@@ -80,6 +124,12 @@ def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int 
     print(f"{spec}: {n} crops, exact match {right}/{n} = {100 * right / max(n, 1):.1f} %, "
           f"confidence >= {threshold}: {sure} reads, {sure_right} right"
           + (f" ({100 * sure_right / sure:.2f} %)" if sure else ""), flush=True)
+    if replaced:
+        res["audited"] = {"replaced": replaced, "exact_match": a_right / n, f"confident_right_{threshold}": a_sure_right,
+                          f"precision_at_{threshold}": a_sure_right / sure if sure else None}
+        print(f"  with audited labels ({', '.join(replaced)}): exact match {a_right}/{n} = {100 * a_right / n:.1f} %, "
+              f"confidence >= {threshold}: {sure} reads, {a_sure_right} right"
+              + (f" ({100 * a_sure_right / sure:.2f} %)" if sure else ""), flush=True)
     for name, truth, got, conf in sorted(wrong, key=lambda w: -w[3])[:show_errors]:
         print(f"    {name}: truth {truth}  read {got or '-'}  confidence {conf:.3f}")
     return res
@@ -118,12 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     try:
         reader = PlateReader(a.model, threads=a.threads, formats=[f for f in a.formats.split(",") if f])
+        fixes = load_label_fixes(a.audit) if a.audit else None
     except (PlategateError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     out: dict = {"model": str(a.model), "sha256": reader.model.card.sha256, "formats": a.formats, "eval": []}
     for spec in a.eval:
-        out["eval"].append(evaluate(reader, spec, a.threshold, a.errors))
+        out["eval"].append(evaluate(reader, spec, a.threshold, a.errors, fixes))
     if a.latency:
         out["latency"] = latency(reader, a.latency)
     if a.json:

@@ -1,0 +1,80 @@
+"""tools.bench_reader scores labelled crop folders, and a label audit changes only the rows it marks wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from plategate.errors import PlategateError
+from tools import bench_reader
+from tools.synth.plates import render_plate
+
+# clean renders the shipped reader reads exactly (tests/test_reader.py asserts it)
+PLATES = [("br", "ABC1234", 1), ("br", "BRA2E19", 2), ("ar", "KMH306", 5), ("uk", "BD51SMR", 8)]
+
+
+@pytest.fixture
+def crops(tmp_path):
+    """A labelled folder of four renders; the second is labelled wrongly on purpose (BRA2E18)."""
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    rows = ["file,text"]
+    for i, (style, text, seed) in enumerate(PLATES):
+        img, _ = render_plate(text, style, np.random.default_rng(seed), height=48)
+        cv2.imwrite(str(folder / f"p{i}.png"), img)
+        rows.append(f"p{i}.png,{'BRA2E18' if i == 1 else text}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    yield folder
+
+
+def write_audit(path: Path, rows: list[str]) -> Path:
+    path.write_text("file,label,verdict,looks_like\n" + "".join(r + "\n" for r in rows))
+    return path
+
+
+def run_json(capsys, argv: list[str]) -> dict:
+    assert bench_reader.main(argv + ["--json"]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_audit_rescores_only_rows_marked_wrong(crops, tmp_path, capsys):
+    audit = write_audit(tmp_path / "audit.csv", [
+        "p1.png,BRA2E18,wrong,BRA2E19",
+        "p0.png,ABC1234,ambiguous,ABC1284",  # not "wrong": keeps its label
+        "p2.png,XXX000,wrong,KMH306",  # the dataset's label is not the one audited: untouched
+    ])
+    res = run_json(capsys, ["--eval", str(crops), "--audit", str(audit), "--threads", "1"])["eval"][0]
+    assert res["count"] == 4
+    assert res["exact_match"] == 0.75  # against the dataset's labels, p1 is wrong
+    assert res["audited"]["replaced"] == ["p1.png BRA2E18->BRA2E19"]
+    assert res["audited"]["exact_match"] == 1.0
+    assert res["audited"]["confident_right_0.9"] == res["confident_0.9"]
+
+
+def test_without_a_wrong_row_there_is_no_audited_entry(crops, tmp_path, capsys):
+    audit = write_audit(tmp_path / "audit.csv", ["p0.png,ABC1234,ambiguous,ABC1284"])
+    res = run_json(capsys, ["--eval", str(crops), "--audit", str(audit), "--threads", "1"])["eval"][0]
+    assert "audited" not in res
+    assert res["exact_match"] == 0.75
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("file,label\np1.png,BRA2E18\n", "needs columns"),
+    ("file,label,verdict,looks_like\np0.png,A,ambiguous,B\np1.png,BRA2E18,wrong,\n", "line 3: p1.png is marked wrong"),
+])
+def test_malformed_audit_is_refused_with_its_place(crops, tmp_path, capsys, text, message):
+    audit = tmp_path / "audit.csv"
+    audit.write_text(text)
+    with pytest.raises(PlategateError, match=message):
+        bench_reader.load_label_fixes(audit)
+    assert bench_reader.main(["--eval", str(crops), "--audit", str(audit)]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_missing_audit_file_is_an_error(crops, tmp_path, capsys):
+    assert bench_reader.main(["--eval", str(crops), "--audit", str(tmp_path / "none.csv")]) == 1
+    assert "none.csv" in capsys.readouterr().err
