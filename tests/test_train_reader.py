@@ -69,6 +69,42 @@ def test_light_stem_makes_the_second_convolution_separable():
     assert light(x).shape == full(x).shape == (2, 32, 37)
 
 
+def test_transfer_weights_copies_what_agrees_and_leaves_the_new_stem_fresh():
+    import numpy as np
+
+    from tools.reader_model import build_model, transfer_weights
+
+    widths = (8, 16, 16, 16, 16)
+    full = build_model(37, channels=widths)
+    light = build_model(37, channels=widths, light_stem=True)
+    fresh = transfer_weights(full, light)
+    kinds = {type(light.get_layer(name)).__name__ for name in fresh}
+    assert kinds == {"DepthwiseConv2D", "BatchNormalization", "Conv2D"} and len(fresh) == 3
+    for i in (0, -1):  # the first convolution and the classifier
+        src = [layer for layer in full.layers if layer.weights][i]
+        dst = [layer for layer in light.layers if layer.weights][i]
+        assert all(np.array_equal(a, b) for a, b in zip(src.get_weights(), dst.get_weights(), strict=True))
+    with pytest.raises(ValueError, match="no layer in common"):
+        transfer_weights(full, build_model(11, channels=(4, 4, 4, 4, 4)))
+
+
+def test_training_can_start_from_another_readers_weights(tmp_path, capsys):
+    from tools import train_reader
+
+    common = ["--shards", "1", "--first-shards", "1", "--shard-size", "16", "--val-size", "8", "--steps", "1",
+              "--batch", "4", "--channels", "8,8,8,8,8", "--epochs", "1"]
+    assert train_reader.main(["--work", str(tmp_path / "a"), *common]) == 0
+    source = tmp_path / "a" / "reader.keras"
+    assert train_reader.main(["--work", str(tmp_path / "b"), "--light-stem", "--init-from", str(source), *common]) == 0
+    assert "fresh layers: depthwise_conv2d" in capsys.readouterr().out
+    record = json.loads((tmp_path / "b" / "training.json").read_text())
+    assert record["init_from"] == str(source) and record["light_stem"] is True
+    assert len(record["commands"]) == 2  # the source's command, then this one
+    missing = ["--work", str(tmp_path / "c"), "--init-from", str(tmp_path / "none.keras"), *common]
+    assert train_reader.main(missing) == 2
+    assert "none.keras" in capsys.readouterr().err
+
+
 def test_bad_channels_are_a_usage_error(tmp_path):
     from tools import train_reader
 

@@ -76,3 +76,45 @@ def build_model(num_classes: int, height: int = HEIGHT, width: int = WIDTH, chan
     x = layers.Conv2D(num_classes, 1, name="logits")(x)
     out = layers.Reshape((width // 4, num_classes), name="steps")(x)
     return tf.keras.Model(inp, out, name="plate_reader")
+
+
+def transfer_weights(source, target) -> list[str]:
+    """Copy *source*'s weights into *target* wherever the two networks agree.
+
+    Layers that hold weights are paired from the input end while their types and
+    weight shapes match, then from the output end the same way; what lies between
+    (e.g. a separable second convolution in place of a full one, ``light_stem``)
+    keeps its fresh initialisation. This starts a differently built reader from a
+    trained one instead of from scratch.
+
+    Args:
+        source: a trained ``tf.keras.Model``.
+        target: the model to initialise (modified in place).
+
+    Returns:
+        The names of *target*'s layers left with their fresh weights.
+
+    Raises:
+        ValueError: no layer pairs (the networks have nothing in common).
+    """
+    src = [layer for layer in source.layers if layer.weights]
+    dst = [layer for layer in target.layers if layer.weights]
+
+    def same(a, b) -> bool:
+        return type(a) is type(b) and [tuple(w.shape) for w in a.weights] == [tuple(w.shape) for w in b.weights]
+
+    n = min(len(src), len(dst))
+    head = 0
+    while head < n and same(src[head], dst[head]):
+        head += 1
+    tail = 0
+    while tail < n - head and same(src[-1 - tail], dst[-1 - tail]):
+        tail += 1
+    if head + tail == 0:
+        raise ValueError("the source and target readers have no layer in common")
+    pairs = list(zip(src[:head], dst[:head], strict=True)) + list(zip(src[len(src) - tail:], dst[len(dst) - tail:], strict=True))
+    for a, b in pairs:
+        b.set_weights(a.get_weights())
+    fresh = [layer.name for layer in dst[head:len(dst) - tail]]
+    logger.info("copied %d layers from %s; fresh: %s", len(pairs), source.name, ", ".join(fresh) or "none")
+    return fresh

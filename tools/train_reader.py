@@ -70,6 +70,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--width", type=int, default=128, help="model input width; the model emits width/4 steps (default: %(default)s)")
     p.add_argument("--channels", type=_channels, default=None,
                    help="five comma-separated stage widths of the network (default: tools.reader_model.CHANNELS)")
+    p.add_argument("--init-from", type=Path, default=None, metavar="KERAS",
+                   help="start (not --resume) from a trained reader's weights wherever the networks agree, "
+                        "e.g. a --light-stem model from a standard one (tools.reader_model.transfer_weights)")
     p.add_argument("--light-stem", action="store_true",
                    help="make the second convolution depthwise-separable (a faster model; see tools.reader_model)")
     return p.parse_args(argv)
@@ -202,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
-    from tools.reader_model import build_model
+    from tools.reader_model import build_model, transfer_weights
 
     tf.config.threading.set_intra_op_parallelism_threads(a.threads)
     tf.config.threading.set_inter_op_parallelism_threads(a.threads)
@@ -225,6 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     elif manager.latest_checkpoint and not a.resume:
         print(f"refusing to overwrite checkpoints in {a.work / 'ckpt'}; pass --resume or remove them", file=sys.stderr)
         return 2
+    elif a.init_from is not None:
+        try:
+            source = tf.keras.models.load_model(a.init_from, compile=False)
+            fresh = transfer_weights(source, model)
+        except (OSError, ValueError) as exc:
+            print(f"cannot start from {a.init_from}: {exc}", file=sys.stderr)
+            return 2
+        print(f"started from {a.init_from}; fresh layers: {', '.join(fresh) or 'none'}", flush=True)
     steps_t = a.width // 4
 
     @tf.function(reduce_retracing=True)
@@ -297,6 +308,9 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
     command = "nice -n 10 python -m tools.train_reader " + " ".join(argv if argv is not None else sys.argv[1:])
     previous = a.work / "training.json"
     commands = json.loads(previous.read_text()).get("commands", []) if a.resume and previous.is_file() else []
+    source = a.init_from.with_name("training.json") if a.init_from is not None else None
+    if not a.resume and source is not None and source.is_file():  # the commands that trained the starting weights
+        commands = json.loads(source.read_text()).get("commands", [])
     return {
         "data": data,
         "never_trained_on": ["br-crops validation part", "ar-crops"],
@@ -308,6 +322,7 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
         "input": [a.height, a.width],
         "channels": list(a.channels) if a.channels else None,
         "light_stem": a.light_stem,
+        "init_from": str(a.init_from) if a.init_from is not None else None,
         "history": history,
     }
 
