@@ -96,4 +96,4 @@ def prepare_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
     span = max(float(hi - lo), 16.0)
     # the stretch of every grey level, looked up: the same float32 arithmetic as on the whole image
     lut = np.clip((_LEVELS - lo) / span, 0.0, 1.0)
-    return lut[small]
+    return cv2.LUT(small, lut)
