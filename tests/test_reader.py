@@ -234,3 +234,18 @@ def test_syntax_constrained_decoding_only_returns_fitting_texts():
     assert constrained[0][0] == "ABC"
     assert all(t.isalpha() and len(t) == 3 for t, _ in constrained)
     assert beam_search(probs, formats=("DDDD",)) == []
+
+
+def test_format_pass_reaches_a_distant_runner_up():
+    from plategate.vision.ctc import ALPHABET, beam_search
+    from plategate.vision.reader import FORMAT_PRUNE
+
+    # "AE1" with the E at 0.993 and a 6 at 0.005 (a worn digit): only a low prune finds "A61"
+    probs = np.full((5, len(ALPHABET) + 1), 1e-6)
+    for t, ch in enumerate(["A", None, "E", None, "1"]):
+        probs[t, 0 if ch is None else 1 + ALPHABET.index(ch)] = 0.993
+    probs[2, 1 + ALPHABET.index("6")] = 0.005
+    probs /= probs.sum(axis=1, keepdims=True)
+    assert beam_search(probs, formats=("LDD",), max_classes=6) == []  # the free pass's prune
+    found = beam_search(probs, formats=("LDD",), max_classes=6, prune=FORMAT_PRUNE)
+    assert found[0][0] == "A61" and found[0][1] < 0.01

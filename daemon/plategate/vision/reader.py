@@ -19,6 +19,11 @@ logger = logging.getLogger(__name__)
 
 #: crops narrower than this (width / height) are treated as two-line plates
 TWO_LINE_ASPECT = 1.6
+#: classes below this probability at a step are not tried by the format-constrained pass.
+#: It is far below the free pass's 1e-2: the character a format demands is often a
+#: distant runner-up (a worn 6 read as E at 0.99 leaves the 6 at 0.004), and it must
+#: still be reachable, or no text fits and the pass falls back to the free read.
+FORMAT_PRUNE = 1e-3
 
 
 def _pad_to_aspect(crop: np.ndarray, aspect: float) -> np.ndarray:
@@ -94,7 +99,7 @@ class PlateReader:
         probs = softmax(logits, self.temperature)
         if formats:
             found = beam_search(probs, self.alphabet, self.blank, 2 * self.beam_width, self.top_k,
-                                max_len=self.max_length, max_classes=6, formats=formats)
+                                prune=FORMAT_PRUNE, max_len=self.max_length, max_classes=6, formats=formats)
             if found:
                 return found
         return beam_search(probs, self.alphabet, self.blank, self.beam_width, self.top_k, max_len=self.max_length)
