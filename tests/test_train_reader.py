@@ -100,6 +100,10 @@ def test_training_can_start_from_another_readers_weights(tmp_path, capsys):
     record = json.loads((tmp_path / "b" / "training.json").read_text())
     assert record["init_from"] == str(source) and record["light_stem"] is True
     assert len(record["commands"]) == 2  # the source's command, then this one
+    resumed = ["--work", str(tmp_path / "b"), "--light-stem", "--resume", *common[:-1], "2"]
+    assert train_reader.main(resumed) == 0
+    record = json.loads((tmp_path / "b" / "training.json").read_text())
+    assert record["init_from"] == str(source) and len(record["commands"]) == 3
     missing = ["--work", str(tmp_path / "c"), "--init-from", str(tmp_path / "none.keras"), *common]
     assert train_reader.main(missing) == 2
     assert "none.keras" in capsys.readouterr().err

@@ -307,7 +307,9 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
     data += [f"extra labelled crops: {folder} ({a.real_copies} augmented copies each)" for folder in a.extra]
     command = "nice -n 10 python -m tools.train_reader " + " ".join(argv if argv is not None else sys.argv[1:])
     previous = a.work / "training.json"
-    commands = json.loads(previous.read_text()).get("commands", []) if a.resume and previous.is_file() else []
+    before = json.loads(previous.read_text()) if a.resume and previous.is_file() else {}
+    commands = before.get("commands", [])
+    init_from = str(a.init_from) if a.init_from is not None else before.get("init_from")  # a resumed run keeps it
     source = a.init_from.with_name("training.json") if a.init_from is not None else None
     if not a.resume and source is not None and source.is_file():  # the commands that trained the starting weights
         commands = json.loads(source.read_text()).get("commands", [])
@@ -322,7 +324,7 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
         "input": [a.height, a.width],
         "channels": list(a.channels) if a.channels else None,
         "light_stem": a.light_stem,
-        "init_from": str(a.init_from) if a.init_from is not None else None,
+        "init_from": init_from,
         "history": history,
     }
 
