@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tools.synth import text
-from tools.synth.strokefont import CHARSET, StrokeStyle, random_style, stroke_mask
+from tools.synth.strokefont import CHARSET, StrokeStyle, argentine_style, random_style, stroke_mask, style_named
 
 
 @pytest.mark.parametrize("style", [StrokeStyle(), StrokeStyle(width=0.42, weight=0.17, square=5.0, open_four=True,
@@ -72,3 +72,17 @@ def test_plates_are_sometimes_drawn_in_the_stroke_family():
     kinds = [text.choose_font(rng, None, "ABC123").kind for _ in range(400)]
     share = kinds.count("stroke") / len(kinds)
     assert abs(share - text.STROKE_SHARE) < 0.07
+
+
+def test_the_argentine_face_is_narrow_with_a_closed_four():
+    rng = np.random.default_rng(5)
+    faces = [argentine_style(rng) for _ in range(30)]
+    assert not any(f.open_four or f.one_foot for f in faces)
+    assert max(f.width for f in faces) <= 0.5 < min(f.weight for f in faces) + 0.5
+    assert min(f.square for f in faces) >= 3.0  # squarish bowls: O and 0 nearly rectangular
+    assert style_named("ar:17") == argentine_style(np.random.default_rng(17))
+    assert style_named("17") == random_style(np.random.default_rng(17))
+    with pytest.raises(ValueError):
+        style_named("ar:x")
+    narrow = text.text_mask("448", text.FontSpec("stroke", "ar:3"), 40, rng, spacing=0.1)
+    assert narrow.shape == (40, narrow.shape[1]) and narrow.shape[1] < 3 * 0.62 * 40

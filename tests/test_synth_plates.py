@@ -180,3 +180,26 @@ def test_two_line_training_samples_are_single_lines_of_the_plate(monkeypatch):
     for x, label in samples:
         assert x.shape == (32, 128) and x.dtype == np.uint8
         assert 3 <= len(label) <= 4  # the top three characters or the bottom three or four
+
+
+def test_old_argentine_plates_get_the_tall_face_and_the_light_rim(monkeypatch):
+    from tools.synth import plates
+
+    def render(share: float, seed: int) -> np.ndarray:
+        monkeypatch.setattr(plates, "AR_OLD_FACE_SHARE", share)
+        img, text = render_plate("NKH496", "ar", np.random.default_rng(seed), height=100)
+        assert text == "NKH496"
+        return img.astype(np.float32).mean(axis=2)
+
+    for seed in range(4):
+        old = render(1.0, seed)
+        # the raised rim is light all round the black plate
+        w = old.shape[1]
+        assert old[:, :2].mean() > 150 and old[-2:].mean() > 120 and np.median(old[10:90, w // 10 : -w // 10]) < 90
+        # characters span most of the height: light ink in rows 30 % and 80 % of the plate
+        assert old[30, 20:-20].max() > 180 and old[80, 20:-20].max() > 180
+    monkeypatch.setattr(plates, "AR_OLD_FACE_SHARE", 0.0)
+    kinds = []
+    monkeypatch.setattr(plates, "choose_font", lambda *a, **k: kinds.append(1) or plates.FontSpec("stroke", "1"))
+    render_plate("NKH496", "ar", np.random.default_rng(0))
+    assert kinds == [1]  # with no share, the general fonts are chosen as before

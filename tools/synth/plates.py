@@ -24,7 +24,8 @@ import numpy as np
 
 from tools.synth import seals
 from tools.synth.canvas import Canvas, border, jitter, new_canvas, screws, small_font
-from tools.synth.text import NARROW_FACES, choose_font
+from tools.synth.strokefont import ARGENTINE_PREFIX
+from tools.synth.text import NARROW_FACES, FontSpec, choose_font
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,10 @@ _RIGHT_BAND = ("F", "I")
 #: share of random texts (other than UK) in which one letter is made an I: the narrow bar
 #: of DIN-like faces is the commonest real misread (I read J or 1, or dropped)
 I_SHARE = 0.25
+#: share of old (LLLDDD) Argentine plates drawn in the tall, narrow face of the 1995-2016
+#: plates (:func:`tools.synth.strokefont.argentine_style`: closed 4, square O) with the
+#: plate's raised rim and fixing holes; the rest use the general fonts
+AR_OLD_FACE_SHARE = 0.5
 _US_FORMATS = ("LLL DDDD", "DLLLDDD", "LLL-DDD", "DDD LLL", "LLL DDD", "DDDDDD", "LL DDDDD", "DLL DDDD")
 _US_STATES = ("TEXAS", "OHIO", "IOWA", "MAINE", "UTAH", "OREGON", "NEVADA", "ALASKA", "IDAHO", "KANSAS")
 _BR_CITIES = ("SP - SAO PAULO", "RJ - RIO DE JANEIRO", "PR - CURITIBA", "MG - BELO HORIZONTE", "RS - PORTO ALEGRE")
@@ -280,6 +285,15 @@ def _ar(text: str, rng, height, data_dir) -> np.ndarray:
     emblem = rng.random() < 0.5  # the national shield between the groups, as on real old plates
     sep = "   " if emblem else (" ", "·", "-", "  ")[int(rng.integers(4))]
     shown = _group(text, f"LLL{sep}DDD") if _shape(text) == "LLLDDD" else text
+    if rng.random() < AR_OLD_FACE_SHARE:  # the tall, narrow face of the 1995-2016 plates
+        if rng.random() < 0.5:
+            c.text("ARGENTINA", (80, 3, w - 80, 18), 9, (200, 200, 200), small_font(rng), rng)
+        font = FontSpec("stroke", f"{ARGENTINE_PREFIX}{int(rng.integers(2**31))}")
+        c.text(shown, (12, 20, w - 12, 124), float(rng.uniform(74, 90)), jitter((235, 235, 235), rng, 15), font, rng,
+               spacing=float(rng.uniform(0.06, 0.16)), data_dir=data_dir,
+               squeeze=float(rng.uniform(0.85, 1.05)), emblem=emblem)
+        _ar_rim(c, rng)
+        return c.img
     c.text("ARGENTINA", (80, 5, w - 80, 24), 12, (235, 235, 235), small_font(rng), rng)
     font = choose_font(rng, data_dir, text, ("DejaVuSansMono-Bold.ttf", *NARROW_FACES))
     c.text(shown, (12, 30, w - 12, 122), float(rng.uniform(62, 78)), jitter((235, 235, 235), rng, 15), font, rng,
@@ -287,6 +301,20 @@ def _ar(text: str, rng, height, data_dir) -> np.ndarray:
            squeeze=float(rng.uniform(0.7, 1.05)), emblem=emblem)
     border(c, 3, float(rng.uniform(2, 7)), (220, 220, 220))  # the retro-reflective frame
     return c.img
+
+
+def _ar_rim(c: Canvas, rng: np.random.Generator) -> None:
+    """The raised light rim of an old Argentine plate, with its two fixing holes at the top
+    and two slots at the bottom (dark where the car shows through)."""
+    h, w = c.img.shape[:2]
+    rim = float(rng.uniform(3, 8))
+    border(c, rim / 2, rim, jitter((215, 215, 215), rng, 25))
+    hole = jitter((30, 30, 30), rng, 15)
+    for fx in (0.16, 0.84):
+        x = fx * w / c.scale + float(rng.uniform(-6, 6))
+        cv2.ellipse(c.img, (c.px(x), c.px(rim * 0.8)), (max(1, c.px(6)), max(1, c.px(4))), 0, 0, 360, hole, -1, cv2.LINE_AA)
+        y = h / c.scale - rim * 0.6
+        c.rect(x - 6, y - 1.2, x + 6, y + 1.2, hole)
 
 
 def _moto(text: str, rng, height, data_dir) -> np.ndarray:

@@ -78,6 +78,37 @@ def random_style(rng: np.random.Generator) -> StrokeStyle:
     )
 
 
+def argentine_style(rng: np.random.Generator) -> StrokeStyle:
+    """Draw a face like that of Argentina's 1995-2016 plates: tall and narrow, square bowls,
+    a closed 4 whose diagonal meets the stem at its top, and a 1 without a foot."""
+    return StrokeStyle(
+        width=float(rng.uniform(0.38, 0.5)),
+        weight=float(rng.uniform(0.11, 0.16)),
+        square=float(rng.uniform(3.0, 5.0)),
+        open_four=False,
+        flat_three=bool(rng.random() < 0.5),
+        one_foot=False,
+        crossed_seven=False,
+        m_depth=float(rng.uniform(0.6, 0.9)),
+    )
+
+
+#: prefix of a stroke face name that selects :func:`argentine_style` (``"ar:<seed>"``)
+ARGENTINE_PREFIX = "ar:"
+
+
+def style_named(name: str) -> StrokeStyle:
+    """The face a stroke font name stands for: ``"<seed>"`` (:func:`random_style`) or
+    ``"ar:<seed>"`` (:func:`argentine_style`).
+
+    Raises:
+        ValueError: the seed is not an integer.
+    """
+    if name.startswith(ARGENTINE_PREFIX):
+        return argentine_style(np.random.default_rng(int(name[len(ARGENTINE_PREFIX):])))
+    return random_style(np.random.default_rng(int(name)))
+
+
 def arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, square: float, n: int = 24) -> Path2:
     """Points along a superellipse arc from angle *a0* to *a1* (degrees; 0 = right, 90 = down)."""
     pts = []
@@ -271,4 +302,5 @@ def stroke_mask(text: str, st: StrokeStyle, spacing: float) -> np.ndarray:
                         gap=int(spacing * _CAP_PX), thickness=max(2, int(st.weight * _CAP_PX)), margin=3)
 
 
-__all__ = ["CHARSET", "StrokeStyle", "arc", "compose_line", "random_style", "skeleton", "stroke_mask"]
+__all__ = ["ARGENTINE_PREFIX", "CHARSET", "StrokeStyle", "arc", "argentine_style", "compose_line", "random_style",
+           "skeleton", "stroke_mask", "style_named"]

@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tools.synth.strokefont import compose_line, random_style, stroke_mask
+from tools.synth.strokefont import compose_line, stroke_mask, style_named
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,8 @@ class FontSpec:
     Attributes:
         kind: ``"ttf"``, ``"hershey"``, ``"stroke"`` or ``"glyphs"``.
         name: the TTF file name, the Hershey font id (as a string), the seed of the
-            stroke face (as a string; it fixes every parameter of the face) or the
+            stroke face (as a string, ``"ar:"``-prefixed for the old Argentine face; it
+            fixes every parameter of the face: :func:`tools.synth.strokefont.style_named`) or the
             glyph set (``"gb"`` / ``"br"``).
         weight: stroke thickness factor (1.0 = the face's own; Hershey fonts draw
             thicker strokes, TrueType masks are dilated or eroded).
@@ -288,7 +289,7 @@ def text_mask(
     elif font.kind == "hershey":
         mask = _hershey_mask(text, int(font.name), font.weight, spacing)
     elif font.kind == "stroke":
-        mask = stroke_mask(text, random_style(np.random.default_rng(int(font.name))), spacing)
+        mask = stroke_mask(text, style_named(font.name), spacing)
     elif font.kind == "glyphs":
         sets = glyph_sets(data_dir)
         glyphs = sets.get(font.name)
