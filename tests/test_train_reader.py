@@ -143,3 +143,36 @@ def test_recent_shards_are_repeated_in_the_epoch_pool():
     for args in (["--shard-size", "3"], ["--shard-size", "3", "--recent-from", "4", "--recent-repeat", "3"]):
         same_x, same_y = train_reader.with_recent_repeated(x, y, train_reader.parse_args(args))
         assert same_x is x and same_y is y
+
+
+def test_distillation_loss_is_zero_for_agreeing_readers_and_grows_with_disagreement():
+    import tensorflow as tf
+
+    from tools.reader_model import distillation_loss
+
+    rng = np.random.default_rng(0)
+    teacher = tf.constant(rng.normal(size=(2, 32, 37)), tf.float32)
+    assert float(distillation_loss(teacher, teacher)) == pytest.approx(0.0, abs=1e-6)
+    near = float(distillation_loss(teacher + rng.normal(scale=0.1, size=(2, 32, 37)), teacher))
+    far = float(distillation_loss(teacher + rng.normal(scale=2.0, size=(2, 32, 37)), teacher))
+    assert 0.0 < near < far
+    with pytest.raises(ValueError, match="do not match"):
+        distillation_loss(teacher[:, :16], teacher)
+
+
+def test_training_can_distil_from_a_teacher_reader(tmp_path, capsys):
+    from tools import train_reader
+
+    common = ["--shards", "1", "--first-shards", "1", "--shard-size", "16", "--val-size", "8", "--steps", "1",
+              "--batch", "4", "--channels", "8,8,8,8,8", "--epochs", "1"]
+    assert train_reader.main(["--work", str(tmp_path / "t"), *common]) == 0
+    teacher = tmp_path / "t" / "reader.keras"
+    args = ["--work", str(tmp_path / "s"), "--light-stem", "--teacher", str(teacher), "--distil", "0.5", *common]
+    assert train_reader.main(args) == 0
+    assert "distilling from" in capsys.readouterr().out
+    record = json.loads((tmp_path / "s" / "training.json").read_text())
+    assert record["teacher"] == {"model": str(teacher), "weight": 0.5, "temperature": 2.0}
+    # a teacher that emits a different number of steps is refused before any training
+    assert train_reader.main(["--work", str(tmp_path / "w"), "--width", "64", "--teacher", str(teacher), *common]) == 2
+    assert "cannot use teacher" in capsys.readouterr().err
+    assert not (tmp_path / "w" / "ckpt").exists()

@@ -118,3 +118,25 @@ def transfer_weights(source, target) -> list[str]:
     fresh = [layer.name for layer in dst[head:len(dst) - tail]]
     logger.info("copied %d layers from %s; fresh: %s", len(pairs), source.name, ", ".join(fresh) or "none")
     return fresh
+
+
+def distillation_loss(student_logits, teacher_logits, temperature: float = 2.0):
+    """Per-step knowledge-distillation loss: ``T^2 * KL(teacher || student)`` at temperature *T*.
+
+    Both readers emit (B, steps, classes) logits over the same alphabet; the loss is
+    the KL divergence of the student's softened distribution from the teacher's at
+    every step, averaged over steps and batch and scaled by ``T^2`` so that its
+    gradients keep their size as *T* changes. It is 0 when the logits agree.
+
+    Raises:
+        ValueError: the logits' shapes differ.
+    """
+    import tensorflow as tf
+
+    if tuple(student_logits.shape[1:]) != tuple(teacher_logits.shape[1:]):
+        raise ValueError(f"student logits {tuple(student_logits.shape)} and teacher logits "
+                         f"{tuple(teacher_logits.shape)} do not match")
+    t = tf.nn.log_softmax(tf.cast(teacher_logits, tf.float32) / temperature, axis=-1)
+    s = tf.nn.log_softmax(tf.cast(student_logits, tf.float32) / temperature, axis=-1)
+    kl = tf.reduce_sum(tf.exp(t) * (t - s), axis=-1)
+    return temperature * temperature * tf.reduce_mean(kl)

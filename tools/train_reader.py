@@ -9,6 +9,11 @@ every epoch to ``WORK/ckpt`` and ``--resume`` continues from the last one; the
 trained model is exported to ``WORK/reader.keras`` (input for ``tools.quantize``).
 The br-crops validation part (split by plate text, fixed seed) and ar-crops are
 never trained on; they are only evaluated at the end of each epoch.
+
+``--init-from`` starts from another reader's weights; ``--teacher`` adds a
+distillation loss (:func:`tools.reader_model.distillation_loss`) so that a smaller
+network (e.g. ``--light-stem``) also learns a trained reader's per-step outputs.
+The printed loss is then CTC plus the weighted distillation term.
 """
 
 from __future__ import annotations
@@ -75,6 +80,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "e.g. a --light-stem model from a standard one (tools.reader_model.transfer_weights)")
     p.add_argument("--light-stem", action="store_true",
                    help="make the second convolution depthwise-separable (a faster model; see tools.reader_model)")
+    p.add_argument("--teacher", type=Path, default=None, metavar="KERAS",
+                   help="a trained reader whose softened per-step outputs the model also learns (distillation)")
+    p.add_argument("--distil", type=float, default=1.0, metavar="W",
+                   help="weight of the distillation loss next to CTC, with --teacher (default: %(default)s)")
+    p.add_argument("--distil-temp", type=float, default=2.0, metavar="T",
+                   help="softening temperature of the distillation loss (default: %(default)s)")
     return p.parse_args(argv)
 
 
@@ -205,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
-    from tools.reader_model import build_model, transfer_weights
+    from tools.reader_model import build_model, distillation_loss, transfer_weights
 
     tf.config.threading.set_intra_op_parallelism_threads(a.threads)
     tf.config.threading.set_inter_op_parallelism_threads(a.threads)
@@ -236,6 +247,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot start from {a.init_from}: {exc}", file=sys.stderr)
             return 2
         print(f"started from {a.init_from}; fresh layers: {', '.join(fresh) or 'none'}", flush=True)
+    teacher = None
+    if a.teacher is not None:
+        try:
+            teacher = tf.keras.models.load_model(a.teacher, compile=False)
+            teacher.trainable = False
+            if tuple(teacher.output_shape[1:]) != tuple(model.output_shape[1:]):
+                raise ValueError(f"its outputs {teacher.output_shape[1:]} differ from the model's {model.output_shape[1:]}")
+        except (OSError, ValueError) as exc:
+            print(f"cannot use teacher {a.teacher}: {exc}", file=sys.stderr)
+            return 2
+        print(f"distilling from {a.teacher} (weight {a.distil}, temperature {a.distil_temp})", flush=True)
     steps_t = a.width // 4
 
     @tf.function(reduce_retracing=True)
@@ -244,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             logits = model(x, training=True)
             loss = tf.reduce_mean(tf.nn.ctc_loss(y, logits, ylen, tf.fill([tf.shape(x)[0]], steps_t),
                                                  logits_time_major=False, blank_index=0))
+            if teacher is not None:
+                loss += a.distil * distillation_loss(logits, teacher(x, training=False), a.distil_temp)
         grads = tape.gradient(loss, model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
@@ -325,6 +349,7 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
         "channels": list(a.channels) if a.channels else None,
         "light_stem": a.light_stem,
         "init_from": init_from,
+        "teacher": {"model": str(a.teacher), "weight": a.distil, "temperature": a.distil_temp} if a.teacher else before.get("teacher"),
         "history": history,
     }
 
