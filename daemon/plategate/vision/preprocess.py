@@ -7,6 +7,7 @@ exactly the same way when training and when reading at the gate.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -69,6 +70,18 @@ def _percentiles_u8(values: np.ndarray, p_lo: float, p_hi: float) -> tuple[float
 _LEVELS = np.arange(256, dtype=np.float32)
 
 
+def _resized_and_stretch(image: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The crop as 8-bit gray at the model's size, and the float32 stretch of each of its 256 grey levels."""
+    gray = to_gray_u8(image)
+    h, w = gray.shape
+    interp = cv2.INTER_AREA if (h > height or w > width) else cv2.INTER_LINEAR
+    small = cv2.resize(gray, (width, height), interpolation=interp)
+    lo, hi = _percentiles_u8(small, 2.0, 98.0)
+    span = max(float(hi - lo), 16.0)
+    # the stretch of every grey level, looked up: the same float32 arithmetic as on the whole image
+    return small, np.clip((_LEVELS - lo) / span, 0.0, 1.0)
+
+
 def prepare_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """Turn a plate crop into reader input: grayscale, resized, contrast-stretched.
 
@@ -88,12 +101,24 @@ def prepare_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
     Raises:
         ImageError: the image cannot be converted (see :func:`to_gray_u8`).
     """
-    gray = to_gray_u8(image)
-    h, w = gray.shape
-    interp = cv2.INTER_AREA if (h > height or w > width) else cv2.INTER_LINEAR
-    small = cv2.resize(gray, (width, height), interpolation=interp)
-    lo, hi = _percentiles_u8(small, 2.0, 98.0)
-    span = max(float(hi - lo), 16.0)
-    # the stretch of every grey level, looked up: the same float32 arithmetic as on the whole image
-    lut = np.clip((_LEVELS - lo) / span, 0.0, 1.0)
+    small, lut = _resized_and_stretch(image, height, width)
     return cv2.LUT(small, lut)
+
+
+def prepare_crop_quantised(image: np.ndarray, height: int, width: int,
+                           quantise: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """:func:`prepare_crop` followed by the model's input quantisation, in one lookup.
+
+    *quantise* (e.g. :meth:`plategate.vision.runtime.LoadedModel.quantise_input`) is
+    applied to the 256 stretched grey levels instead of to every pixel. It works
+    element by element, so the result equals ``quantise(prepare_crop(...))`` exactly,
+    without the float image in between.
+
+    Returns:
+        An array of shape (height, width) of *quantise*'s dtype.
+
+    Raises:
+        ImageError: the image cannot be converted (see :func:`to_gray_u8`).
+    """
+    small, lut = _resized_and_stretch(image, height, width)
+    return cv2.LUT(small, quantise(lut))

@@ -12,7 +12,7 @@ import numpy as np
 from plategate.errors import ImageError, ModelError
 from plategate.types import PlateRead
 from plategate.vision.ctc import ALPHABET, beam_search, softmax
-from plategate.vision.preprocess import prepare_crop
+from plategate.vision.preprocess import prepare_crop_quantised
 from plategate.vision.runtime import LoadedModel, load_model
 
 logger = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class PlateReader:
         Raises:
             ImageError: the crop is not a usable image array.
         """
-        x = prepare_crop(crop, self.height, self.width)[None, :, :, None]
+        x = prepare_crop_quantised(crop, self.height, self.width, self.model.quantise_input)[None, :, :, None]
         return self.model.run(x)[0][0]
 
     def _decode(self, logits: np.ndarray, formats: Sequence[str] | None = None) -> list[tuple[str, float]]:

@@ -129,14 +129,15 @@ class LoadedModel:
         return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
 
     def run(self, x: np.ndarray) -> list[np.ndarray]:
-        """Run the model on one float input of the input tensor's shape.
+        """Run the model on one input of the input tensor's shape: a float input is
+        quantised first, one already of the tensor's dtype (:meth:`quantise_input`) is used as is.
 
         Raises:
             ModelError: the input has the wrong shape or the interpreter fails.
         """
         if tuple(x.shape) != self.input_shape:
             raise ModelError(f"{self.path.name}: input shape {tuple(x.shape)} != model input {self.input_shape}")
-        q = self.quantise_input(x)
+        q = x if x.dtype == self.input_details["dtype"] else self.quantise_input(x)
         with self._lock:
             try:
                 self.interpreter.set_tensor(self.input_details["index"], q)
