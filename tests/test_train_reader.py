@@ -104,6 +104,9 @@ def test_training_can_start_from_another_readers_weights(tmp_path, capsys):
     assert train_reader.main(resumed) == 0
     record = json.loads((tmp_path / "b" / "training.json").read_text())
     assert record["init_from"] == str(source) and len(record["commands"]) == 3
+    # a first run started with --resume (no checkpoint yet, as a restartable script does) also records the source's commands
+    assert train_reader.main(["--work", str(tmp_path / "d"), "--resume", "--init-from", str(source), *common]) == 0
+    assert len(json.loads((tmp_path / "d" / "training.json").read_text())["commands"]) == 2
     missing = ["--work", str(tmp_path / "c"), "--init-from", str(tmp_path / "none.keras"), *common]
     assert train_reader.main(missing) == 2
     assert "none.keras" in capsys.readouterr().err

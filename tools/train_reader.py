@@ -335,7 +335,7 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
     commands = before.get("commands", [])
     init_from = str(a.init_from) if a.init_from is not None else before.get("init_from")  # a resumed run keeps it
     source = a.init_from.with_name("training.json") if a.init_from is not None else None
-    if not a.resume and source is not None and source.is_file():  # the commands that trained the starting weights
+    if not before and source is not None and source.is_file():  # first run here: the commands behind the starting weights
         commands = json.loads(source.read_text()).get("commands", [])
     return {
         "data": data,
