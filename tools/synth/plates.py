@@ -310,11 +310,11 @@ def _ar_rim(c: Canvas, rng: np.random.Generator) -> None:
     rim = float(rng.uniform(3, 8))
     border(c, rim / 2, rim, jitter((215, 215, 215), rng, 25))
     hole = jitter((30, 30, 30), rng, 15)
+    slot_y = h / c.scale - rim * 0.6
     for fx in (0.16, 0.84):
         x = fx * w / c.scale + float(rng.uniform(-6, 6))
         cv2.ellipse(c.img, (c.px(x), c.px(rim * 0.8)), (max(1, c.px(6)), max(1, c.px(4))), 0, 0, 360, hole, -1, cv2.LINE_AA)
-        y = h / c.scale - rim * 0.6
-        c.rect(x - 6, y - 1.2, x + 6, y + 1.2, hole)
+        c.rect(x - 6, slot_y - 1.2, x + 6, slot_y + 1.2, hole)
 
 
 def _moto(text: str, rng, height, data_dir) -> np.ndarray:
