@@ -39,6 +39,18 @@ def test_open_four_leaves_the_top_right_empty():
     assert top_right_ink(False) > 10.0
 
 
+def test_a_flat_topped_four_has_ink_across_its_top_left():
+    def top_left_ink(four_top: float) -> float:
+        mask = stroke_mask("4", StrokeStyle(four_top=four_top), 0.1)
+        h, w = mask.shape
+        return float(mask[: h // 8, w // 6 : w // 2].sum())
+
+    assert top_left_ink(0.0) < 1.0  # the usual diagonal leaves the stem's top at once
+    assert top_left_ink(0.6) > 10.0  # the Argentine box-like 4 runs its top leftwards first
+    faces = [argentine_style(np.random.default_rng(seed)) for seed in range(40)]
+    assert sum(f.four_top >= 0.45 for f in faces) > len(faces) / 2 and all(0.0 <= f.four_top <= 0.7 for f in faces)
+
+
 def test_squareness_fills_the_corners_of_the_o():
     def corner_ink(square: float) -> float:
         mask = stroke_mask("O", StrokeStyle(square=square), 0.1)

@@ -48,6 +48,10 @@ class StrokeStyle:
         weight: stroke width as a fraction of the cap height.
         square: superellipse exponent of bowls and rounded letters (2 round .. 5 square).
         open_four: draw the 4 with an open top.
+        four_top: how far the top of a closed 4 runs left from the stem before its
+            left stroke goes down, as a fraction of the width (0: the usual diagonal
+            from the stem's top; 0.7: a near-vertical left stroke, the box-like 4 of
+            old Argentine plates that reads like a 0 open at the bottom left).
         flat_three: draw the 3 with a flat top and a diagonal.
         one_foot: draw a foot under the 1.
         crossed_seven: draw a bar across the 7.
@@ -58,6 +62,7 @@ class StrokeStyle:
     weight: float = 0.13
     square: float = 2.6
     open_four: bool = False
+    four_top: float = 0.0
     flat_three: bool = False
     one_foot: bool = False
     crossed_seven: bool = False
@@ -80,7 +85,7 @@ def random_style(rng: np.random.Generator) -> StrokeStyle:
 
 def argentine_style(rng: np.random.Generator) -> StrokeStyle:
     """Draw a face like that of Argentina's 1995-2016 plates: tall and narrow, square bowls,
-    a closed 4 whose diagonal meets the stem at its top, and a 1 without a foot."""
+    a closed 4 (mostly with a flat top and a steep left stroke), and a 1 without a foot."""
     return StrokeStyle(
         width=float(rng.uniform(0.38, 0.5)),
         weight=float(rng.uniform(0.11, 0.16)),
@@ -90,6 +95,8 @@ def argentine_style(rng: np.random.Generator) -> StrokeStyle:
         one_foot=False,
         crossed_seven=False,
         m_depth=float(rng.uniform(0.6, 0.9)),
+        # drawn last, so that the fields above keep their values for a given seed
+        four_top=float(rng.uniform(0.45, 0.7)) if rng.random() < 0.7 else float(rng.uniform(0.0, 0.45)),
     )
 
 
@@ -165,7 +172,8 @@ def skeleton(ch: str, st: StrokeStyle) -> tuple[list[Path2], float]:
         bar = 0.7
         if st.open_four:
             return [[(w * 0.12, 0.0), (0.0, bar), (w, bar)], [(w * 0.72, 0.25), (w * 0.72, 1.0)]], w
-        return [[(w * 0.75, 1.0), (w * 0.75, 0.0), (0.0, bar), (w, bar)]], w
+        top = [(w * (0.75 - st.four_top), 0.0)] if st.four_top > 0 else []
+        return [[(w * 0.75, 1.0), (w * 0.75, 0.0), *top, (0.0, bar), (w, bar)]], w
     if ch == "5":
         bowl = arc(half, 0.67, half, 0.33, -130, 155, sq)
         return [[(w * 0.95, 0.0), (w * 0.1, 0.0)] + bowl], w
