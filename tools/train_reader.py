@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "per epoch, so that a fine-tune sees enough of what they add")
     p.add_argument("--recent-repeat", type=int, default=1, metavar="R",
                    help="times shards from --recent-from on are seen per epoch (default: %(default)s)")
+    p.add_argument("--recent-styles", type=_style_weights, default=None, metavar="STYLE=SHARE,...",
+                   help="plate style shares of the shards from --recent-from on, e.g. ar=0.6 to render mostly "
+                        "Argentine plates (styles not named keep tools.synth.reader_data.STYLE_WEIGHTS)")
     p.add_argument("--extra", type=Path, action="append", default=[], metavar="DIR",
                    help="another folder of labelled crops (labels.csv: file,text) trained on like the br-crops "
                         "training part, e.g. pseudo-labels written by tools.pseudo_label; repeatable")
@@ -89,6 +92,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _style_weights(text: str) -> dict[str, float]:
+    try:
+        return reader_data.parse_style_weights(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--recent-styles: {exc}") from exc
+
+
 def _channels(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(v) for v in text.split(","))
@@ -100,15 +110,16 @@ def _channels(text: str) -> tuple[int, ...]:
 
 
 def _shard_job(args: tuple) -> int:
-    cache, index, size, seed, h, w, data_dir = args
-    x, _ = reader_data.synth_shard(cache, index, size, seed, h, w, data_dir)
+    x, _ = reader_data.synth_shard(*args)
     return len(x)
 
 
 def render_shards(a: argparse.Namespace, count: int) -> tuple[np.ndarray, list[str]]:
     """Render (or load cached) the first *count* synthetic shards, showing progress."""
     cache = a.work / "data"
-    jobs = [(cache, i, a.shard_size, a.seed, a.height, a.width, a.data) for i in range(count)]
+    recent = a.recent_from if a.recent_from is not None else count
+    jobs = [(cache, i, a.shard_size, a.seed, a.height, a.width, a.data, a.recent_styles if i >= recent else None)
+            for i in range(count)]
     if a.data_only:  # a helper process renders from the far end while training starts at shard 0
         jobs.reverse()
     start = time.time()
@@ -206,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         if not (folder / "labels.csv").is_file():
             print(f"error: --extra {folder}: {folder / 'labels.csv'} not found", file=sys.stderr)
             return 2
+    if a.recent_styles is not None and a.recent_from is None:
+        print("error: --recent-styles needs --recent-from (the shards it renders)", file=sys.stderr)
+        return 2
     a.work.mkdir(parents=True, exist_ok=True)
     x_val, y_val = reader_data.synth_shard(a.work / "data", VAL_SHARD, a.val_size, a.seed, a.height, a.width, a.data)
     if a.data_only:
@@ -322,6 +336,9 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
     data = [f"synthetic: {a.shards} shards x {a.shard_size} rendered plates (tools/synth, seed {a.seed})"]
     if a.recent_from is not None and a.recent_repeat > 1:
         data.append(f"synthetic shards {a.recent_from}-{a.shards - 1} seen {a.recent_repeat} times per epoch")
+    if a.recent_styles is not None and a.recent_from is not None:
+        shares = ", ".join(f"{k} {v:g}" for k, v in a.recent_styles.items())
+        data.append(f"synthetic shards {a.recent_from}-{a.shards - 1} rendered with style shares {shares}")
     if a.data is not None:
         data += [
             f"br-crops training part: split by plate text, seed {reader_data.BR_SPLIT_SEED}, "

@@ -98,11 +98,39 @@ def read_image(path: Path) -> np.ndarray:
     return img
 
 
+def parse_style_weights(spec: str) -> dict[str, float]:
+    """:data:`STYLE_WEIGHTS` with the shares named in *spec* (``"ar=0.6,br=0.2"``) replaced.
+
+    Raises:
+        ValueError: an unknown style, a malformed or negative share, or no share left above 0.
+    """
+    weights = dict(STYLE_WEIGHTS)
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, sep, value = item.partition("=")
+        if name not in weights:
+            raise ValueError(f"unknown plate style {name!r} in {spec!r}; expected one of {', '.join(weights)}")
+        try:
+            share = float(value) if sep else float("nan")
+        except ValueError:
+            share = float("nan")
+        if not share >= 0.0:
+            raise ValueError(f"share of {name!r} in {spec!r} must be a number >= 0, got {value!r}")
+        weights[name] = share
+    if sum(weights.values()) <= 0.0:
+        raise ValueError(f"style shares {spec!r} leave nothing to render")
+    return weights
+
+
 def synth_sample(rng: np.random.Generator, height: int, width: int, data_dir: Path | None,
-                 backgrounds: list[np.ndarray] | None = None) -> tuple[np.ndarray, str]:
-    """Render one synthetic training sample, already prepared as uint8 model input."""
-    styles = list(STYLE_WEIGHTS)
-    style = styles[int(rng.choice(len(styles), p=np.array(list(STYLE_WEIGHTS.values())) / sum(STYLE_WEIGHTS.values())))]
+                 backgrounds: list[np.ndarray] | None = None,
+                 style_weights: dict[str, float] | None = None) -> tuple[np.ndarray, str]:
+    """Render one synthetic training sample, already prepared as uint8 model input.
+
+    *style_weights* (default :data:`STYLE_WEIGHTS`) sets the share of each plate style.
+    """
+    weights = style_weights or STYLE_WEIGHTS
+    styles = list(weights)
+    style = styles[int(rng.choice(len(styles), p=np.array(list(weights.values())) / sum(weights.values())))]
     plate_h = int(rng.integers(max(24, height), max(25, int(height * 2.2))))
     plate, text = render_plate(style=style, rng=rng, height=plate_h, data_dir=data_dir)
     bg = backgrounds[int(rng.integers(len(backgrounds)))] if backgrounds and rng.random() < 0.5 else None
@@ -129,12 +157,15 @@ def load_backgrounds(data_dir: Path | None, limit: int = 200) -> list[np.ndarray
 
 
 def synth_shard(cache: Path, index: int, size: int, seed: int, height: int, width: int,
-                data_dir: Path | None) -> tuple[np.ndarray, list[str]]:
+                data_dir: Path | None, style_weights: dict[str, float] | None = None) -> tuple[np.ndarray, list[str]]:
     """Return synthetic shard *index* (render and cache it when it is not cached yet).
 
-    The shard's content depends only on (seed, index, size, height, width, data_dir set or not).
+    The shard's content depends only on (seed, index, size, height, width, data_dir set
+    or not, style weights); weights other than :data:`STYLE_WEIGHTS` are part of its name.
     """
     tag = f"s{seed}_h{height}w{width}_{'d' if data_dir else 'n'}_{size}"
+    if style_weights and style_weights != STYLE_WEIGHTS:
+        tag += "_" + "-".join(f"{k}{v:g}" for k, v in style_weights.items())
     path = cache / f"synth_{tag}_{index:04d}.npz"
     if path.is_file():
         with np.load(path) as z:
@@ -144,7 +175,7 @@ def synth_shard(cache: Path, index: int, size: int, seed: int, height: int, widt
     xs = np.empty((size, height, width), np.uint8)
     ys = []
     for i in range(size):
-        xs[i], text = synth_sample(rng, height, width, data_dir, backgrounds)
+        xs[i], text = synth_sample(rng, height, width, data_dir, backgrounds, style_weights)
         ys.append(text)
     cache.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
