@@ -55,6 +55,14 @@ def test_audit_rescores_only_rows_marked_wrong(crops, tmp_path, capsys):
     assert res["audited"]["confident_right_0.9"] == res["confident_0.9"]
 
 
+def test_misreads_are_summed_up_as_character_substitutions(crops, capsys):
+    # p1 is labelled BRA2E18 and reads BRA2E19: one 8 read as 9
+    res = run_json(capsys, ["--eval", str(crops), "--threads", "1"])["eval"][0]
+    assert res["confusions"] == {"8>9": 1}
+    swaps = bench_reader.confusions([("LYB428", "LYB028"), ("NKH496", "NKH096"), ("HZK036", "HZK36"), ("AB", "AB")])
+    assert swaps == {"4>0": 2}  # a dropped character is not aligned, a right read adds nothing
+
+
 def test_without_a_wrong_row_there_is_no_audited_entry(crops, tmp_path, capsys):
     audit = write_audit(tmp_path / "audit.csv", ["p0.png,ABC1234,ambiguous,ABC1284"])
     res = run_json(capsys, ["--eval", str(crops), "--audit", str(audit), "--threads", "1"])["eval"][0]

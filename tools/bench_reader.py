@@ -8,7 +8,8 @@ Examples::
 ``--eval`` takes ``DIR`` (all crops in ``DIR/labels.csv``) or ``DIR:val`` / ``DIR:train``
 (the fixed split by plate text used in training). For each set it prints the
 exact-match rate, how many reads scored >= the confidence threshold and how many of
-those were right. ``--audit CSV`` (``file,label,verdict,looks_like``, e.g.
+those were right, and the most frequent character substitutions (``4>0``: a 4 read
+as 0). ``--audit CSV`` (``file,label,verdict,looks_like``, e.g.
 ``tools/eval_data/br-crops-val-audit.csv``) also prints each figure with the labels the
 audit marks ``wrong`` replaced by what the photo shows; the dataset's figures are
 always printed first. ``--latency N`` reads N rendered camera-like crops and prints the
@@ -23,6 +24,7 @@ import json
 import logging
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +80,18 @@ def load_label_fixes(path: Path) -> dict[str, tuple[str, str]]:
     return fixes
 
 
+def confusions(pairs: list[tuple[str, str]]) -> Counter[str]:
+    """Count character substitutions (``"4>0"``: a true 4 read as 0) in misreads of the right length.
+
+    Reads of another length (a character dropped or added) are not aligned and not counted.
+    """
+    out: Counter[str] = Counter()
+    for truth, got in pairs:
+        if len(truth) == len(got):
+            out.update(f"{t}>{g}" for t, g in zip(truth, got, strict=True) if t != g)
+    return out
+
+
 def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int = 0,
              fixes: dict[str, tuple[str, str]] | None = None) -> dict:
     """Exact-match and confident-precision figures of *reader* on a labelled folder.
@@ -130,6 +144,11 @@ def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int 
         print(f"  with audited labels ({', '.join(replaced)}): exact match {a_right}/{n} = {100 * a_right / n:.1f} %, "
               f"confidence >= {threshold}: {sure} reads, {a_sure_right} right"
               + (f" ({100 * a_sure_right / sure:.2f} %)" if sure else ""), flush=True)
+    swaps = confusions([(truth, got) for _, truth, got, _ in wrong])
+    if swaps:
+        res["confusions"] = dict(swaps.most_common(12))
+        print("  most frequent substitutions (same-length misreads): "
+              + ", ".join(f"{k} x{v}" for k, v in swaps.most_common(12)), flush=True)
     for name, truth, got, conf in sorted(wrong, key=lambda w: -w[3])[:show_errors]:
         print(f"    {name}: truth {truth}  read {got or '-'}  confidence {conf:.3f}")
     return res
