@@ -51,6 +51,18 @@ def test_a_flat_topped_four_has_ink_across_its_top_left():
     assert sum(f.four_top >= 0.45 for f in faces) > len(faces) / 2 and all(0.0 <= f.four_top <= 0.7 for f in faces)
 
 
+def test_an_upright_w_reaches_its_bottom_corners():
+    def bottom_left_ink(w_straight: float) -> float:
+        mask = stroke_mask("W", StrokeStyle(w_straight=w_straight), 0.1)
+        h, w = mask.shape
+        return float(mask[-h // 6 :, : w // 8].sum())
+
+    assert bottom_left_ink(0.0) < 1.0  # the usual W meets the baseline a quarter in
+    assert bottom_left_ink(1.0) > 50.0
+    faces = [argentine_style(np.random.default_rng(seed)) for seed in range(40)]
+    assert sum(f.w_straight >= 0.6 for f in faces) > len(faces) / 2
+
+
 def test_squareness_fills_the_corners_of_the_o():
     def corner_ink(square: float) -> float:
         mask = stroke_mask("O", StrokeStyle(square=square), 0.1)

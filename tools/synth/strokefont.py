@@ -56,6 +56,9 @@ class StrokeStyle:
         one_foot: draw a foot under the 1.
         crossed_seven: draw a bar across the 7.
         m_depth: how far down the middle of the M reaches (0.5 .. 1).
+        w_straight: how upright the outer strokes of the W stand (0: the usual slant;
+            1: nearly vertical, with the middle apex lower: the W of old Argentine
+            plates, which reads like an H when blurred).
     """
 
     width: float = 0.55
@@ -67,6 +70,7 @@ class StrokeStyle:
     one_foot: bool = False
     crossed_seven: bool = False
     m_depth: float = 0.7
+    w_straight: float = 0.0
 
 
 def random_style(rng: np.random.Generator) -> StrokeStyle:
@@ -85,7 +89,8 @@ def random_style(rng: np.random.Generator) -> StrokeStyle:
 
 def argentine_style(rng: np.random.Generator) -> StrokeStyle:
     """Draw a face like that of Argentina's 1995-2016 plates: tall and narrow, square bowls,
-    a closed 4 (mostly with a flat top and a steep left stroke), and a 1 without a foot."""
+    a closed 4 (mostly with a flat top and a steep left stroke), a W with upright sides,
+    and a 1 without a foot."""
     return StrokeStyle(
         width=float(rng.uniform(0.38, 0.5)),
         weight=float(rng.uniform(0.11, 0.16)),
@@ -97,6 +102,7 @@ def argentine_style(rng: np.random.Generator) -> StrokeStyle:
         m_depth=float(rng.uniform(0.6, 0.9)),
         # drawn last, so that the fields above keep their values for a given seed
         four_top=float(rng.uniform(0.45, 0.7)) if rng.random() < 0.7 else float(rng.uniform(0.0, 0.45)),
+        w_straight=float(rng.uniform(0.6, 1.0)) if rng.random() < 0.7 else float(rng.uniform(0.0, 0.6)),
     )
 
 
@@ -235,7 +241,9 @@ def skeleton(ch: str, st: StrokeStyle) -> tuple[list[Path2], float]:
         return [[(0.0, 0.0), (half, 1.0), (w, 0.0)]], w
     if ch == "W":
         ww = w * 1.25
-        return [[(0.0, 0.0), (ww * 0.25, 1.0), (ww * 0.5, 0.3), (ww * 0.75, 1.0), (ww, 0.0)]], ww
+        foot = 0.25 - 0.2 * st.w_straight
+        mid = 0.3 + 0.15 * st.w_straight
+        return [[(0.0, 0.0), (ww * foot, 1.0), (ww * 0.5, mid), (ww * (1 - foot), 1.0), (ww, 0.0)]], ww
     if ch == "X":
         return [[(0.0, 0.0), (w, 1.0)], [(w, 0.0), (0.0, 1.0)]], w
     if ch == "Y":
