@@ -88,7 +88,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _interpreter_class():
+def interpreter_class():
+    """The TFLite interpreter class: LiteRT's, else tflite_runtime's.
+
+    Raises:
+        ModelError: neither is installed.
+    """
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
@@ -195,7 +200,7 @@ def load_model(path: Path, threads: int = 2) -> LoadedModel:
     """
     path = Path(path)
     card = verify(path)
-    interpreter_cls = _interpreter_class()
+    interpreter_cls = interpreter_class()
     try:
         interpreter = interpreter_cls(model_path=str(path), num_threads=max(1, int(threads)))
         interpreter.allocate_tensors()
