@@ -195,8 +195,11 @@ def train(work: Path, steps: int, batch: int, lr: float, seed: int, resume: bool
     """Train; returns the exported weights path."""
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already initialised in this process (e.g. under pytest)
+        logger.warning("TensorFlow was already initialised in this process: its thread settings are kept")
     tf.keras.utils.set_random_seed(seed)
     model = build_model(size, size)
     sched = tf.keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.02, warmup_target=None)

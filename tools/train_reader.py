@@ -232,8 +232,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from tools.reader_model import build_model, distillation_loss, transfer_weights
 
-    tf.config.threading.set_intra_op_parallelism_threads(a.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(a.threads)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(a.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(a.threads)
+    except RuntimeError:  # TensorFlow already initialised in this process (e.g. under pytest)
+        logger.warning("TensorFlow was already initialised in this process: its thread settings are kept")
     tf.keras.utils.set_random_seed(a.seed)
 
     steps_per_epoch = a.steps
