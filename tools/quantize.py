@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from tools.quant_tasks import QuantTask, get_task
+from tools.tf_threads import set_threads
 
 logger = logging.getLogger(__name__)
 
@@ -258,13 +259,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _quantize(a: argparse.Namespace, task: QuantTask) -> int:
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(a.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(a.threads)
-    except RuntimeError:  # TensorFlow already initialised in this process (e.g. under pytest)
-        logger.debug("TensorFlow thread settings already fixed")
+    set_threads(a.threads)
     start = time.time()
     print(f"loading {a.model}", flush=True)
     converter, predict_float, shape = load_float_model(a.model)

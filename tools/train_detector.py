@@ -32,6 +32,7 @@ import numpy as np
 from plategate.vision.detector import STRIDE, letterbox
 from tools.detector_model import INPUT_H, INPUT_W, PATCH, WIDTHS, build_model, make_targets
 from tools.synth import scenes
+from tools.tf_threads import set_threads
 
 logger = logging.getLogger(__name__)
 
@@ -195,11 +196,7 @@ def train(work: Path, steps: int, batch: int, lr: float, seed: int, resume: bool
     """Train; returns the exported weights path."""
     import tensorflow as tf
 
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # TensorFlow already initialised in this process (e.g. under pytest)
-        logger.warning("TensorFlow was already initialised in this process: its thread settings are kept")
+    set_threads(1)
     tf.keras.utils.set_random_seed(seed)
     model = build_model(size, size)
     sched = tf.keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.02, warmup_target=None)

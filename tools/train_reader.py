@@ -31,6 +31,7 @@ import numpy as np
 
 from plategate.vision.ctc import ALPHABET, encode, greedy, softmax
 from tools.synth import reader_data
+from tools.tf_threads import set_threads
 
 logger = logging.getLogger(__name__)
 
@@ -232,11 +233,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tools.reader_model import build_model, distillation_loss, transfer_weights
 
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(a.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(a.threads)
-    except RuntimeError:  # TensorFlow already initialised in this process (e.g. under pytest)
-        logger.warning("TensorFlow was already initialised in this process: its thread settings are kept")
+    set_threads(a.threads)
     tf.keras.utils.set_random_seed(a.seed)
 
     steps_per_epoch = a.steps
