@@ -106,11 +106,11 @@ def parse_style_weights(spec: str) -> dict[str, float]:
     """
     weights = dict(STYLE_WEIGHTS)
     for item in filter(None, (part.strip() for part in spec.split(","))):
-        name, sep, value = item.partition("=")
+        name, _, value = item.partition("=")
         if name not in weights:
             raise ValueError(f"unknown plate style {name!r} in {spec!r}; expected one of {', '.join(weights)}")
         try:
-            share = float(value) if sep else float("nan")
+            share = float(value)  # "ar" alone leaves "": no number
         except ValueError:
             share = float("nan")
         if not share >= 0.0:
