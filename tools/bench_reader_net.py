@@ -28,6 +28,7 @@ import numpy as np
 
 from plategate.errors import PlategateError
 from plategate.vision.runtime import interpreter_class
+from tools.reader_model import parse_channels
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +43,9 @@ def parse_net(spec: str) -> tuple[tuple[int, ...], bool]:
     if plus and suffix != "light":
         raise ValueError(f"network {spec!r}: the only suffix is +light, got +{suffix}")
     try:
-        channels = tuple(int(v) for v in widths.split(","))
-    except ValueError:
-        channels = ()
-    if len(channels) != 5 or min(channels) < 1:
-        raise ValueError(f"network {spec!r}: needs five positive stage widths separated by commas")
-    return channels, bool(plus)
+        return parse_channels(widths), bool(plus)
+    except ValueError as exc:
+        raise ValueError(f"network {spec!r}: {exc}") from exc
 
 
 def build_int8(channels: tuple[int, ...], light: bool, height: int, width: int, classes: int) -> bytes:

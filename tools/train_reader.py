@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from plategate.vision.ctc import ALPHABET, encode, greedy, softmax
+from tools.reader_model import parse_channels
 from tools.synth import reader_data
 from tools.tf_threads import set_threads
 
@@ -102,12 +103,9 @@ def _style_weights(text: str) -> dict[str, float]:
 
 def _channels(text: str) -> tuple[int, ...]:
     try:
-        widths = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        widths = ()
-    if len(widths) != 5 or min(widths) < 1:
-        raise argparse.ArgumentTypeError(f"--channels needs five positive integers separated by commas, got {text!r}")
-    return widths
+        return parse_channels(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--channels {exc}") from exc
 
 
 def _shard_job(args: tuple) -> int:
