@@ -1,0 +1,78 @@
+"""tools.average_readers averages the weights of readers of one network and records where they came from."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tools import average_readers
+
+
+def test_mix_is_parsed_normalised_and_bad_ones_named():
+    assert average_readers.parse_mix("1,3", 2) == [0.25, 0.75]
+    for bad in ("0.5", "a,b", "-1,2", "0,0", "nan,1"):
+        with pytest.raises(average_readers.AverageError, match="--mix"):
+            average_readers.parse_mix(bad, 2)
+
+
+def test_weights_of_different_networks_are_refused():
+    a = [np.zeros((3, 3)), np.zeros(3)]
+    with pytest.raises(average_readers.AverageError, match="not the same network"):
+        average_readers.average_weights([a, [np.zeros((3, 3))]], [0.5, 0.5])
+    with pytest.raises(average_readers.AverageError, match=r"weight array 1: shape \(4,\)"):
+        average_readers.average_weights([a, [np.zeros((3, 3)), np.zeros(4)]], [0.5, 0.5])
+
+
+def test_weighted_average_keeps_each_arrays_dtype():
+    a = [np.full((2, 2), 1.0, np.float32), np.array([10], np.int64)]
+    b = [np.full((2, 2), 3.0, np.float32), np.array([20], np.int64)]
+    out = average_readers.average_weights([a, b], [0.25, 0.75])
+    assert out[0].dtype == np.float32 and np.allclose(out[0], 2.5)
+    assert out[1].dtype == np.int64 and out[1][0] == 17
+
+
+def _reader(seed: int, channels=(4, 4, 8, 8, 8)):
+    import tensorflow as tf
+
+    from tools.reader_model import build_model
+
+    tf.keras.utils.set_random_seed(seed)
+    return build_model(37, channels=channels)
+
+
+def test_two_saved_readers_are_averaged_into_a_loadable_model(tmp_path, capsys):
+    tf = pytest.importorskip("tensorflow")
+    first, second = _reader(1), _reader(2)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first.save(tmp_path / "a" / "reader.keras")
+    second.save(tmp_path / "b" / "reader.keras")
+    (tmp_path / "a" / "training.json").write_text(json.dumps({"epochs": 3}))
+    out = tmp_path / "soup" / "reader.keras"
+    assert average_readers.main([str(tmp_path / "a" / "reader.keras"), str(tmp_path / "b" / "reader.keras"),
+                                 "--out", str(out), "--mix", "3,1"]) == 0
+    assert "averaged 2 models (0.75, 0.25)" in capsys.readouterr().out
+    soup = tf.keras.models.load_model(out, compile=False)
+    for got, w1, w2 in zip(soup.get_weights(), first.get_weights(), second.get_weights(), strict=True):
+        np.testing.assert_allclose(got, 0.75 * w1 + 0.25 * w2, rtol=1e-6, atol=1e-7)
+    record = json.loads((out.parent / "training.json").read_text())
+    parts = record["averaged_from"]
+    assert [p["mix"] for p in parts] == [0.75, 0.25]
+    assert parts[0]["training"] == {"epochs": 3} and "training" not in parts[1]
+    assert all(len(p["sha256"]) == 64 for p in parts)
+
+
+def test_missing_or_mismatched_models_are_clear_errors(tmp_path, capsys):
+    pytest.importorskip("tensorflow")
+    _reader(1).save(tmp_path / "small.keras")
+    _reader(1, channels=(4, 4, 8, 8, 16)).save(tmp_path / "wide.keras")
+    out = tmp_path / "out.keras"
+    assert average_readers.main([str(tmp_path / "small.keras"), "--out", str(out)]) == 2
+    assert "at least two models" in capsys.readouterr().err
+    assert average_readers.main([str(tmp_path / "small.keras"), str(tmp_path / "none.keras"), "--out", str(out)]) == 2
+    assert "none.keras not found" in capsys.readouterr().err
+    assert average_readers.main([str(tmp_path / "small.keras"), str(tmp_path / "wide.keras"), "--out", str(out)]) == 2
+    assert "not the same network" in capsys.readouterr().err
+    assert not out.exists()
