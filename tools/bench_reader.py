@@ -19,7 +19,6 @@ model-only and the full per-crop time (preprocess + model + beam search).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import sys
@@ -62,22 +61,9 @@ def load_label_fixes(path: Path) -> dict[str, tuple[str, str]]:
     Raises:
         PlategateError: the file is unreadable, lacks a column, or a ``wrong`` row has no ``looks_like``.
     """
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise PlategateError(f"label audit {path}: cannot read it: {exc}") from exc
-    need = {"file", "label", "verdict", "looks_like"}
-    if rows and not need <= set(rows[0]):
-        raise PlategateError(f"label audit {path}: needs columns {sorted(need)}, has {sorted(rows[0])}")
-    fixes = {}
-    for line, row in enumerate(rows, start=2):
-        if row["verdict"] != "wrong":
-            continue
-        if not row["looks_like"]:
-            raise PlategateError(f"label audit {path}, line {line}: {row['file']} is marked wrong but has no looks_like")
-        fixes[row["file"]] = (row["label"], row["looks_like"])
-    return fixes
+    from tools.synth import reader_data
+
+    return {r.file: (r.label, r.looks_like) for r in reader_data.load_label_audit(path) if r.verdict == "wrong"}
 
 
 def confusions(pairs: list[tuple[str, str]]) -> Counter[str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from plategate.errors import ImageError
+from plategate.errors import ImageError, PlategateError
 from plategate.types import normalise_plate
 from plategate.vision.preprocess import prepare_crop
 from plategate.vision.reader import two_line_halves
@@ -81,6 +81,68 @@ def split_by_text(samples: list[Sample], seed: int = BR_SPLIT_SEED, val_fraction
     train = [s for s in samples if s.text not in val_texts]
     val = [s for s in samples if s.text in val_texts]
     return train, val
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One row of a label audit (``file,label,verdict,looks_like``, see tools/eval_data/README.md)."""
+
+    file: str
+    label: str
+    verdict: str
+    looks_like: str
+
+
+def load_label_audit(path: Path) -> list[AuditRow]:
+    """Read a label audit CSV (``file,label,verdict,looks_like``).
+
+    Raises:
+        PlategateError: the file is unreadable, lacks a column, or a ``wrong`` row has no ``looks_like``.
+    """
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise PlategateError(f"label audit {path}: cannot read it: {exc}") from exc
+    need = {"file", "label", "verdict", "looks_like"}
+    if rows and not need <= set(rows[0]):
+        raise PlategateError(f"label audit {path}: needs columns {sorted(need)}, has {sorted(rows[0])}")
+    out = []
+    for line, row in enumerate(rows, start=2):
+        if row["verdict"] == "wrong" and not row["looks_like"]:
+            raise PlategateError(f"label audit {path}, line {line}: {row['file']} is marked wrong but has no looks_like")
+        out.append(AuditRow(row["file"], normalise_plate(row["label"]), row["verdict"], normalise_plate(row["looks_like"] or "")))
+    return out
+
+
+def audited_training_part(train: list[Sample], val: list[Sample], audit: list[AuditRow]) -> tuple[list[Sample], list[str]]:
+    """Apply a label audit of the training part of a split.
+
+    A row applies only where the crop's label is still the one the audit saw. ``wrong``
+    crops take their ``looks_like`` text, except when that text is a validation text:
+    such a crop is a photo of a validation plate that the split by text let in under its
+    wrong label, and it is dropped. ``unreadable`` crops are dropped; other verdicts
+    (``ambiguous``) keep the dataset's label.
+
+    Returns:
+        The new training list and one line per change (``br00010.jpg AOK3481->AQK3481``,
+        ``br00297.jpg dropped: ...``).
+    """
+    rows = {r.file: r for r in audit}
+    val_texts = {s.text for s in val}
+    out, changes = [], []
+    for s in train:
+        r = rows.get(s.path.name)
+        if r is None or r.label != s.text or r.verdict not in ("wrong", "unreadable"):
+            out.append(s)
+        elif r.verdict == "unreadable":
+            changes.append(f"{s.path.name} dropped: unreadable")
+        elif r.looks_like in val_texts:
+            changes.append(f"{s.path.name} dropped: shows {r.looks_like}, a validation text")
+        else:
+            out.append(Sample(s.path, r.looks_like))
+            changes.append(f"{s.path.name} {s.text}->{r.looks_like}")
+    return out, changes
 
 
 def read_image(path: Path) -> np.ndarray:
