@@ -38,6 +38,8 @@ def test_audit_relabels_wrong_crops_and_drops_unreadable_ones_and_validation_pla
 
 @pytest.mark.parametrize(("text", "message"), [
     ("file,label\np1.png,BRA2E18\n", "needs columns"),
+    ("file,label\n", "needs columns"),  # no rows: still refused
+    ("", "needs columns"),
     ("file,label,verdict,looks_like\np0.png,A,ambiguous,B\np1.png,BRA2E18,wrong,\n", "line 3: p1.png is marked wrong"),
 ])
 def test_malformed_audit_is_refused_with_its_place(tmp_path, text, message):

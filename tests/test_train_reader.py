@@ -53,6 +53,31 @@ def test_tiny_training_run_resumes_and_records_what_trained_it(tmp_path, capsys)
     assert len(record["commands"]) == 2
 
 
+def test_a_label_audit_relabels_the_training_part_and_is_recorded(tmp_path, capsys):
+    from tools import train_reader
+    from tools.synth import reader_data
+
+    data, work = tmp_path / "data", tmp_path / "work"
+    _labelled(data / "br-crops", 10, 1, "br")
+    first = reader_data.split_by_text(reader_data.load_labelled(data / "br-crops"))[0][0]
+    audit = tmp_path / "audit.csv"
+    audit.write_text(f"file,label,verdict,looks_like\n{first.path.name},{first.text},wrong,ZZZ9999\n")
+    assert train_reader.main(["--data", str(data), "--work", str(work), "--shards", "1", "--first-shards", "1",
+                              "--shard-size", "16", "--val-size", "8", "--steps", "1", "--batch", "8", "--real-copies",
+                              "1", "--channels", "8,8,8,8,8", "--epochs", "1", "--label-audit", str(audit)]) == 0
+    assert f"1 training crops changed: {first.path.name} {first.text}->ZZZ9999" in capsys.readouterr().out
+    (cache,) = (work / "data").glob("real_*_a*.npz")  # an audited training part is cached apart
+    with np.load(cache) as z:
+        assert "ZZZ9999" in [str(t) for t in z["br_train_y"]] and first.text not in [str(t) for t in z["br_train_y"]]
+    record = json.loads((work / "training.json").read_text())
+    assert any("label audit" in d and str(audit) in d for d in record["data"])
+    audit.write_text("file,label\n")
+    tiny = ["--shards", "1", "--first-shards", "1", "--shard-size", "8", "--val-size", "8", "--steps", "1", "--epochs", "1"]
+    assert train_reader.main(["--data", str(data), "--work", str(tmp_path / "w2"), *tiny, "--label-audit", str(audit)]) == 2
+    assert "needs columns" in capsys.readouterr().err
+    assert not (tmp_path / "w2").exists()  # refused before any work
+
+
 def test_light_stem_makes_the_second_convolution_separable():
     import tensorflow as tf
 

@@ -24,11 +24,13 @@ import logging
 import os
 import sys
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from plategate.errors import PlategateError
 from plategate.vision.ctc import ALPHABET, encode, greedy, softmax
 from tools.reader_model import parse_channels
 from tools.synth import reader_data
@@ -66,6 +68,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--extra", type=Path, action="append", default=[], metavar="DIR",
                    help="another folder of labelled crops (labels.csv: file,text) trained on like the br-crops "
                         "training part, e.g. pseudo-labels written by tools.pseudo_label; repeatable")
+    p.add_argument("--label-audit", type=Path, default=None, metavar="CSV",
+                   help="label audit of the br-crops training part (file,label,verdict,looks_like, e.g. "
+                        "tools/eval_data/br-crops-train-audit.csv): crops marked wrong take their looks_like text; "
+                        "unreadable crops and photos of validation plates are dropped")
     p.add_argument("--epochs", type=int, default=12, help="(default: %(default)s)")
     p.add_argument("--batch", type=int, default=64, help="(default: %(default)s)")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default: %(default)s)")
@@ -151,12 +157,17 @@ def real_sets(a: argparse.Namespace) -> dict[str, tuple[np.ndarray, list[str]]]:
     """The br-crops train copies (augmented) and the evaluation sets (br val, ar-crops), cached."""
     if a.data is None or not (a.data / "br-crops" / "labels.csv").is_file():
         return {}
-    cache = a.work / "data" / f"real_h{a.height}w{a.width}_c{a.real_copies}_s{a.seed}.npz"
+    audit = reader_data.load_label_audit(a.label_audit) if a.label_audit is not None else None
+    tag = f"_a{zlib.crc32(a.label_audit.read_bytes()):08x}" if a.label_audit is not None else ""
+    cache = a.work / "data" / f"real_h{a.height}w{a.width}_c{a.real_copies}_s{a.seed}{tag}.npz"
     if cache.is_file():
         with np.load(cache) as z:
             sets = {k: (z[f"{k}_x"], [str(t) for t in z[f"{k}_y"]]) for k in ("br_train", "br_val", "ar")}
         return _with_extra(a, sets)
     train, val = reader_data.split_by_text(reader_data.load_labelled(a.data / "br-crops"))
+    if audit is not None:
+        train, changes = reader_data.audited_training_part(train, val, audit)
+        print(f"label audit {a.label_audit}: {len(changes)} training crops changed: {'; '.join(changes)}", flush=True)
     sets = {
         "br_train": reader_data.real_augmented(train, a.real_copies, a.seed, a.height, a.width),
         "br_val": reader_data.real_augmented(val, 1, 0, a.height, a.width),
@@ -215,6 +226,15 @@ def main(argv: list[str] | None = None) -> int:
     for folder in a.extra:
         if not (folder / "labels.csv").is_file():
             print(f"error: --extra {folder}: {folder / 'labels.csv'} not found", file=sys.stderr)
+            return 2
+    if a.label_audit is not None:
+        if a.data is None:
+            print("error: --label-audit needs --data (it audits the br-crops training part)", file=sys.stderr)
+            return 2
+        try:
+            reader_data.load_label_audit(a.label_audit)
+        except PlategateError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
     if a.recent_styles is not None and a.recent_from is None:
         print("error: --recent-styles needs --recent-from (the shards it renders)", file=sys.stderr)
@@ -343,6 +363,9 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
             f"{100 * (1 - reader_data.BR_VAL_FRACTION):.0f} % of the texts, {a.real_copies} augmented copies each",
             "chars/gb, chars/br (glyphs), us-plate-backgrounds, negatives (backgrounds) in synthetic plates",
         ]
+    if a.label_audit is not None:
+        data.append(f"br-crops training part under the label audit {a.label_audit} (wrong labels replaced; "
+                    "unreadable crops and photos of validation plates dropped)")
     data += [f"extra labelled crops: {folder} ({a.real_copies} augmented copies each)" for folder in a.extra]
     command = "nice -n 10 python -m tools.train_reader " + " ".join(argv if argv is not None else sys.argv[1:])
     previous = a.work / "training.json"

@@ -101,12 +101,13 @@ def load_label_audit(path: Path) -> list[AuditRow]:
     """
     try:
         with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            rows, columns = list(reader), reader.fieldnames or []
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise PlategateError(f"label audit {path}: cannot read it: {exc}") from exc
     need = {"file", "label", "verdict", "looks_like"}
-    if rows and not need <= set(rows[0]):
-        raise PlategateError(f"label audit {path}: needs columns {sorted(need)}, has {sorted(rows[0])}")
+    if not need <= set(columns):
+        raise PlategateError(f"label audit {path}: needs columns {sorted(need)}, has {sorted(columns)}")
     out = []
     for line, row in enumerate(rows, start=2):
         if row["verdict"] == "wrong" and not row["looks_like"]:
