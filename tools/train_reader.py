@@ -157,7 +157,6 @@ def real_sets(a: argparse.Namespace) -> dict[str, tuple[np.ndarray, list[str]]]:
     """The br-crops train copies (augmented) and the evaluation sets (br val, ar-crops), cached."""
     if a.data is None or not (a.data / "br-crops" / "labels.csv").is_file():
         return {}
-    audit = reader_data.load_label_audit(a.label_audit) if a.label_audit is not None else None
     tag = f"_a{zlib.crc32(a.label_audit.read_bytes()):08x}" if a.label_audit is not None else ""
     cache = a.work / "data" / f"real_h{a.height}w{a.width}_c{a.real_copies}_s{a.seed}{tag}.npz"
     if cache.is_file():
@@ -165,7 +164,8 @@ def real_sets(a: argparse.Namespace) -> dict[str, tuple[np.ndarray, list[str]]]:
             sets = {k: (z[f"{k}_x"], [str(t) for t in z[f"{k}_y"]]) for k in ("br_train", "br_val", "ar")}
         return _with_extra(a, sets)
     train, val = reader_data.split_by_text(reader_data.load_labelled(a.data / "br-crops"))
-    if audit is not None:
+    if a.label_audit is not None:
+        audit = reader_data.load_label_audit(a.label_audit)
         train, changes = reader_data.audited_training_part(train, val, audit)
         print(f"label audit {a.label_audit}: {len(changes)} training crops changed: {'; '.join(changes)}", flush=True)
     sets = {
