@@ -157,20 +157,24 @@ def test_extra_folders_are_checked_before_any_work(tmp_path, capsys):
     assert not work.exists()  # refused before rendering or writing anything
 
 
-def test_recent_shards_are_repeated_in_the_epoch_pool():
+def test_epoch_pool_repeats_recent_shards_and_the_real_part_in_order():
     from tools import train_reader
 
-    a = train_reader.parse_args(["--shard-size", "3", "--recent-from", "2", "--recent-repeat", "3"])
-    x = np.arange(4 * 3)[:, None]  # four shards of three samples
-    y = [f"s{i // 3}" for i in range(12)]
-    x2, y2 = train_reader.with_recent_repeated(x, y, a)
-    assert len(x2) == len(y2) == 12 + 2 * 6
-    assert y2.count("s3") == 9 and y2.count("s1") == 3
-    assert [int(v) for v in x2[12:18, 0]] == list(range(6, 12))
-    # not in use, or the recent shards are not loaded yet (an early epoch): the pool is unchanged
+    a = train_reader.parse_args(["--shard-size", "3", "--recent-from", "2", "--recent-repeat", "3", "--real-repeat", "2"])
+    shards = [np.arange(3 * i, 3 * i + 3, dtype=np.uint8)[:, None] for i in range(4)]  # four shards of three samples
+    texts = [f"s{i // 3}" for i in range(12)]
+    real = (np.array([[100], [101]], np.uint8), ["r0", "r1"])
+    x, y = train_reader.epoch_pool(shards, texts, a, real)
+    assert x.dtype == np.uint8 and len(x) == len(y) == 12 + 2 * 6 + 2 * 2
+    assert y.count("s3") == 9 and y.count("s1") == 3 and y.count("r1") == 2
+    # the same pool, sample for sample, as the concatenation it replaces
+    expected = np.concatenate(shards + shards[2:] * 2 + [real[0]] * 2)
+    assert np.array_equal(x, expected)
+    assert y == texts + texts[6:] * 2 + real[1] * 2
+    # not in use, or the recent shards are not loaded yet (an early epoch): only the shards, no copies
     for args in (["--shard-size", "3"], ["--shard-size", "3", "--recent-from", "4", "--recent-repeat", "3"]):
-        same_x, same_y = train_reader.with_recent_repeated(x, y, train_reader.parse_args(args))
-        assert same_x is x and same_y is y
+        same_x, same_y = train_reader.epoch_pool(shards, texts, train_reader.parse_args(args))
+        assert np.array_equal(same_x, np.concatenate(shards)) and same_y == texts
 
 
 def test_recent_shards_can_be_rendered_with_their_own_style_shares(tmp_path, capsys):
