@@ -63,6 +63,14 @@ def test_misreads_are_summed_up_as_character_substitutions(crops, capsys):
     assert swaps == {"4>0": 2}  # a dropped character is not aligned, a right read adds nothing
 
 
+def test_exact_matches_are_broken_down_by_plate_shape(crops, capsys):
+    # ABC1234 is LLLDDDD, the mislabelled BRA2E18 LLLDLDD (read BRA2E19), KMH306 LLLDDD, BD51SMR LLDDLLL
+    res = run_json(capsys, ["--eval", str(crops), "--threads", "1"])["eval"][0]
+    assert res["by_shape"] == {"LLDDLLL": [1, 1], "LLLDDD": [1, 1], "LLLDDDD": [1, 1], "LLLDLDD": [0, 1]}
+    assert bench_reader.by_shape([("LYB428", False), ("AD363CA", True), ("NKB292", True), ("AB", True)]) == {
+        "LLLDDD": [1, 2], "LL": [1, 1], "LLDDDLL": [1, 1]}  # commonest first, then by name
+
+
 def test_without_a_wrong_row_there_is_no_audited_entry(crops, tmp_path, capsys):
     audit = write_audit(tmp_path / "audit.csv", ["p0.png,ABC1234,ambiguous,ABC1284"])
     res = run_json(capsys, ["--eval", str(crops), "--audit", str(audit), "--threads", "1"])["eval"][0]

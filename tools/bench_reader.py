@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from plategate.errors import PlategateError
-from plategate.vision.reader import PlateReader
+from plategate.vision.reader import PlateReader, plate_shape
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,20 @@ def confusions(pairs: list[tuple[str, str]]) -> Counter[str]:
     return out
 
 
+def by_shape(results: list[tuple[str, bool]]) -> dict[str, list[int]]:
+    """Right reads and counts per plate shape (``L``/``D`` string of the true text), commonest shape first.
+
+    Args:
+        results: ``(true text, read right)`` pairs.
+    """
+    out: dict[str, list[int]] = {}
+    for text, ok in results:
+        entry = out.setdefault(plate_shape(text), [0, 0])
+        entry[0] += ok
+        entry[1] += 1
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1][1], kv[0])))
+
+
 def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int = 0,
              fixes: dict[str, tuple[str, str]] | None = None) -> dict:
     """Exact-match and confident-precision figures of *reader* on a labelled folder.
@@ -97,6 +111,7 @@ def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int 
     a_right = a_sure_right = 0
     replaced = []
     wrong = []
+    outcomes: list[tuple[str, bool]] = []
     for s in samples:
         try:
             read = reader.read(reader_data.read_image(s.path))
@@ -106,6 +121,7 @@ def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int 
             continue
         ok = read.text == s.text
         right += ok
+        outcomes.append((s.text, ok))
         if read.confidence >= threshold:
             sure += 1
             sure_right += ok
@@ -130,6 +146,10 @@ def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int 
         print(f"  with audited labels ({', '.join(replaced)}): exact match {a_right}/{n} = {100 * a_right / n:.1f} %, "
               f"confidence >= {threshold}: {sure} reads, {a_sure_right} right"
               + (f" ({100 * a_sure_right / sure:.2f} %)" if sure else ""), flush=True)
+    shapes = by_shape(outcomes)
+    if len(shapes) > 1:
+        res["by_shape"] = shapes
+        print("  by plate shape: " + ", ".join(f"{k} {r}/{c}" for k, (r, c) in shapes.items()), flush=True)
     swaps = confusions([(truth, got) for _, truth, got, _ in wrong])
     if swaps:
         res["confusions"] = dict(swaps.most_common(12))

@@ -26,6 +26,11 @@ TWO_LINE_ASPECT = 1.6
 FORMAT_PRUNE = 1e-3
 
 
+def plate_shape(text: str) -> str:
+    """The format of *text* as ``L`` (letter) and ``D`` (digit), e.g. ``"LLLDDDD"`` for ``"ABC1234"``."""
+    return "".join("D" if c.isdigit() else "L" for c in text)
+
+
 def _pad_to_aspect(crop: np.ndarray, aspect: float) -> np.ndarray:
     """Widen *crop* to width/height >= *aspect* by repeating its left and right columns."""
     h, w = crop.shape[:2]
@@ -105,8 +110,7 @@ class PlateReader:
         return beam_search(probs, self.alphabet, self.blank, self.beam_width, self.top_k, max_len=self.max_length)
 
     def _fits(self, text: str) -> bool:
-        shape = "".join("D" if c.isdigit() else "L" for c in text)
-        return not self.formats or shape in self.formats
+        return not self.formats or plate_shape(text) in self.formats
 
     def read(self, crop: np.ndarray) -> PlateRead:
         """Read one plate crop (BGR, BGRA or grayscale; 8 or 16 bit).
