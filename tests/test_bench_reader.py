@@ -69,6 +69,8 @@ def test_exact_matches_are_broken_down_by_plate_shape(crops, capsys):
     assert res["by_shape"] == {"LLDDLLL": [1, 1], "LLLDDD": [1, 1], "LLLDDDD": [1, 1], "LLLDLDD": [0, 1]}
     assert bench_reader.by_shape([("LYB428", False), ("AD363CA", True), ("NKB292", True), ("AB", True)]) == {
         "LLLDDD": [1, 2], "LL": [1, 1], "LLDDDLL": [1, 1]}  # commonest first, then by name
+    many = [(t, k % 2 == 0) for k, t in enumerate(["AB1", "AB2", "A1", "1A", "1", "A", "AA", "11"])]
+    assert bench_reader.by_shape(many, top=2) == {"LLD": [1, 2], "D": [1, 1], "other": [2, 5]}
 
 
 def test_without_a_wrong_row_there_is_no_audited_entry(crops, tmp_path, capsys):

@@ -78,18 +78,26 @@ def confusions(pairs: list[tuple[str, str]]) -> Counter[str]:
     return out
 
 
-def by_shape(results: list[tuple[str, bool]]) -> dict[str, list[int]]:
-    """Right reads and counts per plate shape (``L``/``D`` string of the true text), commonest shape first.
+def by_shape(results: list[tuple[str, bool]], top: int = 6) -> dict[str, list[int]]:
+    """Right reads and counts per plate shape (``L``/``D`` string of the true text).
+
+    The *top* commonest shapes come first (ties by name); the rest are summed under
+    ``"other"``, so sets of many countries stay readable.
 
     Args:
         results: ``(true text, read right)`` pairs.
+        top: shapes listed on their own.
     """
-    out: dict[str, list[int]] = {}
+    counts: dict[str, list[int]] = {}
     for text, ok in results:
-        entry = out.setdefault(plate_shape(text), [0, 0])
+        entry = counts.setdefault(plate_shape(text), [0, 0])
         entry[0] += ok
         entry[1] += 1
-    return dict(sorted(out.items(), key=lambda kv: (-kv[1][1], kv[0])))
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1][1], kv[0]))
+    out = dict(ranked[:top])
+    if len(ranked) > top:
+        out["other"] = [sum(v[0] for _, v in ranked[top:]), sum(v[1] for _, v in ranked[top:])]
+    return out
 
 
 def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int = 0,
