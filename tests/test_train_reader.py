@@ -178,6 +178,7 @@ def test_epoch_pool_repeats_recent_shards_and_the_real_part_in_order():
 
 
 def test_recent_shards_can_be_rendered_with_their_own_style_shares(tmp_path, capsys):
+    from plategate.vision.reader import plate_shape
     from tools import train_reader
     from tools.synth import reader_data
 
@@ -192,10 +193,10 @@ def test_recent_shards_can_be_rendered_with_their_own_style_shares(tmp_path, cap
     with np.load(work / "data" / shards[1]) as z:
         texts = [str(t) for t in z["y"]]
     # Argentine texts only: LLLDDD or LLDDDLL
-    shapes = {"".join("D" if c.isdigit() else "L" for c in t) for t in texts}
+    shapes = {plate_shape(t) for t in texts}
     assert shapes <= {"LLLDDD", "LLDDDLL"}, shapes
     with np.load(work / "data" / shards[0]) as z:
-        assert {"".join("D" if c.isdigit() else "L" for c in str(t)) for t in z["y"]} - {"LLLDDD", "LLDDDLL"}
+        assert {plate_shape(str(t)) for t in z["y"]} - {"LLLDDD", "LLDDDLL"}
     for bad in ("xx=1", "ar=-1", "ar", "ar=1,br=0,eu=0,uk=0,us=0,moto=nan", "ar=0,br=0,eu=0,uk=0,us=0,moto=0"):
         with pytest.raises(ValueError):
             reader_data.parse_style_weights(bad)
