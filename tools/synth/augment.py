@@ -226,6 +226,7 @@ def camera_crop(
     background: np.ndarray | None = None,
     strength: float = 1.0,
     cut_share: float = 0.0,
+    tight: bool = False,
 ) -> np.ndarray:
     """Turn a clean plate render into a realistic camera crop.
 
@@ -239,13 +240,20 @@ def camera_crop(
         strength: scales blur and noise (0 gives geometry only).
         cut_share: share of samples whose box is shifted off the plate, cutting 6-22 %
             of the plate height off one long edge (see :func:`perspective_crop`).
+        tight: crop like a hand-drawn box around a plate seen nearly head-on: at most
+            2 degrees of rotation, little skew and a margin of -4..+6 % of the plate
+            height (the plate's edge runs along the crop's edge).
 
     Returns:
         A BGR uint8 crop of height *out_height*.
     """
     cut = float(rng.uniform(0.06, 0.22)) if cut_share > 0 and rng.random() < cut_share else 0.0
-    img = perspective_crop(plate, rng, out_height=out_height, background=background,
-                           margin=(-0.05, 0.2) if rng.random() < 0.75 else (0.05, 0.45), cut=cut)
+    if tight:
+        img = perspective_crop(plate, rng, out_height=out_height, background=background, max_rotate=2.0,
+                               max_skew=0.03, margin=(-0.04, 0.06), cut=cut)
+    else:
+        img = perspective_crop(plate, rng, out_height=out_height, background=background,
+                               margin=(-0.05, 0.2) if rng.random() < 0.75 else (0.05, 0.45), cut=cut)
     if strength <= 0:
         return img
     if rng.random() < 0.5:  # low camera resolution: plate only a few pixels high

@@ -79,6 +79,10 @@ I_SHARE = 0.25
 #: plates (:func:`tools.synth.strokefont.argentine_style`: closed 4, square O) with the
 #: plate's raised rim and fixing holes; the rest use the general fonts
 AR_OLD_FACE_SHARE = 0.5
+#: share of those old-face plates drawn at the real plate's proportions (294 x 129 mm, not
+#: widened), with the wide light rim (8-14 mm) and characters filling most of the height
+#: inside it, as tight real crops of these plates show them (session 12)
+AR_TRUE_SHAPE_SHARE = 0.6
 _US_FORMATS = ("LLL DDDD", "DLLLDDD", "LLL-DDD", "DDD LLL", "LLL DDD", "DDDDDD", "LL DDDDD", "DLL DDDD")
 _US_STATES = ("TEXAS", "OHIO", "IOWA", "MAINE", "UTAH", "OREGON", "NEVADA", "ALASKA", "IDAHO", "KANSAS")
 _BR_CITIES = ("SP - SAO PAULO", "RJ - RIO DE JANEIRO", "PR - CURITIBA", "MG - BELO HORIZONTE", "RS - PORTO ALEGRE")
@@ -280,12 +284,22 @@ def _br(text: str, rng, height, data_dir) -> np.ndarray:
 def _ar(text: str, rng, height, data_dir) -> np.ndarray:
     if _shape(text) == "LLDDDLL" or (_shape(text) != "LLLDDD" and rng.random() < 0.5):
         return _mercosul(text, "REPUBLICA ARGENTINA", rng, height, data_dir, "LL DDD LL")
-    c = new_canvas(294 * 1.2, 129, height, (25, 25, 25), rng)
-    w = 294 * 1.2
+    old_face = rng.random() < AR_OLD_FACE_SHARE  # the tall, narrow face of the 1995-2016 plates
+    true_shape = old_face and rng.random() < AR_TRUE_SHAPE_SHARE
+    w = float(rng.uniform(294, 310)) if true_shape else 294 * 1.2
+    c = new_canvas(w, 129, height, (25, 25, 25), rng)
     emblem = rng.random() < 0.5  # the national shield between the groups, as on real old plates
     sep = "   " if emblem else (" ", "·", "-", "  ")[int(rng.integers(4))]
     shown = _group(text, f"LLL{sep}DDD") if _shape(text) == "LLLDDD" else text
-    if rng.random() < AR_OLD_FACE_SHARE:  # the tall, narrow face of the 1995-2016 plates
+    if true_shape:
+        rim = float(rng.uniform(8, 14))
+        font = FontSpec("stroke", f"{ARGENTINE_PREFIX}{int(rng.integers(2**31))}")
+        c.text(shown, (rim + 2, rim + 2, w - rim - 2, 127 - rim), float(rng.uniform(80, 92)),
+               jitter((235, 235, 235), rng, 15), font, rng, spacing=float(rng.uniform(0.06, 0.16)),
+               data_dir=data_dir, squeeze=float(rng.uniform(0.85, 1.05)), emblem=emblem)
+        _ar_rim(c, rng, rim)
+        return c.img
+    if old_face:
         if rng.random() < 0.5:
             c.text("ARGENTINA", (80, 3, w - 80, 18), 9, (200, 200, 200), small_font(rng), rng)
         font = FontSpec("stroke", f"{ARGENTINE_PREFIX}{int(rng.integers(2**31))}")
@@ -303,11 +317,12 @@ def _ar(text: str, rng, height, data_dir) -> np.ndarray:
     return c.img
 
 
-def _ar_rim(c: Canvas, rng: np.random.Generator) -> None:
-    """The raised light rim of an old Argentine plate, with its two fixing holes at the top
-    and two slots at the bottom (dark where the car shows through)."""
+def _ar_rim(c: Canvas, rng: np.random.Generator, rim: float | None = None) -> None:
+    """The raised light rim of an old Argentine plate (*rim* mm wide; 3-8 mm at random when
+    None), with its two fixing holes at the top and two slots at the bottom (dark where the
+    car shows through)."""
     h, w = c.img.shape[:2]
-    rim = float(rng.uniform(3, 8))
+    rim = float(rng.uniform(3, 8)) if rim is None else rim
     border(c, rim / 2, rim, jitter((215, 215, 215), rng, 25))
     hole = jitter((30, 30, 30), rng, 15)
     slot_y = h / c.scale - rim * 0.6

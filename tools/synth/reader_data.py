@@ -25,7 +25,7 @@ import numpy as np
 from plategate.errors import ImageError, PlategateError
 from plategate.types import normalise_plate
 from plategate.vision.preprocess import prepare_crop
-from plategate.vision.reader import two_line_halves
+from plategate.vision.reader import plate_shape, two_line_halves
 from tools.synth import augment
 from tools.synth.plates import STYLES, TWO_LINE_SPLIT, TWO_LINE_STYLES, render_plate
 
@@ -40,6 +40,9 @@ STYLE_WEIGHTS = {"br": 0.3, "ar": 0.27, "eu": 0.15, "uk": 0.1, "us": 0.18, "moto
 #: share of one-line samples whose crop box sits off the plate and cuts the characters'
 #: bottom (or top): real ar-crops often do (the detector box includes the frame above)
 CUT_SHARE = 0.2
+#: share of old-format (LLLDDD) Argentine samples cropped tight and nearly head-on
+#: (:func:`tools.synth.augment.camera_crop` ``tight``), as real crops of them are (session 12)
+AR_TIGHT_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -197,9 +200,10 @@ def synth_sample(rng: np.random.Generator, height: int, width: int, data_dir: Pa
     plate_h = int(rng.integers(max(24, height), max(25, int(height * 2.2))))
     plate, text = render_plate(style=style, rng=rng, height=plate_h, data_dir=data_dir)
     bg = backgrounds[int(rng.integers(len(backgrounds)))] if backgrounds and rng.random() < 0.5 else None
+    tight = style == "ar" and plate_shape(text) == "LLLDDD" and rng.random() < AR_TIGHT_SHARE
     crop = augment.camera_crop(plate, rng, out_height=int(rng.integers(height, 2 * height)), background=bg,
                                ir_probability=0.35, strength=float(rng.uniform(0.4, 1.0)),
-                               cut_share=0.0 if style in TWO_LINE_STYLES else CUT_SHARE)
+                               cut_share=0.0 if style in TWO_LINE_STYLES else CUT_SHARE, tight=tight)
     if style in TWO_LINE_STYLES:  # a two-line plate is read line by line, as the reader does it
         top = rng.random() < 0.5
         crop = two_line_halves(crop)[0 if top else 1]
