@@ -203,3 +203,66 @@ def test_old_argentine_plates_get_the_tall_face_and_the_light_rim(monkeypatch):
     monkeypatch.setattr(plates, "choose_font", lambda *a, **k: kinds.append(1) or plates.FontSpec("stroke", "1"))
     render_plate("NKH496", "ar", np.random.default_rng(0))
     assert kinds == [1]  # with no share, the general fonts are chosen as before
+
+
+def test_true_shape_old_argentine_plates_have_the_real_proportions_and_a_wide_rim(monkeypatch):
+    from tools.synth import plates
+
+    monkeypatch.setattr(plates, "AR_OLD_FACE_SHARE", 1.0)
+    monkeypatch.setattr(plates, "AR_TRUE_SHAPE_SHARE", 1.0)
+    for seed in range(4):
+        img, text = render_plate("NKH496", "ar", np.random.default_rng(seed), height=129)
+        assert text == "NKH496"
+        h, w = img.shape[:2]
+        assert 2.25 <= w / h <= 2.45  # 294-310 x 129 mm, not the widened 353 mm
+        gray = img.astype(np.float32).mean(axis=2)
+        # the rim (at least 8 mm) is light on all four sides, away from the fixing holes and slots
+        assert gray[2:6, w // 4 : w // 2].mean() > 150 and gray[-6:-2, w // 4 : w // 2].mean() > 150
+        assert gray[h // 4 : -h // 4, 2:6].mean() > 150 and gray[h // 4 : -h // 4, -6:-2].mean() > 150
+        # characters fill most of the height inside the rim: light ink at 25 % and 75 % of the plate
+        inner = gray[:, 20:-20]
+        assert inner[h // 4].max() > 180 and inner[3 * h // 4].max() > 180
+    monkeypatch.setattr(plates, "AR_TRUE_SHAPE_SHARE", 0.0)
+    img, _ = render_plate("NKH496", "ar", np.random.default_rng(0), height=129)
+    assert img.shape[1] / img.shape[0] > 2.6  # without the share, the wider layout as before
+
+
+def _plate_share(crop: np.ndarray) -> float:
+    """Share of a crop of the all-white test plate on mid-grey that is plate."""
+    return float((crop.min(axis=2) > 200).mean())
+
+
+def test_a_tight_camera_crop_is_mostly_plate_and_nearly_level():
+    plate = np.full((60, 240, 3), 255, np.uint8)
+    grey = np.full((300, 600, 3), 128, np.uint8)
+    tight = [augment.camera_crop(plate, np.random.default_rng(s), out_height=40, strength=0, background=grey, tight=True)
+             for s in range(30)]
+    loose = [augment.camera_crop(plate, np.random.default_rng(s), out_height=40, strength=0, background=grey)
+             for s in range(30)]
+    assert min(_plate_share(c) for c in tight) > 0.75
+    assert np.mean([_plate_share(c) for c in tight]) > np.mean([_plate_share(c) for c in loose]) + 0.15
+    for c in tight:  # plate-to-crop aspect kept: 240/60 = 4 within the margin and skew
+        assert 3.3 < c.shape[1] / c.shape[0] < 4.6
+
+
+def test_only_old_format_argentine_samples_are_cropped_tight(monkeypatch):
+    from tools.synth import reader_data
+
+    seen: list[bool] = []
+    real_crop = augment.camera_crop
+
+    def spy(plate, rng, **kw):
+        seen.append(kw["tight"])
+        return real_crop(plate, rng, **kw)
+
+    monkeypatch.setattr(reader_data.augment, "camera_crop", spy)
+    monkeypatch.setattr(reader_data, "AR_TIGHT_SHARE", 1.0)
+    rng = np.random.default_rng(3)
+    for weights in ({"ar": 1.0}, {"br": 1.0}):
+        for _ in range(12):
+            _, text = reader_data.synth_sample(rng, 32, 128, None, style_weights=weights)
+            assert seen.pop() == bool(re.fullmatch(r"[A-Z]{3}[0-9]{3}", text) and "ar" in weights), text
+    monkeypatch.setattr(reader_data, "AR_TIGHT_SHARE", 0.0)
+    for _ in range(8):
+        reader_data.synth_sample(rng, 32, 128, None, style_weights={"ar": 1.0})
+        assert seen.pop() is False
