@@ -232,7 +232,7 @@ def _plate_share(crop: np.ndarray) -> float:
     return float((crop.min(axis=2) > 200).mean())
 
 
-def test_a_tight_camera_crop_is_mostly_plate_and_nearly_level():
+def test_a_tight_camera_crop_is_mostly_plate_and_keeps_its_shape():
     plate = np.full((60, 240, 3), 255, np.uint8)
     grey = np.full((300, 600, 3), 128, np.uint8)
     tight = [augment.camera_crop(plate, np.random.default_rng(s), out_height=40, strength=0, background=grey, tight=True)
