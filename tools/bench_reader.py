@@ -115,7 +115,7 @@ def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int 
     if part:
         train, val = reader_data.split_by_text(samples)
         samples = {"train": train, "val": val}[part]
-    right = sure = sure_right = failed = 0
+    sure = sure_right = failed = 0
     a_right = a_sure_right = 0
     replaced = []
     wrong = []
@@ -128,7 +128,6 @@ def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int 
             print(f"  {s.path.name}: {exc}", flush=True)
             continue
         ok = read.text == s.text
-        right += ok
         outcomes.append((s.text, ok))
         if read.confidence >= threshold:
             sure += 1
@@ -142,6 +141,7 @@ def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int 
         a_right += read.text == truth
         a_sure_right += read.confidence >= threshold and read.text == truth
     n = len(samples)
+    right = sum(ok for _, ok in outcomes)
     res = {"set": spec, "count": n, "exact_match": right / n if n else None, "failed": failed,
            f"confident_{threshold}": sure, f"confident_right_{threshold}": sure_right,
            f"precision_at_{threshold}": sure_right / sure if sure else None}

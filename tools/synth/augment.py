@@ -249,11 +249,10 @@ def camera_crop(
     """
     cut = float(rng.uniform(0.06, 0.22)) if cut_share > 0 and rng.random() < cut_share else 0.0
     if tight:
-        img = perspective_crop(plate, rng, out_height=out_height, background=background, max_rotate=2.0,
-                               max_skew=0.03, margin=(-0.04, 0.06), cut=cut)
+        geometry = {"max_rotate": 2.0, "max_skew": 0.03, "margin": (-0.04, 0.06)}
     else:
-        img = perspective_crop(plate, rng, out_height=out_height, background=background,
-                               margin=(-0.05, 0.2) if rng.random() < 0.75 else (0.05, 0.45), cut=cut)
+        geometry = {"margin": (-0.05, 0.2) if rng.random() < 0.75 else (0.05, 0.45)}
+    img = perspective_crop(plate, rng, out_height=out_height, background=background, cut=cut, **geometry)
     if strength <= 0:
         return img
     if rng.random() < 0.5:  # low camera resolution: plate only a few pixels high

@@ -291,22 +291,19 @@ def _ar(text: str, rng, height, data_dir) -> np.ndarray:
     emblem = rng.random() < 0.5  # the national shield between the groups, as on real old plates
     sep = "   " if emblem else (" ", "·", "-", "  ")[int(rng.integers(4))]
     shown = _group(text, f"LLL{sep}DDD") if _shape(text) == "LLLDDD" else text
-    if true_shape:
-        rim = float(rng.uniform(8, 14))
-        font = FontSpec("stroke", f"{ARGENTINE_PREFIX}{int(rng.integers(2**31))}")
-        c.text(shown, (rim + 2, rim + 2, w - rim - 2, 127 - rim), float(rng.uniform(80, 92)),
-               jitter((235, 235, 235), rng, 15), font, rng, spacing=float(rng.uniform(0.06, 0.16)),
-               data_dir=data_dir, squeeze=float(rng.uniform(0.85, 1.05)), emblem=emblem)
-        _ar_rim(c, rng, rim)
-        return c.img
     if old_face:
-        if rng.random() < 0.5:
-            c.text("ARGENTINA", (80, 3, w - 80, 18), 9, (200, 200, 200), small_font(rng), rng)
+        if true_shape:  # wide rim, characters filling the height inside it
+            rim: float | None = float(rng.uniform(8, 14))
+            box, caps = (rim + 2, rim + 2, w - rim - 2, 127 - rim), (80, 92)
+        else:  # a 3-8 mm rim drawn by _ar_rim, sometimes the small ARGENTINA above the characters
+            rim, box, caps = None, (12, 20, w - 12, 124), (74, 90)
+            if rng.random() < 0.5:
+                c.text("ARGENTINA", (80, 3, w - 80, 18), 9, (200, 200, 200), small_font(rng), rng)
         font = FontSpec("stroke", f"{ARGENTINE_PREFIX}{int(rng.integers(2**31))}")
-        c.text(shown, (12, 20, w - 12, 124), float(rng.uniform(74, 90)), jitter((235, 235, 235), rng, 15), font, rng,
+        c.text(shown, box, float(rng.uniform(*caps)), jitter((235, 235, 235), rng, 15), font, rng,
                spacing=float(rng.uniform(0.06, 0.16)), data_dir=data_dir,
                squeeze=float(rng.uniform(0.85, 1.05)), emblem=emblem)
-        _ar_rim(c, rng)
+        _ar_rim(c, rng, rim)
         return c.img
     c.text("ARGENTINA", (80, 5, w - 80, 24), 12, (235, 235, 235), small_font(rng), rng)
     font = choose_font(rng, data_dir, text, ("DejaVuSansMono-Bold.ttf", *NARROW_FACES))
