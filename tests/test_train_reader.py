@@ -237,3 +237,31 @@ def test_training_can_distil_from_a_teacher_reader(tmp_path, capsys):
     assert train_reader.main(["--work", str(tmp_path / "w"), "--width", "64", "--teacher", str(teacher), *common]) == 2
     assert "cannot use teacher" in capsys.readouterr().err
     assert not (tmp_path / "w" / "ckpt").exists()
+
+
+def test_a_narrower_model_trains_on_shards_cached_for_a_wider_one(tmp_path, capsys):
+    import tensorflow as tf
+
+    from tools import train_reader
+    from tools.synth import reader_data
+
+    work = tmp_path / "work"
+    common = ["--work", str(work), "--shards", "1", "--first-shards", "1", "--shard-size", "16", "--val-size", "8"]
+    assert train_reader.main([*common, "--data-only"]) == 0
+    cached = sorted(p.name for p in (work / "data").glob("synth_*.npz"))
+    assert cached and all("_h32w128_" in n for n in cached)
+    assert train_reader.main([*common, "--width", "96", "--render-width", "128", "--steps", "1", "--batch", "4",
+                              "--epochs", "1", "--channels", "8,8,8,8,8"]) == 0
+    assert sorted(p.name for p in (work / "data").glob("synth_*.npz")) == cached  # nothing rendered again
+    model = tf.keras.models.load_model(work / "reader.keras", compile=False)
+    assert tuple(model.input_shape[1:3]) == (32, 96) and model.output_shape[1] == 24
+    record = json.loads((work / "training.json").read_text())
+    assert record["input"] == [32, 96] and record["render_width"] == 128
+    # narrowing averages columns: a plate that is half dark, half light keeps that split
+    img = np.zeros((1, 32, 128), np.uint8)
+    img[:, :, 64:] = 200
+    narrow = reader_data.resize_width(img, 96)
+    assert narrow.shape == (1, 32, 96) and narrow[0, :, :47].max() == 0 and narrow[0, :, 49:].min() == 200
+    assert reader_data.resize_width(img, 128) is img
+    with pytest.raises(ValueError, match="width"):
+        reader_data.resize_width(img, 0)

@@ -84,6 +84,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="render the synthetic shards (last first, so it can run beside a training run) and stop")
     p.add_argument("--height", type=int, default=32, help="model input height (default: %(default)s)")
     p.add_argument("--width", type=int, default=128, help="model input width; the model emits width/4 steps (default: %(default)s)")
+    p.add_argument("--render-width", type=int, default=None, metavar="W",
+                   help="synthetic shards are rendered (and cached) W pixels wide and resized to --width when "
+                        "loaded, so a narrower model trains on shards already cached (default: --width)")
     p.add_argument("--channels", type=_channels, default=None,
                    help="five comma-separated stage widths of the network (default: tools.reader_model.CHANNELS)")
     p.add_argument("--init-from", type=Path, default=None, metavar="KERAS",
@@ -127,7 +130,7 @@ def render_shards(a: argparse.Namespace, count: int) -> tuple[list[np.ndarray], 
     """
     cache = a.work / "data"
     recent = a.recent_from if a.recent_from is not None else count
-    jobs = [(cache, i, a.shard_size, a.seed, a.height, a.width, a.data, a.recent_styles if i >= recent else None)
+    jobs = [(cache, i, a.shard_size, a.seed, a.height, a.render_width, a.data, a.recent_styles if i >= recent else None)
             for i in range(count)]
     if a.data_only:  # a helper process renders from the far end while training starts at shard 0
         jobs.reverse()
@@ -139,7 +142,7 @@ def render_shards(a: argparse.Namespace, count: int) -> tuple[list[np.ndarray], 
     xs, ys = [], []
     for k, job in enumerate(jobs, 1):
         x, y = reader_data.synth_shard(*job)
-        xs.append(x)
+        xs.append(reader_data.resize_width(x, a.width))
         ys.extend(y)
         if a.workers <= 1:
             print(f"synthetic shard {k}/{count} ready ({time.time() - start:.0f} s)", flush=True)
@@ -261,8 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     if a.recent_styles is not None and a.recent_from is None:
         print("error: --recent-styles needs --recent-from (the shards it renders)", file=sys.stderr)
         return 2
+    if a.render_width is None:
+        a.render_width = a.width
     a.work.mkdir(parents=True, exist_ok=True)
-    x_val, y_val = reader_data.synth_shard(a.work / "data", VAL_SHARD, a.val_size, a.seed, a.height, a.width, a.data)
+    x_val, y_val = reader_data.synth_shard(a.work / "data", VAL_SHARD, a.val_size, a.seed, a.height, a.render_width, a.data)
+    x_val = reader_data.resize_width(x_val, a.width)
     if a.data_only:
         _, y_syn = render_shards(a, a.shards)
         print(f"rendered {len(y_syn)} synthetic samples + {len(y_val)} held out", flush=True)
@@ -406,6 +412,7 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
         "steps_per_epoch": a.steps,
         "batch": a.batch,
         "input": [a.height, a.width],
+        "render_width": a.render_width,
         "channels": list(a.channels) if a.channels else None,
         "light_stem": a.light_stem,
         "init_from": init_from,

@@ -251,6 +251,27 @@ def synth_shard(cache: Path, index: int, size: int, seed: int, height: int, widt
     return xs, ys
 
 
+def resize_width(images: np.ndarray, width: int) -> np.ndarray:
+    """Resize prepared (N, H, W) uint8 images to *width* columns (area averaging when narrowing).
+
+    A shard cached for one input width then trains a model of another. Narrowing an
+    image that is already contrast-stretched stands in for stretching the narrowed crop;
+    the two differ only where the stretch clipped.
+
+    Raises:
+        ValueError: *width* is not positive.
+    """
+    if width < 1:
+        raise ValueError(f"width must be positive, got {width}")
+    if images.shape[2] == width:
+        return images
+    interp = cv2.INTER_AREA if width < images.shape[2] else cv2.INTER_LINEAR
+    out = np.empty((len(images), images.shape[1], width), images.dtype)
+    for i, img in enumerate(images):
+        out[i] = cv2.resize(img, (width, images.shape[1]), interpolation=interp)
+    return out
+
+
 def real_augmented(samples: list[Sample], copies: int, seed: int, height: int, width: int) -> tuple[np.ndarray, list[str]]:
     """Prepare real crops with *copies* light augmentations each (copy 0 is unaugmented).
 
