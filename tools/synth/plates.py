@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from plategate.vision.reader import plate_shape
 from tools.synth import seals
 from tools.synth.canvas import Canvas, border, jitter, new_canvas, screws, small_font
 from tools.synth.strokefont import ARGENTINE_PREFIX
@@ -131,10 +132,6 @@ def random_text(style: str, rng: np.random.Generator) -> str:
     return text
 
 
-def _shape(text: str) -> str:
-    return "".join("L" if c.isalpha() else "D" for c in text)
-
-
 def _group(text: str, pattern: str) -> str:
     """Insert the separators of *pattern* (whose L/D slots match *text*) into *text*."""
     out, i = [], 0
@@ -153,7 +150,7 @@ def _slots(pattern: str) -> str:
 
 
 def _grouped(text: str, patterns: tuple[str, ...], rng: np.random.Generator) -> str:
-    shape = _shape(text)
+    shape = plate_shape(text)
     fits = [p for p in patterns if _slots(p) == shape]
     if fits:
         return _group(text, fits[int(rng.integers(len(fits)))])
@@ -174,7 +171,7 @@ def _right_band(c: Canvas, country: str, rng: np.random.Generator) -> None:
 
 
 def _eu(text: str, rng, height, data_dir) -> np.ndarray:
-    fmts = [f for f in _EU_FORMATS if _slots(f[1]) == _shape(text)]
+    fmts = [f for f in _EU_FORMATS if _slots(f[1]) == plate_shape(text)]
     country, pattern, yellow, fg = (fmts or list(_EU_FORMATS))[int(rng.integers(len(fmts or _EU_FORMATS)))]
     shown = _group(text, pattern) if fmts else text
     c = new_canvas(520, 110, height, (40, 200, 250) if yellow else (245, 245, 245), rng)
@@ -200,7 +197,7 @@ def _eu(text: str, rng, height, data_dir) -> np.ndarray:
 def _uk(text: str, rng, height, data_dir) -> np.ndarray:
     rear = rng.random() < 0.6
     c = new_canvas(520, 111, height, (20, 200, 250) if rear else (245, 245, 245), rng)
-    shown = _group(text, "LLDD LLL") if _shape(text) == "LLDDLLL" else text
+    shown = _group(text, "LLDD LLL") if plate_shape(text) == "LLDDLLL" else text
     x0 = 8
     if rng.random() < 0.4:
         c.rect(4, 4, 44, 107, jitter(_EU_BLUE, rng, 12))
@@ -253,7 +250,7 @@ def _mercosul(text: str, country: str, rng, height, data_dir, pattern: str) -> n
     c.rect(8, 5, 30, 25, jitter((200, 150, 40), rng, 20))  # the Mercosur emblem square
     if rng.random() < 0.4:  # wide gaps between the groups, as on many real plates
         pattern = pattern.replace(" ", "  ")
-    shown = _group(text, pattern) if _shape(text) == _slots(pattern) else text
+    shown = _group(text, pattern) if plate_shape(text) == _slots(pattern) else text
     font = choose_font(rng, data_dir, text, ("DejaVuSansMono-Bold.ttf", *NARROW_FACES))
     c.text(shown, (10, 38, 390, 124), float(rng.uniform(58, 70)), jitter((15, 15, 15), rng, 10), font, rng,
            spacing=float(rng.uniform(0.04, 0.16)), data_dir=data_dir,
@@ -264,13 +261,13 @@ def _mercosul(text: str, country: str, rng, height, data_dir, pattern: str) -> n
 
 
 def _br(text: str, rng, height, data_dir) -> np.ndarray:
-    if _shape(text) == "LLLDLDD" or (_shape(text) != "LLLDDDD" and rng.random() < 0.4):
+    if plate_shape(text) == "LLLDLDD" or (plate_shape(text) != "LLLDDDD" and rng.random() < 0.4):
         return _mercosul(text, "BRASIL", rng, height, data_dir, "LLLDLDD")
     red = rng.random() < 0.45  # commercial plates are red with white text
     bg, fg = ((60, 60, 170), (235, 235, 235)) if red else ((200, 200, 200), (25, 25, 25))
     c = new_canvas(400, 130, height, bg, rng)
     sep = "-" if rng.random() < 0.5 else "·"
-    shown = _group(text, f"LLL{sep}DDDD") if _shape(text) == "LLLDDDD" else text
+    shown = _group(text, f"LLL{sep}DDDD") if plate_shape(text) == "LLLDDDD" else text
     c.text(_BR_CITIES[int(rng.integers(len(_BR_CITIES)))], (60, 5, 340, 22), 10, fg, small_font(rng), rng)
     font = choose_font(rng, data_dir, text, ("DejaVuSans-Bold.ttf", *NARROW_FACES))
     c.text(shown, (8, 26, 392, 124), float(rng.uniform(64, 80)), jitter(fg, rng, 15), font, rng,
@@ -282,7 +279,7 @@ def _br(text: str, rng, height, data_dir) -> np.ndarray:
 
 
 def _ar(text: str, rng, height, data_dir) -> np.ndarray:
-    if _shape(text) == "LLDDDLL" or (_shape(text) != "LLLDDD" and rng.random() < 0.5):
+    if plate_shape(text) == "LLDDDLL" or (plate_shape(text) != "LLLDDD" and rng.random() < 0.5):
         return _mercosul(text, "REPUBLICA ARGENTINA", rng, height, data_dir, "LL DDD LL")
     old_face = rng.random() < AR_OLD_FACE_SHARE  # the tall, narrow face of the 1995-2016 plates
     true_shape = old_face and rng.random() < AR_TRUE_SHAPE_SHARE
@@ -290,7 +287,7 @@ def _ar(text: str, rng, height, data_dir) -> np.ndarray:
     c = new_canvas(w, 129, height, (25, 25, 25), rng)
     emblem = rng.random() < 0.5  # the national shield between the groups, as on real old plates
     sep = "   " if emblem else (" ", "·", "-", "  ")[int(rng.integers(4))]
-    shown = _group(text, f"LLL{sep}DDD") if _shape(text) == "LLLDDD" else text
+    shown = _group(text, f"LLL{sep}DDD") if plate_shape(text) == "LLLDDD" else text
     if old_face:
         if true_shape:  # wide rim, characters filling the height inside it
             rim: float | None = float(rng.uniform(8, 14))
