@@ -214,13 +214,14 @@ def test_quantised_preparation_equals_quantising_the_prepared_crop(reader):
     rng = np.random.default_rng(4)
     crops = [rng.integers(0, 256, (40, 150, 3)).astype(np.uint8), np.full((30, 100), 77, np.uint8)]
     crops += [render_plate(style=style, rng=rng, height=int(rng.integers(20, 90)))[0] for style in STYLES for _ in range(20)]
+    h, w = reader.height, reader.width
     for crop in crops:
-        want = quantise(prepare_crop(crop, 32, 128))
-        got = prepare_crop_quantised(crop, 32, 128, quantise)
+        want = quantise(prepare_crop(crop, h, w))
+        got = prepare_crop_quantised(crop, h, w, quantise)
         assert got.dtype == want.dtype == np.int8 and np.array_equal(got, want)
     # the reader feeds the quantised crop; the model gives the same logits as from the float input
     crop = crops[5]
-    assert np.array_equal(reader.logits(crop), reader.model.run(prepare_crop(crop, 32, 128)[None, :, :, None])[0][0])
+    assert np.array_equal(reader.logits(crop), reader.model.run(prepare_crop(crop, h, w)[None, :, :, None])[0][0])
 
 
 def test_histogram_percentiles_match_numpy():
