@@ -242,27 +242,33 @@ def accuracy(predict, x: np.ndarray, texts: list[str], batch: int = 256) -> floa
     return right / len(texts)
 
 
-def main(argv: list[str] | None = None) -> int:
-    a = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def usage_error(a: argparse.Namespace) -> str | None:
+    """The first problem with the arguments that must stop the run before any work, or None."""
     if a.extra and (a.data is None or not (a.data / "br-crops" / "labels.csv").is_file()):
-        print("error: --extra needs --data with br-crops/labels.csv (extra crops join its training part)", file=sys.stderr)
-        return 2
+        return "--extra needs --data with br-crops/labels.csv (extra crops join its training part)"
     for folder in a.extra:
         if not (folder / "labels.csv").is_file():
-            print(f"error: --extra {folder}: {folder / 'labels.csv'} not found", file=sys.stderr)
-            return 2
+            return f"--extra {folder}: {folder / 'labels.csv'} not found"
     if a.label_audit is not None:
         if a.data is None:
-            print("error: --label-audit needs --data (it audits the br-crops training part)", file=sys.stderr)
-            return 2
+            return "--label-audit needs --data (it audits the br-crops training part)"
         try:
             reader_data.load_label_audit(a.label_audit)
         except PlategateError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            return str(exc)
     if a.recent_styles is not None and a.recent_from is None:
-        print("error: --recent-styles needs --recent-from (the shards it renders)", file=sys.stderr)
+        return "--recent-styles needs --recent-from (the shards it renders)"
+    if a.render_width is not None and a.render_width < 1:
+        return f"--render-width must be positive, got {a.render_width}"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    error = usage_error(a)
+    if error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     if a.render_width is None:
         a.render_width = a.width
