@@ -247,6 +247,8 @@ def test_a_narrower_model_trains_on_shards_cached_for_a_wider_one(tmp_path, caps
 
     work = tmp_path / "work"
     common = ["--work", str(work), "--shards", "1", "--first-shards", "1", "--shard-size", "16", "--val-size", "8"]
+    assert train_reader.main([*common, "--data-only", "--render-width", "0"]) == 2
+    assert "--render-width must be positive" in capsys.readouterr().err
     assert train_reader.main([*common, "--data-only"]) == 0
     cached = sorted(p.name for p in (work / "data").glob("synth_*.npz"))
     assert cached and all("_h32w128_" in n for n in cached)
