@@ -24,7 +24,7 @@ import numpy as np
 
 from plategate.errors import ImageError, PlategateError
 from plategate.types import normalise_plate
-from plategate.vision.preprocess import prepare_crop
+from plategate.vision.preprocess import prepare_crop, resize_to
 from plategate.vision.reader import plate_shape, two_line_halves
 from tools.synth import augment
 from tools.synth.plates import STYLES, TWO_LINE_SPLIT, TWO_LINE_STYLES, render_plate
@@ -252,7 +252,8 @@ def synth_shard(cache: Path, index: int, size: int, seed: int, height: int, widt
 
 
 def resize_width(images: np.ndarray, width: int) -> np.ndarray:
-    """Resize prepared (N, H, W) uint8 images to *width* columns (area averaging when narrowing).
+    """Resize prepared (N, H, W) uint8 images to *width* columns, as the reader resizes a crop
+    (:func:`plategate.vision.preprocess.resize_to`: area averaging when narrowing).
 
     A shard cached for one input width then trains a model of another. Narrowing an
     image that is already contrast-stretched stands in for stretching the narrowed crop;
@@ -265,10 +266,9 @@ def resize_width(images: np.ndarray, width: int) -> np.ndarray:
         raise ValueError(f"width must be positive, got {width}")
     if images.shape[2] == width:
         return images
-    interp = cv2.INTER_AREA if width < images.shape[2] else cv2.INTER_LINEAR
     out = np.empty((len(images), images.shape[1], width), images.dtype)
     for i, img in enumerate(images):
-        out[i] = cv2.resize(img, (width, images.shape[1]), interpolation=interp)
+        out[i] = resize_to(img, images.shape[1], width)
     return out
 
 

@@ -70,12 +70,16 @@ def _percentiles_u8(values: np.ndarray, p_lo: float, p_hi: float) -> tuple[float
 _LEVELS = np.arange(256, dtype=np.float32)
 
 
+def resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Stretch *image* to ``height`` x ``width``: area averaging when either side shrinks, else bilinear."""
+    h, w = image.shape[:2]
+    interp = cv2.INTER_AREA if (h > height or w > width) else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=interp)
+
+
 def _resized_and_stretch(image: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """The crop as 8-bit gray at the model's size, and the float32 stretch of each of its 256 grey levels."""
-    gray = to_gray_u8(image)
-    h, w = gray.shape
-    interp = cv2.INTER_AREA if (h > height or w > width) else cv2.INTER_LINEAR
-    small = cv2.resize(gray, (width, height), interpolation=interp)
+    small = resize_to(to_gray_u8(image), height, width)
     lo, hi = _percentiles_u8(small, 2.0, 98.0)
     span = max(float(hi - lo), 16.0)
     # the stretch of every grey level, looked up: the same float32 arithmetic as on the whole image
