@@ -261,13 +261,14 @@ def _mercosul(text: str, country: str, rng, height, data_dir, pattern: str) -> n
 
 
 def _br(text: str, rng, height, data_dir) -> np.ndarray:
-    if plate_shape(text) == "LLLDLDD" or (plate_shape(text) != "LLLDDDD" and rng.random() < 0.4):
+    shape = plate_shape(text)
+    if shape == "LLLDLDD" or (shape != "LLLDDDD" and rng.random() < 0.4):
         return _mercosul(text, "BRASIL", rng, height, data_dir, "LLLDLDD")
     red = rng.random() < 0.45  # commercial plates are red with white text
     bg, fg = ((60, 60, 170), (235, 235, 235)) if red else ((200, 200, 200), (25, 25, 25))
     c = new_canvas(400, 130, height, bg, rng)
     sep = "-" if rng.random() < 0.5 else "·"
-    shown = _group(text, f"LLL{sep}DDDD") if plate_shape(text) == "LLLDDDD" else text
+    shown = _group(text, f"LLL{sep}DDDD") if shape == "LLLDDDD" else text
     c.text(_BR_CITIES[int(rng.integers(len(_BR_CITIES)))], (60, 5, 340, 22), 10, fg, small_font(rng), rng)
     font = choose_font(rng, data_dir, text, ("DejaVuSans-Bold.ttf", *NARROW_FACES))
     c.text(shown, (8, 26, 392, 124), float(rng.uniform(64, 80)), jitter(fg, rng, 15), font, rng,
@@ -279,7 +280,8 @@ def _br(text: str, rng, height, data_dir) -> np.ndarray:
 
 
 def _ar(text: str, rng, height, data_dir) -> np.ndarray:
-    if plate_shape(text) == "LLDDDLL" or (plate_shape(text) != "LLLDDD" and rng.random() < 0.5):
+    shape = plate_shape(text)
+    if shape == "LLDDDLL" or (shape != "LLLDDD" and rng.random() < 0.5):
         return _mercosul(text, "REPUBLICA ARGENTINA", rng, height, data_dir, "LL DDD LL")
     old_face = rng.random() < AR_OLD_FACE_SHARE  # the tall, narrow face of the 1995-2016 plates
     true_shape = old_face and rng.random() < AR_TRUE_SHAPE_SHARE
@@ -287,7 +289,7 @@ def _ar(text: str, rng, height, data_dir) -> np.ndarray:
     c = new_canvas(w, 129, height, (25, 25, 25), rng)
     emblem = rng.random() < 0.5  # the national shield between the groups, as on real old plates
     sep = "   " if emblem else (" ", "·", "-", "  ")[int(rng.integers(4))]
-    shown = _group(text, f"LLL{sep}DDD") if plate_shape(text) == "LLLDDD" else text
+    shown = _group(text, f"LLL{sep}DDD") if shape == "LLLDDD" else text
     if old_face:
         if true_shape:  # wide rim, characters filling the height inside it
             rim: float | None = float(rng.uniform(8, 14))
