@@ -1,0 +1,88 @@
+"""tools.reader_from_tflite: the shipped int8 reader rebuilt as a trainable float Keras reader."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from plategate.vision.ctc import greedy, softmax
+from plategate.vision.runtime import load_model
+from tools.synth.plates import render_plate
+
+tf = pytest.importorskip("tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+MODELS = Path(__file__).resolve().parent.parent / "models"
+
+
+@pytest.fixture(scope="module")
+def crops(tmp_path_factory) -> Path:
+    """A folder of rendered plates of three styles, and one file that is not an image."""
+    folder = tmp_path_factory.mktemp("crops")
+    rng = np.random.default_rng(21)
+    for i in range(48):
+        img, _ = render_plate(style=("br", "eu", "ar")[i % 3], rng=rng, height=int(rng.integers(40, 90)))
+        cv2.imwrite(str(folder / f"plate{i:02d}.png"), img)
+    (folder / "broken.png").write_bytes(b"not an image")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def rebuilt(crops, tmp_path_factory):
+    from tools import reader_from_tflite
+
+    out = tmp_path_factory.mktemp("rebuilt") / "reader.keras"
+    rc = reader_from_tflite.main([str(MODELS / "reader.tflite"), str(out), "--images", str(crops), "--threads", "1"])
+    assert rc == 0
+    return out
+
+
+def test_the_rebuilt_reader_computes_what_the_int8_one_does(rebuilt, crops):
+    from tools.reader_from_tflite import load_crops
+
+    model = tf.keras.models.load_model(rebuilt, compile=False)
+    int8 = load_model(MODELS / "reader.tflite", threads=1)
+    x = load_crops(crops, 100, 32, 128)
+    assert len(x) == 48  # the broken file is skipped
+    ours = model.predict(x, verbose=0)
+    theirs = np.stack([int8.run(xi[None])[0][0] for xi in x])
+    spread = float(np.abs(theirs).mean())
+    assert float(np.abs(ours - theirs).mean()) < 0.1 * spread
+    same = sum(greedy(softmax(a))[0] == greedy(softmax(b))[0] for a, b in zip(ours, theirs, strict=True))
+    assert same >= 45
+
+
+def test_training_mode_starts_where_inference_is(rebuilt, crops):
+    """The normalisation layers hold the measured statistics: batch statistics change little."""
+    from tools.reader_from_tflite import load_crops
+
+    model = tf.keras.models.load_model(rebuilt, compile=False)
+    x = load_crops(crops, 100, 32, 128)
+    infer = model(x, training=False).numpy()
+    train = model(x, training=True).numpy()  # dropout too, so only a loose bound
+    changed = sum(greedy(softmax(a))[0] != greedy(softmax(b))[0] for a, b in zip(infer, train, strict=True))
+    assert changed <= 12
+    bns = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    assert bns and all(float(np.abs(bn.get_weights()[2]).max()) > 0 for bn in bns)  # measured, not zero
+
+
+def test_a_detector_is_refused(crops, tmp_path, capsys):
+    from tools import reader_from_tflite
+
+    out = tmp_path / "det.keras"
+    rc = reader_from_tflite.main([str(MODELS / "detector.tflite"), str(out), "--images", str(crops)])
+    assert rc == 2
+    assert "not a 0-9A-Z reader" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_an_unknown_layout_is_refused():
+    from tools.reader_from_tflite import RebuildError, stage_widths
+
+    convs = [{"kind": "Conv2D", "kernel": np.zeros((3, 3, 1, 8))}] * 3
+    with pytest.raises(RebuildError, match="not a plategate reader"):
+        stage_widths(convs)
