@@ -60,3 +60,26 @@ def test_nothing_confident_exits_1(tmp_path):
                             "--threads", "1"])
     assert rc == 1
     assert (tmp_path / "o" / "labels.csv").read_text().strip() == "file,text,confidence"
+
+
+def test_excluded_files_are_never_labelled(tmp_path, capsys):
+    truth = _write_crops(tmp_path / "crops", 6)
+    held_out = sorted(truth)[:3]
+    exclude = tmp_path / "test-text.csv"
+    exclude.write_text("file,text\n" + "".join(f"{name},{truth[name]}\n" for name in held_out))
+    out = tmp_path / "pseudo"
+    rc = pseudo_label.main(["--model", str(MODEL), "--images", str(tmp_path / "crops"), "--out", str(out),
+                            "--min-confidence", "0.01", "--threads", "1", "--exclude", str(exclude)])
+    assert rc == 0
+    with (out / "labels.csv").open() as fh:
+        files = {r["file"] for r in csv.DictReader(fh)}
+    assert files and not files & set(held_out)
+    assert "3 files of 1 --exclude file(s) left out" in capsys.readouterr().out
+
+
+def test_a_missing_exclude_file_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "crops").mkdir()
+    rc = pseudo_label.main(["--model", str(MODEL), "--images", str(tmp_path / "crops"), "--out", str(tmp_path / "o"),
+                            "--exclude", str(tmp_path / "nope.csv")])
+    assert rc == 2
+    assert "--exclude" in capsys.readouterr().err

@@ -46,7 +46,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--min-length", type=int, default=4, help="shortest text kept (default: %(default)s)")
     p.add_argument("--max-length", type=int, default=10, help="longest text kept (default: %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="interpreter threads (default: %(default)s)")
+    p.add_argument("--exclude", type=Path, action="append", default=[], metavar="CSV",
+                   help="a label file (file,... with a header) whose files are never labelled, e.g. the EU test "
+                        "and calibration files of tools/eval_data; repeatable")
     return p.parse_args(argv)
+
+
+def excluded_names(files: list[Path]) -> set[str]:
+    """The file names listed in the first column of each CSV of *files* (header skipped).
+
+    Raises:
+        OSError: a file cannot be read.
+    """
+    names: set[str] = set()
+    for path in files:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+        names.update(row[0] for row in rows[1:] if row)
+    return names
 
 
 def label_folder(reader: PlateReader, images: list[Path], min_confidence: float, min_length: int,
@@ -99,7 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     except PlategateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    images = sorted(p for p in a.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    try:
+        skip = excluded_names(a.exclude)
+    except OSError as exc:
+        print(f"error: --exclude: {exc}", file=sys.stderr)
+        return 2
+    images = sorted(p for p in a.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in skip)
+    if skip:
+        print(f"{len(skip)} files of {len(a.exclude)} --exclude file(s) left out", flush=True)
     rows, bad = label_folder(reader, images, a.min_confidence, a.min_length, a.max_length)
     write_labels(a.out, rows)
     print(f"{len(rows)} of {len(images)} crops labelled (confidence >= {a.min_confidence}), {bad} unreadable; "
