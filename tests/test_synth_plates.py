@@ -266,3 +266,36 @@ def test_only_old_format_argentine_samples_are_cropped_tight(monkeypatch):
     for _ in range(8):
         reader_data.synth_sample(rng, 32, 128, None, style_weights={"ar": 1.0})
         assert seen.pop() is False
+
+
+def test_light_text_share_tells_the_polarity_of_a_crop():
+    from tools.synth.reader_data import light_text_share
+
+    dark_on_light = np.full((32, 128), 210, np.uint8)
+    dark_on_light[10:22, 20:30] = dark_on_light[10:22, 50:60] = dark_on_light[10:22, 80:90] = 30
+    assert light_text_share([dark_on_light]) == 0.0
+    assert light_text_share([255 - dark_on_light]) == 1.0
+    assert light_text_share([dark_on_light, 255 - dark_on_light, 255 - dark_on_light]) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="no images"):
+        light_text_share([])
+
+
+def test_old_brazilian_samples_follow_the_red_share(monkeypatch):
+    """Red plates with white characters make light-on-dark crops; the share follows BR_RED_SHARE."""
+    from tools.synth import plates
+    from tools.synth.reader_data import light_text_share, synth_sample
+
+    def share(red: float) -> float:
+        monkeypatch.setattr(plates, "BR_RED_SHARE", red)
+        rng = np.random.default_rng(3)
+        images = []
+        while len(images) < 80:
+            img, text = synth_sample(rng, 32, 128, None, style_weights={"br": 1.0})
+            if plates.plate_shape(text) == "LLLDDDD":
+                images.append(img)
+        return light_text_share(images)
+
+    shipped = plates.BR_RED_SHARE
+    none, all_red = share(0.0), share(1.0)
+    assert none < 0.4 < 0.6 < all_red  # infrared inversion flips some either way
+    assert none < share(shipped) < all_red

@@ -211,6 +211,29 @@ def synth_sample(rng: np.random.Generator, height: int, width: int, data_dir: Pa
     return (prepare_crop(crop, height, width) * 255 + 0.5).astype(np.uint8), text
 
 
+def light_text_share(images: list[np.ndarray]) -> float:
+    """The share of prepared reader inputs (uint8, model size) whose characters are lighter than their plate.
+
+    The centre of each image (the characters' band) is split into two grey levels by
+    Otsu's threshold; the characters are the smaller part, so an image whose bright part
+    covers less than half of the centre shows light characters on a darker plate. This
+    compares the polarity of rendered crops with that of real ones (red Brazilian plates,
+    inverted infrared looks).
+
+    Raises:
+        ValueError: *images* is empty.
+    """
+    if not images:
+        raise ValueError("no images to measure")
+    light = 0
+    for img in images:
+        h, w = img.shape[:2]
+        centre = np.ascontiguousarray(img[h // 4: h - h // 4, w // 10: w - w // 10])
+        _, binary = cv2.threshold(centre, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        light += int(np.count_nonzero(binary) < binary.size / 2)
+    return light / len(images)
+
+
 def load_backgrounds(data_dir: Path | None, limit: int = 200) -> list[np.ndarray]:
     """Load up to *limit* scene images from ``negatives/`` (none without data)."""
     if data_dir is None or not (Path(data_dir) / "negatives").is_dir():
