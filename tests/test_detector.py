@@ -179,7 +179,7 @@ def test_negatives_split_is_fixed_and_disjoint(tmp_path):
 
 
 def test_crop_plate_rectifies_with_corners():
-    from plategate.vision.recognizer import crop_plate
+    from plategate.vision.recognizer import PAD_X, PAD_Y, crop_plate
     from tools.synth.plates import render_plate
 
     plate, _text = render_plate(style="eu", rng=np.random.default_rng(1), height=64)
@@ -189,10 +189,11 @@ def test_crop_plate_rectifies_with_corners():
     box = (200, 150, 420, 230)
     crop = crop_plate(frame, Detection(box=box, score=0.9, corners=corners))
     assert crop.shape[0] > 64 and crop.shape[1] > 3 * 64  # upright, plate-shaped, with a margin
-    inner = crop[int(crop.shape[0] * 0.1):-int(crop.shape[0] * 0.1), int(crop.shape[1] * 0.055):-int(crop.shape[1] * 0.055)]
+    my, mx = (round(n * p / (1 + 2 * p)) for n, p in ((crop.shape[0], PAD_Y), (crop.shape[1], PAD_X)))
+    inner = crop[my:-my, mx:-mx]  # the margin off: the plate alone
     ref = cv2.resize(plate, (inner.shape[1], inner.shape[0]))
     corr = np.corrcoef(cv2.cvtColor(inner, cv2.COLOR_BGR2GRAY).ravel(), cv2.cvtColor(ref, cv2.COLOR_BGR2GRAY).ravel())[0, 1]
     assert corr > 0.8
     # unusable corners: the padded box is cut instead
     bad = Detection(box=box, score=0.9, corners=np.array([[0, 0], [1, 1], [0, 1], [1, 0]], np.float32))
-    assert crop_plate(frame, bad).shape[:2] == (230 - 150 + 2 * 10, 420 - 200 + 2 * 13)
+    assert crop_plate(frame, bad).shape[:2] == (230 - 150 + 2 * round(80 * PAD_Y), 420 - 200 + 2 * round(220 * PAD_X))
