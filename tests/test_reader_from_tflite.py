@@ -86,3 +86,13 @@ def test_an_unknown_layout_is_refused():
     convs = [{"kind": "Conv2D", "kernel": np.zeros((3, 3, 1, 8))}] * 3
     with pytest.raises(RebuildError, match="not a plategate reader"):
         stage_widths(convs)
+
+
+@pytest.mark.parametrize("args, message", [(["--count", "0"], "--count"), (["--min-agreement", "2"], "--min-agreement")])
+def test_bad_arguments_are_usage_errors(crops, tmp_path, capsys, args, message):
+    from tools import reader_from_tflite
+
+    with pytest.raises(SystemExit) as exc:
+        reader_from_tflite.main([str(MODELS / "reader.tflite"), str(tmp_path / "r.keras"), "--images", str(crops), *args])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err

@@ -64,7 +64,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--min-agreement", type=float, default=0.97,
                    help="fail unless the float and int8 greedy reads agree on this share of the crops (default: %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="TensorFlow / LiteRT threads (default: %(default)s)")
-    return p.parse_args(argv)
+    a = p.parse_args(argv)
+    if a.count < 1:
+        p.error(f"--count must be at least 1, got {a.count}")
+    if not 0.0 <= a.min_agreement <= 1.0:
+        p.error(f"--min-agreement must be between 0 and 1, got {a.min_agreement}")
+    return a
 
 
 def conv_ops(model_path: Path) -> list[dict[str, Any]]:
