@@ -299,22 +299,3 @@ def test_old_brazilian_samples_follow_the_red_share(monkeypatch):
     none, all_red = share(0.0), share(1.0)
     assert none < 0.4 < 0.6 < all_red  # infrared inversion flips some either way
     assert none < share(shipped) < all_red
-
-
-def test_relief_draws_the_embossed_side_walls_under_the_faces():
-    from tools.synth.canvas import new_canvas
-    from tools.synth.text import FontSpec
-
-    def draw(relief):
-        c = new_canvas(300, 130, 100, (20, 20, 20), np.random.default_rng(0))
-        c.img[:] = 20
-        c.text("ABC 123", (10, 10, 290, 120), 85, (220, 220, 220), FontSpec("stroke", "ar:7"),
-               np.random.default_rng(1), relief=relief)
-        return c.img[..., 0].astype(np.int32)
-
-    flat, embossed = draw(None), draw((3.0, 2.0, 0.5))
-    faces = flat >= 215
-    assert (embossed[faces] >= 215).all()  # the faces are drawn over their walls, unchanged
-    walls = (embossed >= 90) & (embossed <= 125) & ~faces
-    assert walls.sum() > 3 * ((flat >= 90) & (flat <= 125)).sum()  # a wall at half the face's brightness
-    assert (embossed > 60).sum() > 1.1 * (flat > 60).sum()

@@ -40,16 +40,12 @@ class Canvas:
 
     def text(self, s: str, box: tuple[float, float, float, float], cap_mm: float, colour, font: FontSpec,
              rng: np.random.Generator, *, spacing: float = 0.12, data_dir: Path | None = None, align: str = "center",
-             squeeze: float = 1.0, emblem: bool = False,
-             relief: tuple[float, float, float] | None = None) -> tuple[np.ndarray, int, int]:
+             squeeze: float = 1.0, emblem: bool = False) -> tuple[np.ndarray, int, int]:
         """Draw *s* with cap height *cap_mm*, centred vertically in *box*, squeezed to fit its width.
 
         *squeeze* scales the text's width first (below 1 gives condensed letters).
         *emblem* draws a small shield in the widest gap between character groups, as
         between the letters and digits of old Argentine plates.
-        *relief* ``(dx_mm, dy_mm, shade)`` draws embossed characters: their side walls
-        as a copy of the characters shifted by ``(dx_mm, dy_mm)`` in *colour* times
-        *shade*, under the characters' faces.
 
         Returns:
             ``(mask, x, y)``: the text mask as drawn and its top-left corner on the
@@ -69,12 +65,6 @@ class Canvas:
         else:
             x = x0
         y = y0 + ((y1 - y0) - mask.shape[0]) // 2
-        if relief is not None:
-            dx, dy, shade = relief
-            wall = tuple(int(v * shade) for v in colour)
-            steps = max(1, max(abs(self.px(dx)), abs(self.px(dy))))
-            for k in range(steps, 0, -1):  # the wall: every offset between the plate and the face
-                self.ink(mask, x + int(round(self.px(dx) * k / steps)), y + int(round(self.px(dy) * k / steps)), wall)
         self.ink(mask, x, y, colour)
         return mask, x, y
 

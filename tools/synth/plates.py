@@ -78,20 +78,16 @@ _RIGHT_BAND = ("F", "I")
 I_SHARE = 0.25
 #: share of old (LLLDDD) Argentine plates drawn in the tall, narrow face of the 1995-2016
 #: plates (:func:`tools.synth.strokefont.argentine_style`: closed 4, square O) with the
-#: plate's raised rim and fixing holes; the rest use the general fonts. 0.5 until session 15:
-#: every real old plate has that face
-AR_OLD_FACE_SHARE = 0.85
-#: share of old-face Argentine plates whose embossed characters show their side walls
-#: (``Canvas.text(relief=...)``), as the real plates' pressed metal does in oblique light
-AR_RELIEF_SHARE = 0.6
+#: plate's raised rim and fixing holes; the rest use the general fonts
+AR_OLD_FACE_SHARE = 0.5
 #: share of those old-face plates drawn at the real plate's proportions (294 x 129 mm, not
 #: widened), with the wide light rim (8-14 mm) and characters filling most of the height
 #: inside it, as tight real crops of these plates show them (session 12)
 AR_TRUE_SHAPE_SHARE = 0.6
 #: share of old-format (LLLDDDD) Brazilian plates drawn red with white characters (commercial
-#: plates). 0.45 until session 14; 0.85 makes light characters on a darker plate as common among
-#: rendered old BR crops (69 %) as among the br-crops training part (68.8 % of its 927 crops, by
-#: :func:`tools.synth.reader_data.light_text_share`; rendered at 0.45: 44 %)
+#: plates). 0.45 until session 14; 0.75 makes light characters on a darker plate as common among
+#: rendered old BR crops as among the br-crops training part (68.5 % of its 927 crops, by
+#: :func:`tools.synth.reader_data.light_text_share`; rendered at 0.45: 39 %)
 BR_RED_SHARE = 0.85
 _US_FORMATS = ("LLL DDDD", "DLLLDDD", "LLL-DDD", "DDD LLL", "LLL DDD", "DDDDDD", "LL DDDDD", "DLL DDDD")
 _US_STATES = ("TEXAS", "OHIO", "IOWA", "MAINE", "UTAH", "OREGON", "NEVADA", "ALASKA", "IDAHO", "KANSAS")
@@ -296,15 +292,8 @@ def _ar(text: str, rng, height, data_dir) -> np.ndarray:
     true_shape = old_face and rng.random() < AR_TRUE_SHAPE_SHARE
     w = float(rng.uniform(294, 310)) if true_shape else 294 * 1.2
     c = new_canvas(w, 129, height, (25, 25, 25), rng)
-    # the national shield between the groups, as on real old plates; in real crops it is
-    # mostly too small to see, and the groups stand apart with a wide gap
-    emblem = rng.random() < (0.15 if old_face else 0.5)
-    if emblem:
-        sep = "   "
-    elif old_face:
-        sep = ("  ", "   ", "·")[int(rng.integers(3))]
-    else:
-        sep = (" ", "·", "-", "  ")[int(rng.integers(4))]
+    emblem = rng.random() < 0.5  # the national shield between the groups, as on real old plates
+    sep = "   " if emblem else (" ", "·", "-", "  ")[int(rng.integers(4))]
     shown = _group(text, f"LLL{sep}DDD") if shape == "LLLDDD" else text
     if old_face:
         if true_shape:  # wide rim, characters filling the height inside it
@@ -315,13 +304,9 @@ def _ar(text: str, rng, height, data_dir) -> np.ndarray:
             if rng.random() < 0.5:
                 c.text("ARGENTINA", (80, 3, w - 80, 18), 9, (200, 200, 200), small_font(rng), rng)
         font = FontSpec("stroke", f"{ARGENTINE_PREFIX}{int(rng.integers(2**31))}")
-        relief = None
-        if rng.random() < AR_RELIEF_SHARE:  # side walls 1.5-4 mm deep, lit at a slant
-            depth, angle = float(rng.uniform(1.5, 4.0)), float(rng.uniform(0, 2 * np.pi))
-            relief = (depth * float(np.cos(angle)), depth * float(np.sin(angle)), float(rng.uniform(0.35, 0.7)))
         c.text(shown, box, float(rng.uniform(*caps)), jitter((235, 235, 235), rng, 15), font, rng,
                spacing=float(rng.uniform(0.06, 0.16)), data_dir=data_dir,
-               squeeze=float(rng.uniform(0.85, 1.05)), emblem=emblem, relief=relief)
+               squeeze=float(rng.uniform(0.85, 1.05)), emblem=emblem)
         _ar_rim(c, rng, rim)
         return c.img
     c.text("ARGENTINA", (80, 5, w - 80, 24), 12, (235, 235, 235), small_font(rng), rng)
