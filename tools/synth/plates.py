@@ -85,9 +85,9 @@ AR_OLD_FACE_SHARE = 0.5
 #: inside it, as tight real crops of these plates show them (session 12)
 AR_TRUE_SHAPE_SHARE = 0.6
 #: share of old-format (LLLDDDD) Brazilian plates drawn red with white characters (commercial
-#: plates). 0.45 until session 14; 0.75 makes light characters on a darker plate as common among
-#: rendered old BR crops as among the br-crops training part (68.5 % of its 927 crops, by
-#: :func:`tools.synth.reader_data.light_text_share`; rendered at 0.45: 39 %)
+#: plates). 0.45 until session 14; 0.85 makes light characters on a darker plate as common among
+#: rendered old BR crops (69 %) as among the br-crops training part (68.8 % of its 927 crops, by
+#: :func:`tools.synth.reader_data.light_text_share`; rendered at 0.45: 44 %)
 BR_RED_SHARE = 0.85
 _US_FORMATS = ("LLL DDDD", "DLLLDDD", "LLL-DDD", "DDD LLL", "LLL DDD", "DDDDDD", "LL DDDDD", "DLL DDDD")
 _US_STATES = ("TEXAS", "OHIO", "IOWA", "MAINE", "UTAH", "OREGON", "NEVADA", "ALASKA", "IDAHO", "KANSAS")
