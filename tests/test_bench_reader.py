@@ -96,3 +96,21 @@ def test_malformed_audit_is_refused_with_its_place(crops, tmp_path, capsys, text
 def test_missing_audit_file_is_an_error(crops, tmp_path, capsys):
     assert bench_reader.main(["--eval", str(crops), "--audit", str(tmp_path / "none.csv")]) == 1
     assert "none.csv" in capsys.readouterr().err
+
+
+def test_update_card_merges_figures_and_names_each_command_once(tmp_path):
+    model = tmp_path / "reader.tflite"
+    (tmp_path / "reader.json").write_text(json.dumps({"sha256": "abc", "metrics": {"other": 1}}))
+    run = {"set": "crops", "count": 4, "exact_match": 0.75}
+    latency = {"crops": 10, "threads": 2, "read_ms_median": 0.5}
+    bench_reader.update_card(model, {"formats": None, "eval": [run], "latency": latency}, ["--latency", "10"])
+    bench_reader.update_card(model, {"formats": None, "eval": [dict(run, exact_match=1.0)]}, ["--latency", "10"])
+    bench_reader.update_card(model, {"formats": "LLLDDD", "eval": [run]}, ["--formats", "LLLDDD"])
+    card = json.loads((tmp_path / "reader.json").read_text())
+    assert card["sha256"] == "abc" and card["metrics"]["other"] == 1
+    bench = card["metrics"]["bench_reader"]
+    assert bench["free"]["crops"] == {"count": 4, "exact_match": 1.0}  # the re-run's figures
+    assert bench["formats=LLLDDD"]["crops"]["exact_match"] == 0.75
+    assert bench["latency_threads_2"] == latency
+    assert bench["commands"] == ["python -m tools.bench_reader --latency 10",
+                                 "python -m tools.bench_reader --formats LLLDDD"]

@@ -230,7 +230,10 @@ def update_card(model: Path, figures: dict, argv: list[str] | None) -> None:
         entry[res["set"]] = {k: v for k, v in res.items() if k != "set"}
     if "latency" in figures:
         bench[f"latency_threads_{figures['latency']['threads']}"] = figures["latency"]
-    bench.setdefault("commands", []).append("python -m tools.bench_reader " + " ".join(argv if argv is not None else sys.argv[1:]))
+    command = "python -m tools.bench_reader " + " ".join(argv if argv is not None else sys.argv[1:])
+    commands = bench.setdefault("commands", [])
+    if command not in commands:  # a re-run refreshes its figures; the list names each command once
+        commands.append(command)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(card, indent=2) + "\n")
     tmp.replace(path)
