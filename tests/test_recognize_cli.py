@@ -132,3 +132,24 @@ def test_platectl_registers_recognize(capsys, scene_files):
     code = platectl.main(["recognize", "--json", *_models(), str(scene_files[1][0])])
     out = capsys.readouterr().out.strip().splitlines()
     assert code == 0 and json.loads(out[-1])["image"] == str(scene_files[1][0])
+
+
+def test_reads_follow_the_configs_plate_formats_and_views(tmp_path, capsys, monkeypatch):
+    cfg = tmp_path / "plategate.toml"
+    cfg.write_text('[recognition]\nplate_formats = ["LLLDDDD"]\nreader_views = 1\n')
+    monkeypatch.setenv("PLATEGATE_CONFIG", str(cfg))
+    img, text = render_plate("ABC1234", "br", np.random.default_rng(1), height=48)
+    path = tmp_path / "crop.png"
+    cv2.imwrite(str(path), img)
+    code, lines, _ = _run(capsys, ["--json", "--plate-crop", "--reader", str(MODELS / "reader.tflite"), str(path)])
+    assert code == 0
+    plate = json.loads(lines[0])["plates"][0]
+    assert plate["text"] == text
+    assert all(re.fullmatch(r"[A-Z]{3}[0-9]{4}", t) for t, _ in plate["candidates"])  # every candidate fits the format
+    code, lines, _ = _run(capsys, ["--json", "--plate-crop", "--views", "3", "--reader", str(MODELS / "reader.tflite"),
+                                   str(path)])
+    assert code == 0 and json.loads(lines[0])["plates"][0]["text"] == text
+    with pytest.raises(SystemExit) as exc:
+        recognize.main(["--plate-crop", "--views", "4", str(path)])
+    assert exc.value.code == 2
+    assert "--views" in capsys.readouterr().err

@@ -13,7 +13,10 @@ as 0). ``--audit CSV`` (``file,label,verdict,looks_like``, e.g.
 ``tools/eval_data/br-crops-val-audit.csv``) also prints each figure with the labels the
 audit marks ``wrong`` replaced by what the photo shows; the dataset's figures are
 always printed first. ``--latency N`` reads N rendered camera-like crops and prints the
-model-only and the full per-crop time (preprocess + model + beam search).
+model-only and the full per-crop time (preprocess + model + beam search); each ``--eval``
+set also prints the read time per crop on its real crops. ``--views 3`` reads every crop
+the way ``recognition.reader_views: 3`` does (the crop as given and, when that read is
+unsure, also padded and trimmed, candidates pooled).
 """
 
 from __future__ import annotations
@@ -46,12 +49,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threshold", type=float, default=0.9, help="confidence threshold for precision (default: %(default)s)")
     p.add_argument("--formats", default="", metavar="F1,F2",
                    help="plate formats (L=letter, D=digit) for syntax-constrained decoding, e.g. LLLDDDD,LLLDLDD")
+    p.add_argument("--views", type=int, default=1, metavar="V",
+                   help="views read per crop and pooled (1-3, as recognition.reader_views; default: %(default)s)")
     p.add_argument("--audit", type=Path, default=None, metavar="CSV",
                    help="label audit (file,label,verdict,looks_like): also score rows marked 'wrong' by 'looks_like'")
     p.add_argument("--errors", type=int, default=0, metavar="K", help="list up to K wrong reads per set")
     p.add_argument("--json", action="store_true", help="print one JSON object with all figures at the end")
     p.add_argument("--update-card", action="store_true",
-                   help="also store the figures in the model card's metrics (key 'bench_reader', per --formats)")
+                   help="also store the figures in the model card's metrics (key 'bench_reader', per --formats and --views)")
     return p.parse_args(argv)
 
 
@@ -120,9 +125,13 @@ def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int 
     replaced = []
     wrong = []
     outcomes: list[tuple[str, bool]] = []
+    read_ms: list[float] = []
     for s in samples:
         try:
-            read = reader.read(reader_data.read_image(s.path))
+            image = reader_data.read_image(s.path)
+            t0 = time.perf_counter()
+            read = reader.read(image)
+            read_ms.append((time.perf_counter() - t0) * 1000)
         except PlategateError as exc:
             failed += 1
             print(f"  {s.path.name}: {exc}", flush=True)
@@ -145,6 +154,9 @@ def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int 
     res = {"set": spec, "count": n, "exact_match": right / n if n else None, "failed": failed,
            f"confident_{threshold}": sure, f"confident_right_{threshold}": sure_right,
            f"precision_at_{threshold}": sure_right / sure if sure else None}
+    if read_ms:
+        res["read_ms_median"] = float(np.median(read_ms))
+        res["read_ms_p95"] = float(np.percentile(read_ms, 95))
     print(f"{spec}: {n} crops, exact match {right}/{n} = {100 * right / max(n, 1):.1f} %, "
           f"confidence >= {threshold}: {sure} reads, {sure_right} right"
           + (f" ({100 * sure_right / sure:.2f} %)" if sure else ""), flush=True)
@@ -154,6 +166,9 @@ def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int 
         print(f"  with audited labels ({', '.join(replaced)}): exact match {a_right}/{n} = {100 * a_right / n:.1f} %, "
               f"confidence >= {threshold}: {sure} reads, {a_sure_right} right"
               + (f" ({100 * a_sure_right / sure:.2f} %)" if sure else ""), flush=True)
+    if read_ms:
+        print(f"  read time per crop (image decoding excluded): {res['read_ms_median']:.3f} ms median, "
+              f"{res['read_ms_p95']:.3f} ms p95", flush=True)
     shapes = by_shape(outcomes)
     if len(shapes) > 1:
         res["by_shape"] = shapes
@@ -187,10 +202,10 @@ def latency(reader: PlateReader, n: int) -> dict:
         t0 = time.perf_counter()
         reader.read(crops[i % len(crops)])
         full_ms.append((time.perf_counter() - t0) * 1000)
-    res = {"crops": n, "threads": reader.threads,
+    res = {"crops": n, "threads": reader.threads, "views": reader.views,
            "model_ms_median": float(np.median(model_ms)), "model_ms_p95": float(np.percentile(model_ms, 95)),
            "read_ms_median": float(np.median(full_ms)), "read_ms_p95": float(np.percentile(full_ms, 95))}
-    print(f"latency over {n} crops ({res['threads']} thread(s)): model {res['model_ms_median']:.3f} ms median, "
+    print(f"latency over {n} crops ({res['threads']} thread(s), {reader.views} view(s)): model {res['model_ms_median']:.3f} ms median, "
           f"{res['model_ms_p95']:.3f} ms p95; full read {res['read_ms_median']:.3f} ms median, "
           f"{res['read_ms_p95']:.3f} ms p95", flush=True)
     return res
@@ -200,12 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
-        reader = PlateReader(a.model, threads=a.threads, formats=[f for f in a.formats.split(",") if f])
+        reader = PlateReader(a.model, threads=a.threads, formats=[f for f in a.formats.split(",") if f], views=a.views)
         fixes = load_label_fixes(a.audit) if a.audit else None
     except (PlategateError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    out: dict = {"model": str(a.model), "sha256": reader.model.card.sha256, "formats": a.formats, "eval": []}
+    out: dict = {"model": str(a.model), "sha256": reader.model.card.sha256, "formats": a.formats, "views": a.views,
+                 "eval": []}
     for spec in a.eval:
         out["eval"].append(evaluate(reader, spec, a.threshold, a.errors, fixes))
     if a.latency:
@@ -225,11 +241,14 @@ def update_card(model: Path, figures: dict, argv: list[str] | None) -> None:
     card = json.loads(path.read_text())
     bench = card.setdefault("metrics", {}).setdefault("bench_reader", {})
     key = f"formats={figures['formats']}" if figures["formats"] else "free"
+    views = figures.get("views", 1)
+    suffix = f"_views_{views}" if views > 1 else ""
+    key += suffix
     entry = bench.setdefault(key, {})
     for res in figures["eval"]:
         entry[res["set"]] = {k: v for k, v in res.items() if k != "set"}
     if "latency" in figures:
-        bench[f"latency_threads_{figures['latency']['threads']}"] = figures["latency"]
+        bench[f"latency_threads_{figures['latency']['threads']}{suffix}"] = figures["latency"]
     command = "python -m tools.bench_reader " + " ".join(argv if argv is not None else sys.argv[1:])
     commands = bench.setdefault("commands", [])
     if command not in commands:  # a re-run refreshes its figures; the list names each command once

@@ -280,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reader", type=Path, default=Path("models/reader.tflite"))
     ap.add_argument("--no-reader", action="store_true", help="detection figures only")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--views", type=int, default=1, choices=(1, 2, 3),
+                    help="views of each plate the reader reads and pools (as recognition.reader_views)")
     ap.add_argument("--min-score", type=float, default=0.55)
     ap.add_argument("--limit", type=int, default=0, help="at most this many files per folder (0 = all)")
     ap.add_argument("--json-out", type=Path, help="also write all figures to this JSON file")
@@ -294,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_reader and (args.crops or args.scenes):
             from plategate.vision.reader import PlateReader
 
-            reader = PlateReader(args.reader, threads=args.threads)
+            reader = PlateReader(args.reader, threads=args.threads, views=args.views)
         detector = None
         if args.scenes or args.negatives:
             from plategate.vision.detector import PlateDetector

@@ -120,6 +120,10 @@ class RecognitionConfig(_Section):
         default_factory=list,
         description="the site's plate formats as L (letter) / D (digit) strings, e.g. [\"LLDDLLL\"] for the UK; "
                     "reads are constrained to them (empty: any text)")
+    reader_views: Annotated[int, Field(ge=1, le=3)] = Field(
+        3, description="views of each plate crop the reader reads: 1 = the crop as given (fastest); 2 or 3 = when "
+                       "that read is below 0.9, also the crop padded (and trimmed), candidates pooled: more plates "
+                       "read right, up to 2 or 3 times the read time on unsure crops")
     vote_confidence: Fraction = Field(0.9, description="decide before the burst ends once the vote reaches this")
     queue_size: Annotated[int, Field(ge=1, le=64)] = 4
 

@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 HELP = "read plates in still images with the shipped models"
 DESCRIPTION = ("Run the detector and reader on still images and print the plates found, best first. With --json: one "
                "JSON object per image and line (image, width, height, plates [text, confidence, box, candidates], "
-               "timing_ms); an unreadable image gives {\"image\": ..., \"error\": ...} and exit status 1 at the end.")
+               "timing_ms); an unreadable image gives {\"image\": ..., \"error\": ...} and exit status 1 at the end. "
+               "Plates are read as the gate reads them: under recognition.plate_formats, with recognition.reader_views.")
 
 
 def _roi(text: str) -> tuple[float, float, float, float]:
@@ -58,6 +59,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--roi", type=_roi, metavar="X1,Y1,X2,Y2", help="search only this part of each image (fractions; default: recognition.roi)")
     p.add_argument("--min-score", type=float, metavar="S", help="detection threshold (default: recognition.min_detection_score)")
     p.add_argument("--threads", type=int, metavar="N", help="interpreter threads (default: recognition.threads)")
+    p.add_argument("--views", type=int, choices=(1, 2, 3), metavar="V",
+                   help="views of each plate read and pooled, 1-3 (default: recognition.reader_views)")
     p.set_defaults(func=run)
 
 
@@ -110,7 +113,8 @@ class Pipeline:
         threads = args.threads or cfg.threads
         models = default_models_dir()
         reader_path = args.reader or cfg.reader_model or models / "reader.tflite"
-        self.reader = PlateReader(reader_path, threads=threads)
+        views = args.views or cfg.reader_views
+        self.reader = PlateReader(reader_path, threads=threads, formats=cfg.plate_formats or None, views=views)
         self.plate_crop = bool(args.plate_crop)
         self.recognizer = None
         if not self.plate_crop:

@@ -112,7 +112,8 @@ class Recognizer:
         from .reader import PlateReader
 
         detector = PlateDetector(cfg.detector_path(), threads=cfg.threads, min_score=cfg.min_detection_score)
-        reader = PlateReader(cfg.reader_path(), threads=cfg.threads, formats=cfg.plate_formats or None)
+        reader = PlateReader(cfg.reader_path(), threads=cfg.threads, formats=cfg.plate_formats or None,
+                             views=cfg.reader_views)
         return cls(detector, reader, max_plates=cfg.max_plates)
 
     def health(self) -> dict:
