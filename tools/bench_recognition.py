@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from plategate.config import RecognitionConfig
 from plategate.vision.detector import PlateDetector
 from plategate.vision.reader import PlateReader
 from plategate.vision.recognizer import Recognizer
@@ -36,13 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=60, help="frames per size")
     ap.add_argument("--sizes", default="1280x720,1920x1080,640x480", help="comma-separated WxH frame sizes")
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--views", type=int, default=None, choices=(1, 2, 3),
+                    help="views per plate crop (default: the config schema's recognition.reader_views)")
     args = ap.parse_args(argv)
     detector = PlateDetector(args.detector, threads=args.threads)
-    reader = PlateReader(args.reader, threads=args.threads) if args.reader.exists() else None
+    views = args.views or RecognitionConfig().reader_views
+    reader = PlateReader(args.reader, threads=args.threads, views=views) if args.reader.exists() else None
     rec = Recognizer(detector, reader) if reader else None
     rng = np.random.default_rng(args.seed)
     source, bgs = scenes.PlateSource(None), scenes.Backgrounds([])
-    print(f"threads={args.threads}  detector={args.detector}  reader={args.reader if reader else '(none)'}")
+    print(f"threads={args.threads}  detector={args.detector}  reader={args.reader if reader else '(none)'}  views={views}")
     x = np.zeros(detector.model.input_shape, np.float32)
     for _ in range(5):
         detector.model.run(x)
