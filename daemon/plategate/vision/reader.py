@@ -161,7 +161,9 @@ class PlateReader:
         """Read one plate crop (BGR, BGRA or grayscale; 8 or 16 bit).
 
         Crops much narrower than a one-line plate are also read as two lines (top
-        and bottom halves); the more confident reading wins.
+        and bottom halves); the more confident reading wins. With ``views`` > 1, a read
+        below :data:`VIEW_SURE` is repeated on the padded (and trimmed) crop and the
+        candidates of all views are pooled by :func:`combine_views`.
 
         Returns:
             A :class:`PlateRead` with ``box=None``; text ``""`` and confidence 0 when
