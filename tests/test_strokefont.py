@@ -63,6 +63,21 @@ def test_an_upright_w_reaches_its_bottom_corners():
     assert sum(f.w_straight >= 0.6 for f in faces) > len(faces) / 2
 
 
+def test_a_serifed_i_has_bars_and_the_bare_one_does_not():
+    def widths(i_serif: float) -> tuple[int, int, int]:
+        mask = stroke_mask("I", StrokeStyle(i_serif=i_serif), 0.1) > 0.5
+        h = mask.shape[0]
+        return tuple(int(mask[y].sum()) for y in (h // 20, h // 2, h - 1 - h // 20))
+
+    top, middle, bottom = widths(0.0)
+    assert abs(top - middle) <= 1 and abs(bottom - middle) <= 1  # a bare stem
+    top, middle, bottom = widths(0.7)
+    assert top > 2 * middle and bottom > 2 * middle  # bars across the top and the foot
+    faces = [argentine_style(np.random.default_rng(seed)) for seed in range(40)]
+    assert sum(f.i_serif > 0 for f in faces) > len(faces) / 2
+    assert all(random_style(np.random.default_rng(seed)).i_serif == 0.0 for seed in range(10))
+
+
 def test_squareness_fills_the_corners_of_the_o():
     def corner_ink(square: float) -> float:
         mask = stroke_mask("O", StrokeStyle(square=square), 0.1)

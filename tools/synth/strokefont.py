@@ -59,6 +59,9 @@ class StrokeStyle:
         w_straight: how upright the outer strokes of the W stand (0: the usual slant;
             1: nearly vertical, with the middle apex lower: the W of old Argentine
             plates, which reads like an H when blurred).
+        i_serif: the I's bars at top and bottom, as their length over the character
+            width (0: a bare stem; old Argentine plates have bars, and readers trained
+            on bare stems read that I as T or 1).
     """
 
     width: float = 0.55
@@ -71,6 +74,7 @@ class StrokeStyle:
     crossed_seven: bool = False
     m_depth: float = 0.7
     w_straight: float = 0.0
+    i_serif: float = 0.0
 
 
 def random_style(rng: np.random.Generator) -> StrokeStyle:
@@ -90,7 +94,7 @@ def random_style(rng: np.random.Generator) -> StrokeStyle:
 def argentine_style(rng: np.random.Generator) -> StrokeStyle:
     """Draw a face like that of Argentina's 1995-2016 plates: tall and narrow, square bowls,
     a closed 4 (mostly with a flat top and a steep left stroke), a W with upright sides,
-    and a 1 without a foot."""
+    a 1 without a foot and, mostly, an I with bars at top and bottom."""
     return StrokeStyle(
         width=float(rng.uniform(0.38, 0.5)),
         weight=float(rng.uniform(0.11, 0.16)),
@@ -103,6 +107,7 @@ def argentine_style(rng: np.random.Generator) -> StrokeStyle:
         # drawn last, so that the fields above keep their values for a given seed
         four_top=float(rng.uniform(0.45, 0.7)) if rng.random() < 0.7 else float(rng.uniform(0.0, 0.45)),
         w_straight=float(rng.uniform(0.6, 1.0)) if rng.random() < 0.7 else float(rng.uniform(0.0, 0.6)),
+        i_serif=float(rng.uniform(0.5, 0.8)) if rng.random() < 0.8 else 0.0,
     )
 
 
@@ -211,6 +216,9 @@ def skeleton(ch: str, st: StrokeStyle) -> tuple[list[Path2], float]:
     if ch == "H":
         return [[(0.0, 0.0), (0.0, 1.0)], [(w, 0.0), (w, 1.0)], [(0.0, 0.5), (w, 0.5)]], w
     if ch == "I":
+        if st.i_serif > 0:
+            bar = w * st.i_serif
+            return [[(0.0, 0.0), (bar, 0.0)], [(bar / 2, 0.0), (bar / 2, 1.0)], [(0.0, 1.0), (bar, 1.0)]], bar
         return [[(0.0, 0.0), (0.0, 1.0)]], 0.0
     if ch == "J":
         return [[(w, 0.0)] + arc(half, 0.62, half, 0.38, 0, 165, sq)], w
