@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plategate.config import ConfigError, load_config
-from plategate.vision.reader import VIEW_SURE, PlateReader, combine_views, crop_view
+from plategate.config import MAX_READER_VIEWS, ConfigError, load_config
+from plategate.vision.reader import VIEW_MARGINS, VIEW_SURE, PlateReader, combine_views, crop_view
 from tools.synth.augment import camera_crop
 from tools.synth.plates import render_plate
 
@@ -106,3 +106,9 @@ def test_reader_views_is_validated_in_the_config(tmp_path):
         load_config(cfg)
     cfg.write_text("[recognition]\nreader_views = 2\n")
     assert load_config(cfg).recognition.reader_views == 2
+
+
+def test_the_config_bound_on_views_is_the_number_of_views_the_reader_has():
+    # config.py cannot import the reader (OpenCV); the CLIs' --views choices use its constant
+    assert MAX_READER_VIEWS == len(VIEW_MARGINS)
+    assert VIEW_MARGINS[0] == (0.0, 0.0)  # view 1 is the crop as given

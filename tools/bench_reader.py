@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from plategate.config import MAX_READER_VIEWS
 from plategate.errors import PlategateError
 from plategate.vision.reader import PlateReader, plate_shape
 
@@ -49,8 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threshold", type=float, default=0.9, help="confidence threshold for precision (default: %(default)s)")
     p.add_argument("--formats", default="", metavar="F1,F2",
                    help="plate formats (L=letter, D=digit) for syntax-constrained decoding, e.g. LLLDDDD,LLLDLDD")
-    p.add_argument("--views", type=int, default=1, metavar="V",
-                   help="views read per crop and pooled (1-3, as recognition.reader_views; default: %(default)s)")
+    p.add_argument("--views", type=int, default=1, metavar="V", choices=range(1, MAX_READER_VIEWS + 1),
+                   help=f"views read per crop and pooled (1-{MAX_READER_VIEWS}, as recognition.reader_views; default: %(default)s)")
     p.add_argument("--audit", type=Path, default=None, metavar="CSV",
                    help="label audit (file,label,verdict,looks_like): also score rows marked 'wrong' by 'looks_like'")
     p.add_argument("--errors", type=int, default=0, metavar="K", help="list up to K wrong reads per set")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from plategate.config import RecognitionConfig
+from plategate.config import MAX_READER_VIEWS, RecognitionConfig
 from plategate.vision.detector import PlateDetector
 from plategate.vision.reader import PlateReader
 from plategate.vision.recognizer import Recognizer
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=60, help="frames per size")
     ap.add_argument("--sizes", default="1280x720,1920x1080,640x480", help="comma-separated WxH frame sizes")
     ap.add_argument("--seed", type=int, default=5)
-    ap.add_argument("--views", type=int, default=None, choices=(1, 2, 3),
+    ap.add_argument("--views", type=int, default=None, choices=range(1, MAX_READER_VIEWS + 1),
                     help="views per plate crop (default: the config schema's recognition.reader_views)")
     args = ap.parse_args(argv)
     detector = PlateDetector(args.detector, threads=args.threads)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from plategate.config import MAX_READER_VIEWS
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
 from plategate.types import normalise_plate
@@ -280,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reader", type=Path, default=Path("models/reader.tflite"))
     ap.add_argument("--no-reader", action="store_true", help="detection figures only")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--views", type=int, default=1, choices=(1, 2, 3),
+    ap.add_argument("--views", type=int, default=1, choices=range(1, MAX_READER_VIEWS + 1),
                     help="views of each plate the reader reads and pools (as recognition.reader_views)")
     ap.add_argument("--min-score", type=float, default=0.55)
     ap.add_argument("--limit", type=int, default=0, help="at most this many files per folder (0 = all)")

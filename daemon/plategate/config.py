@@ -26,6 +26,9 @@ PosInt = Annotated[int, Field(gt=0)]
 PosFloat = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 GpioPin = Annotated[int | str, Field(description="BCM number (17) or a gpiozero pin name ('GPIO17', 'BOARD11')")]
+#: the most views of a crop the reader can pool (``len(plategate.vision.reader.VIEW_MARGINS)``,
+#: which a test keeps equal; written here so that loading a config does not import OpenCV)
+MAX_READER_VIEWS = 3
 
 
 class _Section(BaseModel):
@@ -120,7 +123,7 @@ class RecognitionConfig(_Section):
         default_factory=list,
         description="the site's plate formats as L (letter) / D (digit) strings, e.g. [\"LLDDLLL\"] for the UK; "
                     "reads are constrained to them (empty: any text)")
-    reader_views: Annotated[int, Field(ge=1, le=3)] = Field(
+    reader_views: Annotated[int, Field(ge=1, le=MAX_READER_VIEWS)] = Field(
         3, description="views of each plate crop the reader reads: 1 = the crop as given (fastest); 2 or 3 = when "
                        "that read is below 0.9, also the crop padded (and trimmed), candidates pooled: more plates "
                        "read right, up to 2 or 3 times the read time on unsure crops")

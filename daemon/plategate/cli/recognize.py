@@ -25,7 +25,7 @@ from pathlib import Path
 
 import cv2
 
-from ..config import RecognitionConfig, Roi, default_models_dir
+from ..config import MAX_READER_VIEWS, RecognitionConfig, Roi, default_models_dir
 from ..errors import PlategateError
 from ..imageio import load_image
 from ..types import PlateRead
@@ -59,8 +59,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--roi", type=_roi, metavar="X1,Y1,X2,Y2", help="search only this part of each image (fractions; default: recognition.roi)")
     p.add_argument("--min-score", type=float, metavar="S", help="detection threshold (default: recognition.min_detection_score)")
     p.add_argument("--threads", type=int, metavar="N", help="interpreter threads (default: recognition.threads)")
-    p.add_argument("--views", type=int, choices=(1, 2, 3), metavar="V",
-                   help="views of each plate read and pooled, 1-3 (default: recognition.reader_views)")
+    p.add_argument("--views", type=int, choices=range(1, MAX_READER_VIEWS + 1), metavar="V",
+                   help=f"views of each plate read and pooled, 1-{MAX_READER_VIEWS} (default: recognition.reader_views)")
     p.set_defaults(func=run)
 
 
