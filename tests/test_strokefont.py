@@ -78,6 +78,21 @@ def test_a_serifed_i_has_bars_and_the_bare_one_does_not():
     assert all(random_style(np.random.default_rng(seed)).i_serif == 0.0 for seed in range(10))
 
 
+
+def test_a_ticked_q_has_ink_inside_the_bottom_of_its_bowl_and_the_usual_q_does_not():
+    def inner_bottom_ink(q_tail: float) -> float:
+        style = StrokeStyle(square=4.0, width=0.45, q_tail=q_tail)
+        mask, o = stroke_mask("Q", style, 0.1), stroke_mask("O", style, 0.1)
+        h, w = mask.shape
+        # left of the middle of the bowl's lower part, inside the ring of an O
+        return float((mask - o)[int(h * 0.74) : int(h * 0.88), int(w * 0.3) : int(w * 0.5)].clip(0).sum())
+
+    assert inner_bottom_ink(0.0) < 20.0  # the usual tail runs through the bottom right corner
+    assert inner_bottom_ink(0.25) > 60.0
+    faces = [argentine_style(np.random.default_rng(seed)) for seed in range(40)]
+    assert sum(f.q_tail > 0 for f in faces) > len(faces) / 2
+    assert all(random_style(np.random.default_rng(seed)).q_tail == 0.0 for seed in range(10))
+
 def test_squareness_fills_the_corners_of_the_o():
     def corner_ink(square: float) -> float:
         mask = stroke_mask("O", StrokeStyle(square=square), 0.1)

@@ -62,6 +62,10 @@ class StrokeStyle:
         i_serif: the I's bars at top and bottom, as their length over the character
             width (0: a bare stem; old Argentine plates have bars, and readers trained
             on bare stems read that I as T or 1).
+        q_tail: the height of the Q's tail as a short tick up from the bottom of the bowl
+            near its middle, as a fraction of the cap height (0: the usual diagonal across
+            the bottom right, which a square bowl all but hides; old Argentine plates draw
+            the tick, and readers trained without it read that Q as O).
     """
 
     width: float = 0.55
@@ -75,6 +79,7 @@ class StrokeStyle:
     m_depth: float = 0.7
     w_straight: float = 0.0
     i_serif: float = 0.0
+    q_tail: float = 0.0
 
 
 def random_style(rng: np.random.Generator) -> StrokeStyle:
@@ -94,7 +99,8 @@ def random_style(rng: np.random.Generator) -> StrokeStyle:
 def argentine_style(rng: np.random.Generator) -> StrokeStyle:
     """Draw a face like that of Argentina's 1995-2016 plates: tall and narrow, square bowls,
     a closed 4 (mostly with a flat top and a steep left stroke), a W with upright sides,
-    a 1 without a foot and, mostly, an I with bars at top and bottom."""
+    a 1 without a foot and, mostly, an I with bars at top and bottom and a Q whose tail is a
+    short tick through the bottom of the bowl."""
     return StrokeStyle(
         width=float(rng.uniform(0.38, 0.5)),
         weight=float(rng.uniform(0.11, 0.16)),
@@ -108,6 +114,7 @@ def argentine_style(rng: np.random.Generator) -> StrokeStyle:
         four_top=float(rng.uniform(0.45, 0.7)) if rng.random() < 0.7 else float(rng.uniform(0.0, 0.45)),
         w_straight=float(rng.uniform(0.6, 1.0)) if rng.random() < 0.7 else float(rng.uniform(0.0, 0.6)),
         i_serif=float(rng.uniform(0.5, 0.8)) if rng.random() < 0.8 else 0.0,
+        q_tail=float(rng.uniform(0.18, 0.3)) if rng.random() < 0.8 else 0.0,
     )
 
 
@@ -234,7 +241,10 @@ def skeleton(ch: str, st: StrokeStyle) -> tuple[list[Path2], float]:
     if ch == "P":
         return [[(0.0, 0.0), (0.0, 1.0)], _bowl(0.0, 0.0, w, 0.54, sq)], w
     if ch == "Q":
-        return [arc(half, 0.5, half, 0.5, 0, 360, sq, 48), [(w * 0.55, 0.7), (w * 1.02, 1.04)]], w
+        bowl = arc(half, 0.5, half, 0.5, 0, 360, sq, 48)
+        if st.q_tail > 0:
+            return [bowl, [(w * 0.42, 1.0 - st.q_tail), (w * 0.64, 1.0)]], w
+        return [bowl, [(w * 0.55, 0.7), (w * 1.02, 1.04)]], w
     if ch == "R":
         return [[(0.0, 0.0), (0.0, 1.0)], _bowl(0.0, 0.0, w, 0.52, sq), [(w * 0.45, 0.52), (w, 1.0)]], w
     if ch == "S":
