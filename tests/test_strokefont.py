@@ -78,7 +78,6 @@ def test_a_serifed_i_has_bars_and_the_bare_one_does_not():
     assert all(random_style(np.random.default_rng(seed)).i_serif == 0.0 for seed in range(10))
 
 
-
 def test_a_ticked_q_has_ink_inside_the_bottom_of_its_bowl_and_the_usual_q_does_not():
     def inner_bottom_ink(q_tail: float) -> float:
         style = StrokeStyle(square=4.0, width=0.45, q_tail=q_tail)
@@ -92,6 +91,7 @@ def test_a_ticked_q_has_ink_inside_the_bottom_of_its_bowl_and_the_usual_q_does_n
     faces = [argentine_style(np.random.default_rng(seed)) for seed in range(40)]
     assert sum(f.q_tail > 0 for f in faces) > len(faces) / 2
     assert all(random_style(np.random.default_rng(seed)).q_tail == 0.0 for seed in range(10))
+
 
 def test_squareness_fills_the_corners_of_the_o():
     def corner_ink(square: float) -> float:
