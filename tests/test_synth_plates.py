@@ -227,6 +227,25 @@ def test_true_shape_old_argentine_plates_have_the_real_proportions_and_a_wide_ri
     assert img.shape[1] / img.shape[0] > 2.6  # without the share, the wider layout as before
 
 
+
+def test_old_argentine_field_can_end_just_beside_the_outer_characters(monkeypatch):
+    from tools.synth import plates
+
+    monkeypatch.setattr(plates, "AR_OLD_FACE_SHARE", 1.0)
+    monkeypatch.setattr(plates, "AR_TRUE_SHAPE_SHARE", 0.0)  # the widened layout leaves room at the sides
+
+    def dark_run_beside_ink(share: float, seed: int) -> int:
+        """Columns (mm at this height) of dark field between the rim and the right-most ink, mid-height."""
+        monkeypatch.setattr(plates, "AR_EDGE_HUG_SHARE", share)
+        img, _ = render_plate("KRW301", "ar", np.random.default_rng(seed), height=129)
+        row = img[img.shape[0] // 2].astype(np.float32).mean(axis=1)[::-1]  # from the right edge
+        field = int(np.argmax(row < 130))  # the rim ends
+        return int(np.argmax(row[field:] > 150))  # the ink begins
+
+    hugged = [dark_run_beside_ink(1.0, seed) for seed in range(6)]
+    free = [dark_run_beside_ink(0.0, seed) for seed in range(6)]
+    assert max(hugged) <= 4 and min(free) > 5, (hugged, free)
+
 def _plate_share(crop: np.ndarray) -> float:
     """Share of a crop of the all-white test plate on mid-grey that is plate."""
     return float((crop.min(axis=2) > 200).mean())
