@@ -237,7 +237,7 @@ def test_old_argentine_field_can_end_just_beside_the_outer_characters(monkeypatc
     def dark_run_beside_ink(share: float, seed: int) -> int:
         """Columns (mm at this height) of dark field between the rim and the right-most ink, mid-height."""
         monkeypatch.setattr(plates, "AR_EDGE_HUG_SHARE", share)
-        img, _ = render_plate("KRW301", "ar", np.random.default_rng(seed), height=129)
+        img, _ = render_plate("KRW300", "ar", np.random.default_rng(seed), height=129)  # a 0: upright sides
         row = img[img.shape[0] // 2].astype(np.float32).mean(axis=1)[::-1]  # from the right edge
         field = int(np.argmax(row < 130))  # the rim ends
         return int(np.argmax(row[field:] > 150))  # the ink begins
