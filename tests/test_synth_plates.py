@@ -227,7 +227,6 @@ def test_true_shape_old_argentine_plates_have_the_real_proportions_and_a_wide_ri
     assert img.shape[1] / img.shape[0] > 2.6  # without the share, the wider layout as before
 
 
-
 def test_old_argentine_field_can_end_just_beside_the_outer_characters(monkeypatch):
     from tools.synth import plates
 
@@ -245,6 +244,7 @@ def test_old_argentine_field_can_end_just_beside_the_outer_characters(monkeypatc
     hugged = [dark_run_beside_ink(1.0, seed) for seed in range(6)]
     free = [dark_run_beside_ink(0.0, seed) for seed in range(6)]
     assert max(hugged) <= 4 and min(free) > 5, (hugged, free)
+
 
 def _plate_share(crop: np.ndarray) -> float:
     """Share of a crop of the all-white test plate on mid-grey that is plate."""
