@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from plategate.control import ControlClient, ControlServer
+from plategate.control import ControlServer
+from plategate.control_client import ControlClient
 from plategate.errors import ControlError, StorageError
 
 NOBODY = 65534

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from ..config import PlategateConfig, load_config
-from ..control import ControlClient, DaemonNotRunning
+from ..control_client import ControlClient, DaemonNotRunning
 from ..errors import PlategateError
 
 DEFAULT_CONFIG = Path("/etc/plategate/plategate.toml")

@@ -27,8 +27,8 @@ from .checks import (
     check_mqtt,
     check_one_model,
     check_relay,
-    mqtt_round_trip,
 )
+from .mqttprobe import mqtt_round_trip
 from .output import emit
 
 __all__ = ["CHECKS", "Context", "Result", "Status", "check_clock", "check_disk", "check_files", "check_one_model",
