@@ -44,6 +44,15 @@ def test_letterbox_roundtrip_with_roi():
         roi_pixels(gray.shape, (0.5, 0.5, 0.4, 1.0))
 
 
+def test_letterbox_fill_centres_a_smaller_image():
+    gray = np.full((100, 400), 7, np.uint8)
+    img, geo = letterbox(gray, (640, 352), fill=0.4)
+    rows, cols = np.nonzero(img == 7)
+    assert cols.min() == geo.pad_x and cols.max() - cols.min() + 1 == 256  # 0.4 of the 640 width
+    assert abs((geo.pad_x + 128) - 320) <= 1 and abs((rows.min() + rows.max()) / 2 - 175.5) <= 1
+    assert np.allclose(geo.to_frame(np.array([[geo.pad_x, geo.pad_y]], np.float32)), [[0, 0]])
+
+
 def test_to_gray_accepts_gray_bgra_and_16bit():
     assert to_gray(np.zeros((4, 4, 4), np.uint8)).shape == (4, 4)
     assert to_gray(np.full((4, 4), 0xFF00, np.uint16)).max() == 0xFF
@@ -102,6 +111,38 @@ def test_detect_on_gray_bgra_and_with_roi(detector):
     # an ROI away from the plate finds nothing there
     away = (0.0, 0.0, 0.1, 0.1) if x1 > 0.2 * w or y1 > 0.2 * h else (0.8, 0.8, 1.0, 1.0)
     assert all(iou(np.array([d.box]), truth)[0, 0] < 0.5 for d in detector.detect(gray, away))
+
+
+def test_close_up_plates_are_found_by_the_second_pass(detector):
+    """A plate filling 70 % of the image is larger than any the detector trained on: the zoomed-out pass finds it."""
+    found = 0
+    for s in _gate_scenes(12, seed=5, plate_width=(180, 220)):
+        x1, y1, x2, y2 = s.boxes[0]
+        w = (x2 - x1) / 0.7
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        a, c = int(max(0, cx - w / 2)), int(max(0, cy - 0.3 * w))
+        crop = s.image[c:int(cy + 0.3 * w), a:int(cx + w / 2)]
+        dets = detector.detect(crop)
+        truth = np.array([[x1 - a, y1 - c, x2 - a, y2 - c]])
+        found += bool(dets) and iou(np.array([dets[0].box]), truth)[0, 0] >= 0.5
+    assert found >= 6, f"only {found}/12 close-up plates found"
+
+
+def test_close_up_pass_runs_only_when_the_first_finds_nothing(model_copy, monkeypatch):
+    runs: list[int] = []
+    for close_up, want in ((True, 2), (False, 1)):
+        det = PlateDetector(model_copy, threads=1, close_up=close_up)
+        real = det._infer
+        monkeypatch.setattr(det, "_infer", lambda image, real=real: runs.append(1) or real(image))
+        runs.clear()
+        assert det.detect(np.zeros((480, 640), np.uint8)) == []
+        assert len(runs) == want
+    s = _gate_scenes(1, seed=3, night=False, plate_width=(180, 220))[0]
+    runs.clear()
+    assert det.detect(s.image) and len(runs) == 1  # a plate found at once: one run
+    det.close_up_fill = 0.4
+    runs.clear()
+    assert det.detect(s.image) and len(runs) == 1
 
 
 def test_empty_frames_give_no_plates(detector):

@@ -8,6 +8,9 @@ Inputs (any combination, each may be given several times):
                      no plate): detection recall / precision at IoU 0.5, false positives per
                      image, latency; when a text column is filled, end-to-end exact match.
 ``--negatives DIR``  frames without plates (no CSV): false positives per image.
+``--close-ups F,..`` with ``--scenes``: each labelled plate cut out of its frame so that it fills
+                     the fraction F of the picture's width (a camera close to the car), scaled to
+                     640 px wide: detection recall (and end-to-end reads) per F.
 
 ``--texts CSV`` adds plate texts (file,x1,y1,x2,y2,text) to the scene boxes, e.g. the hand-read
 ``tools/eval_data/ro-dashcam-valid-text.csv``. ``--group NAME=PREFIX`` reports scene figures separately for files starting with PREFIX
@@ -238,6 +241,48 @@ def scene_metrics(records: list[dict], threshold: float) -> dict:
     return out
 
 
+def close_up_view(img: np.ndarray, box: list[float], fill: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a 4:3 picture (taller where the plate needs it) around *box* in which the plate spans *fill* of
+    the width, scaled to 640 px wide; returns the picture and the box in its pixels ``(1, 4)``."""
+    import cv2
+
+    x1, y1, x2, y2 = box
+    w = (x2 - x1) / fill
+    h = max(0.75 * w, 1.3 * (y2 - y1))
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    a, c = int(max(0, cx - w / 2)), int(max(0, cy - h / 2))
+    crop = img[c:int(min(img.shape[0], cy + h / 2)), a:int(min(img.shape[1], cx + w / 2))]
+    scale = 640 / crop.shape[1]
+    crop = cv2.resize(crop, (640, max(1, round(crop.shape[0] * scale))), interpolation=cv2.INTER_LINEAR)
+    return crop, (np.array([[x1, y1, x2, y2]]) - [a, c, a, c]) * scale
+
+
+def eval_close_ups(detector, reader, files: list[tuple[Path, SceneTruth]], fills: list[float], min_score: float) -> list[dict]:
+    """Recall (and end-to-end reads) of each labelled plate seen as a close-up, one row per fill."""
+    from plategate.vision.recognizer import crop_plate
+
+    rows = []
+    for fill in fills:
+        found = total = read_ok = read_total = 0
+        for path, truth in files:
+            img = load_image(path)
+            for box, text in zip(truth.boxes, truth.texts, strict=True):
+                crop, want = close_up_view(img, box, fill)
+                dets = [d for d in detector.detect(crop) if d.score >= min_score]
+                _, owner = match(np.array([d.box for d in dets], np.float64).reshape(-1, 4),
+                                  np.array([d.score for d in dets]), want)
+                total += 1
+                found += int(owner[0] >= 0)
+                if text and reader is not None:
+                    read_total += 1
+                    read_ok += int(owner[0] >= 0 and reader.read(crop_plate(crop, dets[owner[0]])).text == text)
+        row = {"fill": fill, "plates": total, "recall": round(found / max(total, 1), 4)}
+        if read_total:
+            row.update(end_to_end_exact=round(read_ok / read_total, 4), end_to_end_plates=read_total)
+        rows.append(row)
+    return rows
+
+
 def summarise_scenes(records: list[dict], min_score: float, groups: dict[str, str]) -> dict:
     """Figures at *min_score* (per group), a threshold sweep, and latency."""
     out = {"all": scene_metrics(records, min_score)}
@@ -284,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--views", type=int, default=1, choices=range(1, MAX_READER_VIEWS + 1),
                     help="views of each plate the reader reads and pools (as recognition.reader_views)")
     ap.add_argument("--min-score", type=float, default=0.55)
+    ap.add_argument("--close-ups", type=lambda t: [float(v) for v in t.split(",")], default=[], metavar="F1,F2",
+                    help="with --scenes: each plate as a close-up filling these fractions of the width")
+    ap.add_argument("--no-close-up", action="store_true",
+                    help="no second, zoomed-out detector pass on frames where the first finds no plate "
+                         "(as recognition.close_up = false)")
     ap.add_argument("--limit", type=int, default=0, help="at most this many files per folder (0 = all)")
     ap.add_argument("--json-out", type=Path, help="also write all figures to this JSON file")
     ap.add_argument("--update-card", type=Path, metavar="CARD", help="merge the figures into this model card's metrics.evaluate "
@@ -302,7 +352,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.scenes or args.negatives:
             from plategate.vision.detector import PlateDetector
 
-            detector = PlateDetector(args.detector, threads=args.threads, min_score=min(THRESHOLDS + (args.min_score,)))
+            detector = PlateDetector(args.detector, threads=args.threads, min_score=min(THRESHOLDS + (args.min_score,)),
+                                     close_up=not args.no_close_up)
+            detector.close_up_below = args.min_score  # the close-up pass runs where the daemon's would
     except PlategateError as exc:
         print(f"evaluate: error: {exc}", file=sys.stderr)
         return 1
@@ -320,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
             logger.info("%d plate texts from %s", add_texts(truth, args.texts), args.texts)
         files = [(folder / name, t) for name, t in sorted(truth.items())][:lim]
         results[f"scenes:{folder.name}"] = summarise_scenes(run_scenes(detector, reader, files, args.min_score), args.min_score, groups)
+        if args.close_ups:
+            results[f"close-ups:{folder.name}"] = {"by_fill": eval_close_ups(detector, reader, files, args.close_ups, args.min_score)}
     for folder in args.negatives:
         from tools.synth.scenes import list_images, split_negatives
 

@@ -118,6 +118,8 @@ class RecognitionConfig(_Section):
     threads: Annotated[int, Field(ge=1, le=8)] = 2
     roi: Roi = Roi()
     min_detection_score: Fraction = 0.55
+    close_up: bool = Field(True, description="when a frame gives no plate, search it again shrunk to 40 %: finds "
+                                            "plates filling half the frame or more (a camera close to the car)")
     max_plates: Annotated[int, Field(ge=1, le=10)] = 3
     plate_formats: list[Annotated[str, Field(pattern=r"^[LD]{1,10}$")]] = Field(
         default_factory=list,

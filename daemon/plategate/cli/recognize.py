@@ -122,7 +122,7 @@ class Pipeline:
 
             detector_path = args.detector or cfg.detector_model or models / "detector.tflite"
             min_score = cfg.min_detection_score if args.min_score is None else args.min_score
-            detector = PlateDetector(detector_path, threads=threads, min_score=min_score)
+            detector = PlateDetector(detector_path, threads=threads, min_score=min_score, close_up=cfg.close_up)
             self.recognizer = Recognizer(detector, self.reader, max_plates=cfg.max_plates)
         roi = args.roi or (cfg.roi.x1, cfg.roi.y1, cfg.roi.x2, cfg.roi.y2)
         self.roi = None if roi == (0.0, 0.0, 1.0, 1.0) else roi

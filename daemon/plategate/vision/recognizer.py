@@ -111,7 +111,8 @@ class Recognizer:
         """
         from .reader import PlateReader
 
-        detector = PlateDetector(cfg.detector_path(), threads=cfg.threads, min_score=cfg.min_detection_score)
+        detector = PlateDetector(cfg.detector_path(), threads=cfg.threads, min_score=cfg.min_detection_score,
+                                 close_up=cfg.close_up)
         reader = PlateReader(cfg.reader_path(), threads=cfg.threads, formats=cfg.plate_formats or None,
                              views=cfg.reader_views)
         return cls(detector, reader, max_plates=cfg.max_plates)
