@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tools.synth import plates, seals
+from tools.synth import plate_text, plates, seals
 
 
 def _text_mask_with_gap(h: int = 40) -> np.ndarray:
@@ -47,7 +47,7 @@ def test_no_gap_no_mark_and_unknown_kinds_are_refused():
 
 
 def test_every_seal_slot_has_a_mark_and_slots_leave_a_gap():
-    with_slot = {country for country, pattern, *_ in plates._EU_FORMATS if seals.SEAL_SLOT in pattern}
+    with_slot = {country for country, pattern, *_ in plate_text.EU_FORMATS if seals.SEAL_SLOT in pattern}
     assert with_slot == set(plates._SEAL_KIND) and {"D", "A"} <= with_slot
     assert seals.gap_text("M@ID 2044") == "M   ID 2044"
 
@@ -69,5 +69,5 @@ def test_some_random_texts_get_an_i_and_uk_texts_never():
     rng = np.random.default_rng(0)
     eu = [plates.random_text("eu", rng) for _ in range(2000)]
     share = sum("I" in t for t in eu) / len(eu)
-    assert plates.I_SHARE * 0.8 < share < plates.I_SHARE + 0.2
+    assert plate_text.I_SHARE * 0.8 < share < plate_text.I_SHARE + 0.2
     assert not any("I" in plates.random_text("uk", rng) for _ in range(500))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from pathlib import Path
 
 import cv2
@@ -25,57 +24,33 @@ import numpy as np
 from plategate.vision.reader import plate_shape
 from tools.synth import seals
 from tools.synth.canvas import Canvas, border, jitter, new_canvas, screws, small_font
+from tools.synth.plate_text import (
+    EU_FORMATS,
+    STYLES,
+    US_FORMATS,
+    group,
+    grouped,
+    normalise,
+    pattern_text,
+    random_text,
+    slots,
+)
 from tools.synth.strokefont import ARGENTINE_PREFIX
 from tools.synth.text import NARROW_FACES, FontSpec, choose_font
 
 logger = logging.getLogger(__name__)
 
-STYLES: tuple[str, ...] = ("eu", "uk", "us", "br", "ar")
 #: two-line (motorcycle) plates of Argentina and Brazil: three characters above the rest
 TWO_LINE_STYLES: tuple[str, ...] = ("moto",)
 #: the characters on the top line of a two-line plate
 TWO_LINE_SPLIT = 3
-_MOTO_FORMATS = ("DDDLLL", "LDDDLLL", "LLLDDDD", "LLLDLDD")
 
-_L = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_UK_L = "ABCDEFGHJKLMNOPRSTUVWXYZ"  # no I, Q in UK memory tags
-_D = "0123456789"
-_NON_ALNUM = re.compile(r"[^0-9A-Z]")
-
-# (country letters, pattern, yellow background?, text colour BGR)
-_EU_FORMATS: tuple[tuple[str, str, bool, tuple[int, int, int]], ...] = (
-    ("F", "LL-DDD-LL", False, (20, 20, 20)),
-    ("I", "LL DDDLL", False, (20, 20, 20)),
-    ("D", "L-LL DDDD", False, (20, 20, 20)),
-    ("D", "LL-L DDD", False, (20, 20, 20)),
-    ("NL", "DD-LLL-D", True, (20, 20, 20)),
-    ("NL", "LL-DD-LL", True, (20, 20, 20)),
-    ("B", "D-LLL-DDD", False, (30, 30, 170)),
-    ("E", "DDDD LLL", False, (20, 20, 20)),
-    ("PL", "LL DDDDD", False, (20, 20, 20)),
-    ("RO", "L DD LLL", False, (20, 20, 20)),
-    ("A", "L DDDDD L", False, (20, 20, 20)),
-    ("SLO", "LL LL-DDD", False, (20, 20, 20)),
-    ("CZ", "DLD DDDD", False, (20, 20, 20)),
-    ("P", "DD-LL-DD", False, (20, 20, 20)),
-    # "@": a seal or coat of arms between the groups (tools.synth.seals)
-    ("D", "L@LL DDDD", False, (20, 20, 20)),
-    ("D", "LL@L DDD", False, (20, 20, 20)),
-    ("D", "LLL@LL DDD", False, (20, 20, 20)),
-    ("A", "L@DDDDD L", False, (20, 20, 20)),
-    ("A", "LL@DDD LL", False, (20, 20, 20)),
-    ("SLO", "LL@LL-DDD", False, (20, 20, 20)),
-    ("HR", "LL@DDD-LL", False, (20, 20, 20)),
-)
 #: the blue of the EU band (and of the French and Italian right-hand bands), BGR
 _EU_BLUE = (150, 50, 10)
 #: the mark each country carries in a pattern's seal slot
 _SEAL_KIND = {"D": "de", "A": "shield", "SLO": "shield", "HR": "checker"}
 #: countries with a blue band on the right: regional badge and department number (F), year and province (I)
 _RIGHT_BAND = ("F", "I")
-#: share of random texts (other than UK) in which one letter is made an I: the narrow bar
-#: of DIN-like faces is the commonest real misread (I read J or 1, or dropped)
-I_SHARE = 0.25
 #: share of old (LLLDDD) Argentine plates drawn in the tall, narrow face of the 1995-2016
 #: plates (:func:`tools.synth.strokefont.argentine_style`: closed 4, square O) with the
 #: plate's raised rim and fixing holes; the rest use the general fonts
@@ -93,77 +68,8 @@ AR_EDGE_HUG_SHARE = 0.5
 #: rendered old BR crops (69 %) as among the br-crops training part (68.8 % of its 927 crops, by
 #: :func:`tools.synth.reader_data.light_text_share`; rendered at 0.45: 44 %)
 BR_RED_SHARE = 0.85
-_US_FORMATS = ("LLL DDDD", "DLLLDDD", "LLL-DDD", "DDD LLL", "LLL DDD", "DDDDDD", "LL DDDDD", "DLL DDDD")
 _US_STATES = ("TEXAS", "OHIO", "IOWA", "MAINE", "UTAH", "OREGON", "NEVADA", "ALASKA", "IDAHO", "KANSAS")
 _BR_CITIES = ("SP - SAO PAULO", "RJ - RIO DE JANEIRO", "PR - CURITIBA", "MG - BELO HORIZONTE", "RS - PORTO ALEGRE")
-
-
-def _pattern_text(pattern: str, rng: np.random.Generator, letters: str = _L) -> str:
-    out = []
-    for p in pattern:
-        if p == "L":
-            out.append(letters[int(rng.integers(len(letters)))])
-        elif p == "D":
-            out.append(_D[int(rng.integers(10))])
-        else:
-            out.append(p)
-    return "".join(out)
-
-
-def _normalise(text: str) -> str:
-    return _NON_ALNUM.sub("", text.upper())
-
-
-def random_text(style: str, rng: np.random.Generator) -> str:
-    """Return a random plate text in the format of *style* (normalised, 0-9A-Z).
-
-    Raises:
-        ValueError: *style* is not one of :data:`STYLES`.
-    """
-    if style == "uk":
-        return _pattern_text("LLDDLLL", rng, _UK_L)
-    if style == "eu":
-        text = _normalise(_pattern_text(_EU_FORMATS[int(rng.integers(len(_EU_FORMATS)))][1], rng))
-    elif style == "us":
-        text = _normalise(_pattern_text(_US_FORMATS[int(rng.integers(len(_US_FORMATS)))], rng))
-    elif style == "br":
-        text = _pattern_text("LLLDLDD" if rng.random() < 0.4 else "LLLDDDD", rng)
-    elif style == "ar":
-        text = _pattern_text("LLDDDLL" if rng.random() < 0.5 else "LLLDDD", rng)
-    elif style == "moto":
-        text = _pattern_text(_MOTO_FORMATS[int(rng.integers(len(_MOTO_FORMATS)))], rng)
-    else:
-        raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(STYLES)}")
-    letters = [i for i, ch in enumerate(text) if ch.isalpha()]
-    if letters and rng.random() < I_SHARE:
-        i = letters[int(rng.integers(len(letters)))]
-        text = text[:i] + "I" + text[i + 1 :]
-    return text
-
-
-def _group(text: str, pattern: str) -> str:
-    """Insert the separators of *pattern* (whose L/D slots match *text*) into *text*."""
-    out, i = [], 0
-    for p in pattern:
-        if p in "LD":
-            out.append(text[i])
-            i += 1
-        else:
-            out.append(p)
-    return "".join(out)
-
-
-def _slots(pattern: str) -> str:
-    """The L/D slots of a layout pattern, without its separators."""
-    return "".join(p for p in pattern if p in "LD")
-
-
-def _grouped(text: str, patterns: tuple[str, ...], rng: np.random.Generator) -> str:
-    shape = plate_shape(text)
-    fits = [p for p in patterns if _slots(p) == shape]
-    if fits:
-        return _group(text, fits[int(rng.integers(len(fits)))])
-    return text
 
 
 def _right_band(c: Canvas, country: str, rng: np.random.Generator) -> None:
@@ -173,16 +79,16 @@ def _right_band(c: Canvas, country: str, rng: np.random.Generator) -> None:
     if country == "F":
         cv2.ellipse(c.img, (c.px(495), c.px(32)), (c.px(14), c.px(16)), 0, 0, 360, seals.random_colour(rng), -1,
                     cv2.LINE_AA)
-        c.text(_pattern_text("DD", rng), (476, 60, 514, 100), 22, white, small_font(rng), rng)
+        c.text(pattern_text("DD", rng), (476, 60, 514, 100), 22, white, small_font(rng), rng)
     else:
-        c.text(_pattern_text("DD", rng), (476, 14, 514, 48), 18, white, small_font(rng), rng)
-        c.text(_pattern_text("LL", rng), (476, 60, 514, 100), 20, white, small_font(rng), rng)
+        c.text(pattern_text("DD", rng), (476, 14, 514, 48), 18, white, small_font(rng), rng)
+        c.text(pattern_text("LL", rng), (476, 60, 514, 100), 20, white, small_font(rng), rng)
 
 
 def _eu(text: str, rng, height, data_dir) -> np.ndarray:
-    fmts = [f for f in _EU_FORMATS if _slots(f[1]) == plate_shape(text)]
-    country, pattern, yellow, fg = (fmts or list(_EU_FORMATS))[int(rng.integers(len(fmts or _EU_FORMATS)))]
-    shown = _group(text, pattern) if fmts else text
+    fmts = [f for f in EU_FORMATS if slots(f[1]) == plate_shape(text)]
+    country, pattern, yellow, fg = (fmts or list(EU_FORMATS))[int(rng.integers(len(fmts or EU_FORMATS)))]
+    shown = group(text, pattern) if fmts else text
     c = new_canvas(520, 110, height, (40, 200, 250) if yellow else (245, 245, 245), rng)
     c.rect(4, 4, 46, 106, jitter(_EU_BLUE, rng, 12))
     for k in range(12):  # the circle of stars
@@ -206,7 +112,7 @@ def _eu(text: str, rng, height, data_dir) -> np.ndarray:
 def _uk(text: str, rng, height, data_dir) -> np.ndarray:
     rear = rng.random() < 0.6
     c = new_canvas(520, 111, height, (20, 200, 250) if rear else (245, 245, 245), rng)
-    shown = _group(text, "LLDD LLL") if plate_shape(text) == "LLDDLLL" else text
+    shown = group(text, "LLDD LLL") if plate_shape(text) == "LLDDLLL" else text
     x0 = 8
     if rng.random() < 0.4:
         c.rect(4, 4, 44, 107, jitter(_EU_BLUE, rng, 12))
@@ -232,7 +138,7 @@ def _us_backgrounds(folder: Path) -> tuple[np.ndarray, ...]:
 
 
 def _us(text: str, rng, height, data_dir) -> np.ndarray:
-    shown = _grouped(text, _US_FORMATS, rng)
+    shown = grouped(text, US_FORMATS, rng)
     c = new_canvas(305, 152, height, (245, 245, 240), rng)
     backgrounds = _us_backgrounds(Path(data_dir) / "us-plate-backgrounds") if data_dir is not None else ()
     if backgrounds and rng.random() < 0.85:
@@ -259,7 +165,7 @@ def _mercosul(text: str, country: str, rng, height, data_dir, pattern: str) -> n
     c.rect(8, 5, 30, 25, jitter((200, 150, 40), rng, 20))  # the Mercosur emblem square
     if rng.random() < 0.4:  # wide gaps between the groups, as on many real plates
         pattern = pattern.replace(" ", "  ")
-    shown = _group(text, pattern) if plate_shape(text) == _slots(pattern) else text
+    shown = group(text, pattern) if plate_shape(text) == slots(pattern) else text
     font = choose_font(rng, data_dir, text, ("DejaVuSansMono-Bold.ttf", *NARROW_FACES))
     c.text(shown, (10, 38, 390, 124), float(rng.uniform(58, 70)), jitter((15, 15, 15), rng, 10), font, rng,
            spacing=float(rng.uniform(0.04, 0.16)), data_dir=data_dir,
@@ -277,7 +183,7 @@ def _br(text: str, rng, height, data_dir) -> np.ndarray:
     bg, fg = ((60, 60, 170), (235, 235, 235)) if red else ((200, 200, 200), (25, 25, 25))
     c = new_canvas(400, 130, height, bg, rng)
     sep = "-" if rng.random() < 0.5 else "·"
-    shown = _group(text, f"LLL{sep}DDDD") if shape == "LLLDDDD" else text
+    shown = group(text, f"LLL{sep}DDDD") if shape == "LLLDDDD" else text
     c.text(_BR_CITIES[int(rng.integers(len(_BR_CITIES)))], (60, 5, 340, 22), 10, fg, small_font(rng), rng)
     font = choose_font(rng, data_dir, text, ("DejaVuSans-Bold.ttf", *NARROW_FACES))
     c.text(shown, (8, 26, 392, 124), float(rng.uniform(64, 80)), jitter(fg, rng, 15), font, rng,
@@ -298,7 +204,7 @@ def _ar(text: str, rng, height, data_dir) -> np.ndarray:
     c = new_canvas(w, 129, height, (25, 25, 25), rng)
     emblem = rng.random() < 0.5  # the national shield between the groups, as on real old plates
     sep = "   " if emblem else (" ", "·", "-", "  ")[int(rng.integers(4))]
-    shown = _group(text, f"LLL{sep}DDD") if shape == "LLLDDD" else text
+    shown = group(text, f"LLL{sep}DDD") if shape == "LLLDDD" else text
     if old_face:
         if true_shape:  # wide rim, characters filling the height inside it
             rim: float | None = float(rng.uniform(8, 14))
@@ -416,7 +322,7 @@ def render_plate(
         raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(STYLES + TWO_LINE_STYLES)}")
     if height < 8:
         raise ValueError(f"plate height must be at least 8 pixels, got {height}")
-    norm = random_text(style, rng) if text is None else _normalise(text)
+    norm = random_text(style, rng) if text is None else normalise(text)
     if not 1 <= len(norm) <= 10:
         raise ValueError(f"plate text must have 1 to 10 characters 0-9A-Z, got {text!r}")
     big = _RENDERERS[style](norm, rng, height, data_dir)
