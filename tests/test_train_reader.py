@@ -158,13 +158,13 @@ def test_extra_folders_are_checked_before_any_work(tmp_path, capsys):
 
 
 def test_epoch_pool_repeats_recent_shards_and_the_real_part_in_order():
-    from tools import train_reader
+    from tools import reader_pool, train_reader
 
     a = train_reader.parse_args(["--shard-size", "3", "--recent-from", "2", "--recent-repeat", "3", "--real-repeat", "2"])
     shards = [np.arange(3 * i, 3 * i + 3, dtype=np.uint8)[:, None] for i in range(4)]  # four shards of three samples
     texts = [f"s{i // 3}" for i in range(12)]
     real = (np.array([[100], [101]], np.uint8), ["r0", "r1"])
-    x, y = train_reader.epoch_pool(shards, texts, a, real)
+    x, y = reader_pool.epoch_pool(shards, texts, a, real)
     assert x.dtype == np.uint8 and len(x) == len(y) == 12 + 2 * 6 + 2 * 2
     assert y.count("s3") == 9 and y.count("s1") == 3 and y.count("r1") == 2
     # the same pool, sample for sample, as the concatenation it replaces
@@ -173,7 +173,7 @@ def test_epoch_pool_repeats_recent_shards_and_the_real_part_in_order():
     assert y == texts + texts[6:] * 2 + real[1] * 2
     # not in use, or the recent shards are not loaded yet (an early epoch): only the shards, no copies
     for args in (["--shard-size", "3"], ["--shard-size", "3", "--recent-from", "4", "--recent-repeat", "3"]):
-        same_x, same_y = train_reader.epoch_pool(shards, texts, train_reader.parse_args(args))
+        same_x, same_y = reader_pool.epoch_pool(shards, texts, train_reader.parse_args(args))
         assert np.array_equal(same_x, np.concatenate(shards)) and same_y == texts
 
 
