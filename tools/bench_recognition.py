@@ -3,7 +3,9 @@
 Renders ``--count`` gate scenes per frame size (tools.synth.scenes, no dataset needed),
 then times, per frame: the detector (gray conversion + letterbox + int8 inference +
 decoding), the reader on the detected crops, and the whole ``Recognizer.recognize``.
-The raw interpreter invoke time of the detector is printed separately. Example::
+The raw interpreter invoke time of the detector is printed separately, and so is the detector
+on frames without a plate (each frame painted flat in its mean colour), where the close-up pass
+(``recognition.close_up``) runs the model a second time. Example::
 
     python -m tools.bench_recognition --threads 2 --count 60 --sizes 1280x720,1920x1080,640x480
 """
@@ -72,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
                 read_ms.append(res.timing_ms["read"])
                 total_ms.append(res.timing_ms["total"])
         print(f"{w}x{h} detect (frame in, boxes out): {_pct(det_ms)}")
+        empty_ms = []
+        for f in frames[: max(10, args.count // 3)]:
+            blank = f.copy()
+            blank[:] = f.mean(axis=(0, 1)).astype(f.dtype)  # nothing to find: both passes run
+            t0 = time.perf_counter()
+            detector.detect(blank)
+            empty_ms.append((time.perf_counter() - t0) * 1e3)
+        print(f"{w}x{h} detect, no plate in the frame:  {_pct(empty_ms)}")
         if rec:
             print(f"{w}x{h} read (crops of one frame):    {_pct(read_ms)}")
             print(f"{w}x{h} recognize total:              {_pct(total_ms)}")
