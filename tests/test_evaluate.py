@@ -95,6 +95,24 @@ def test_evaluate_main_prints_and_saves_figures(folders, capsys):
     assert data["negatives:negs"]["images"] == 3
 
 
+def test_close_up_view_puts_the_plate_at_the_asked_share_of_the_width():
+    img = np.zeros((720, 1280, 3), np.uint8)
+    for fill in (0.3, 0.6, 0.9):
+        crop, box = evaluate.close_up_view(img, [600, 400, 700, 430], fill)
+        assert crop.shape[1] == 640 and box.shape == (1, 4)
+        assert (box[0, 2] - box[0, 0]) / crop.shape[1] == pytest.approx(fill, abs=0.01)
+        assert 0 <= box[0, 0] < box[0, 2] <= 640 and 0 <= box[0, 1] < box[0, 3] <= crop.shape[0]
+
+
+def test_close_ups_are_measured_per_fill(folders, capsys):
+    code = evaluate.main(["--scenes", str(folders["scenes"]), "--no-reader", "--close-ups", "0.3,0.7",
+                          "--detector", str(ROOT / "models/detector.tflite"), "--json-out", str(folders["out"])])
+    assert code == 0 and "== close-ups:scenes" in capsys.readouterr().out
+    rows = json.loads(folders["out"].read_text())["close-ups:scenes"]["by_fill"]
+    assert [r["fill"] for r in rows] == [0.3, 0.7] and all(r["plates"] == 6 for r in rows)
+    assert rows[0]["recall"] >= 0.5 and "end_to_end_exact" not in rows[0]
+
+
 def test_evaluate_refuses_missing_model(folders, tmp_path, capsys):
     code = evaluate.main(["--scenes", str(folders["scenes"]), "--no-reader", "--detector", str(tmp_path / "none.tflite")])
     assert code == 1 and "none.tflite is missing" in capsys.readouterr().err
