@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tools import evaluate
+from tools import close_ups, evaluate
 from tools.synth import scenes
 from tools.synth.plates import render_plate
 
@@ -98,7 +98,7 @@ def test_evaluate_main_prints_and_saves_figures(folders, capsys):
 def test_close_up_view_puts_the_plate_at_the_asked_share_of_the_width():
     img = np.zeros((720, 1280, 3), np.uint8)
     for fill in (0.3, 0.6, 0.9):
-        crop, box = evaluate.close_up_view(img, [600, 400, 700, 430], fill)
+        crop, box = close_ups.close_up_view(img, [600, 400, 700, 430], fill)
         assert crop.shape[1] == 640 and box.shape == (1, 4)
         assert (box[0, 2] - box[0, 0]) / crop.shape[1] == pytest.approx(fill, abs=0.01)
         assert 0 <= box[0, 0] < box[0, 2] <= 640 and 0 <= box[0, 1] < box[0, 3] <= crop.shape[0]
