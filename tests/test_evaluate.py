@@ -113,6 +113,13 @@ def test_close_ups_are_measured_per_fill(folders, capsys):
     assert rows[0]["recall"] >= 0.5 and "end_to_end_exact" not in rows[0]
 
 
+def test_close_ups_refuse_shares_outside_0_1(folders, capsys):
+    for bad in ("0", "1.5", "0.3,x"):
+        with pytest.raises(SystemExit):
+            evaluate.main(["--scenes", str(folders["scenes"]), "--no-reader", "--close-ups", bad])
+        assert "--close-ups" in capsys.readouterr().err
+
+
 def test_evaluate_refuses_missing_model(folders, tmp_path, capsys):
     code = evaluate.main(["--scenes", str(folders["scenes"]), "--no-reader", "--detector", str(tmp_path / "none.tflite")])
     assert code == 1 and "none.tflite is missing" in capsys.readouterr().err

@@ -7,6 +7,7 @@ close-up pass (``recognition.close_up``; models/README.md, "Close-ups").
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import cv2
@@ -14,6 +15,22 @@ import numpy as np
 
 from plategate.imageio import load_image
 from tools.evaluate import SceneTruth, match
+
+
+def parse_fills(text: str) -> list[float]:
+    """``"0.3,0.6"`` -> ``[0.3, 0.6]``.
+
+    Raises:
+        argparse.ArgumentTypeError: a value is not a number in (0, 1].
+    """
+    try:
+        fills = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated numbers, e.g. 0.3,0.6") from None
+    bad = [f for f in fills if not 0 < f <= 1]
+    if bad:
+        raise argparse.ArgumentTypeError(f"{text!r}: each share of the width must be in (0, 1], not {bad[0]:g}")
+    return fills
 
 
 def close_up_view(img: np.ndarray, box: list[float], fill: float) -> tuple[np.ndarray, np.ndarray]:
@@ -34,21 +51,23 @@ def eval_close_ups(detector, reader, files: list[tuple[Path, SceneTruth]], fills
     """Recall (and end-to-end reads) of each labelled plate seen as a close-up, one row per fill."""
     from plategate.vision.recognizer import crop_plate
 
-    rows = []
-    for fill in fills:
-        found = total = read_ok = read_total = 0
-        for path, truth in files:
-            img = load_image(path)
-            for box, text in zip(truth.boxes, truth.texts, strict=True):
+    counts = {fill: [0, 0, 0, 0] for fill in fills}  # found, plates, read right, plates with text
+    for path, truth in files:
+        img = load_image(path)
+        for box, text in zip(truth.boxes, truth.texts, strict=True):
+            for fill in fills:
                 crop, want = close_up_view(img, box, fill)
                 dets = [d for d in detector.detect(crop) if d.score >= min_score]
                 _, owner = match(np.array([d.box for d in dets], np.float64).reshape(-1, 4),
-                                  np.array([d.score for d in dets]), want)
-                total += 1
-                found += int(owner[0] >= 0)
+                                 np.array([d.score for d in dets]), want)
+                c = counts[fill]
+                c[0] += int(owner[0] >= 0)
+                c[1] += 1
                 if text and reader is not None:
-                    read_total += 1
-                    read_ok += int(owner[0] >= 0 and reader.read(crop_plate(crop, dets[owner[0]])).text == text)
+                    c[2] += int(owner[0] >= 0 and reader.read(crop_plate(crop, dets[owner[0]])).text == text)
+                    c[3] += 1
+    rows = []
+    for fill, (found, total, read_ok, read_total) in counts.items():
         row = {"fill": fill, "plates": total, "recall": round(found / max(total, 1), 4)}
         if read_total:
             row.update(end_to_end_exact=round(read_ok / read_total, 4), end_to_end_plates=read_total)

@@ -271,6 +271,8 @@ def _print_block(title: str, data: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point; prints the figures, returns 0 (1 if a model cannot be loaded)."""
+    from tools.close_ups import eval_close_ups, parse_fills  # it builds on this module's matching
+
     ap = argparse.ArgumentParser(prog="python -m tools.evaluate", description=__doc__.split("\n\n")[0],
                                  epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--crops", action="append", default=[], metavar="DIR[:val]",
@@ -287,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--views", type=int, default=1, choices=range(1, MAX_READER_VIEWS + 1),
                     help="views of each plate the reader reads and pools (as recognition.reader_views)")
     ap.add_argument("--min-score", type=float, default=0.55)
-    ap.add_argument("--close-ups", type=lambda t: [float(v) for v in t.split(",")], default=[], metavar="F1,F2",
+    ap.add_argument("--close-ups", type=parse_fills, default=[], metavar="F1,F2",
                     help="with --scenes: each plate as a close-up filling these fractions of the width")
     ap.add_argument("--no-close-up", action="store_true",
                     help="no second, zoomed-out detector pass on frames where the first finds no plate "
@@ -331,8 +333,6 @@ def main(argv: list[str] | None = None) -> int:
         files = [(folder / name, t) for name, t in sorted(truth.items())][:lim]
         results[f"scenes:{folder.name}"] = summarise_scenes(run_scenes(detector, reader, files, args.min_score), args.min_score, groups)
         if args.close_ups:
-            from tools.close_ups import eval_close_ups
-
             results[f"close-ups:{folder.name}"] = {"by_fill": eval_close_ups(detector, reader, files, args.close_ups, args.min_score)}
     for folder in args.negatives:
         from tools.synth.scenes import list_images, split_negatives
