@@ -12,6 +12,7 @@ import pytest
 
 from plategate.errors import ModelError
 from plategate.vision.detector import Detection, PlateDetector, decode, letterbox, nms, roi_pixels, to_gray
+from tools.close_ups import close_up_view
 from tools.evaluate import iou
 from tools.synth import scenes
 
@@ -117,13 +118,8 @@ def test_close_up_plates_are_found_by_the_second_pass(detector):
     """A plate filling 70 % of the image is larger than any the detector trained on: the zoomed-out pass finds it."""
     found = 0
     for s in _gate_scenes(12, seed=5, plate_width=(180, 220)):
-        x1, y1, x2, y2 = s.boxes[0]
-        w = (x2 - x1) / 0.7
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        a, c = int(max(0, cx - w / 2)), int(max(0, cy - 0.3 * w))
-        crop = s.image[c:int(cy + 0.3 * w), a:int(cx + w / 2)]
+        crop, truth = close_up_view(s.image, list(s.boxes[0]), 0.7)
         dets = detector.detect(crop)
-        truth = np.array([[x1 - a, y1 - c, x2 - a, y2 - c]])
         found += bool(dets) and iou(np.array([dets[0].box]), truth)[0, 0] >= 0.5
     assert found >= 6, f"only {found}/12 close-up plates found"
 

@@ -313,8 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             from plategate.vision.detector import PlateDetector
 
             detector = PlateDetector(args.detector, threads=args.threads, min_score=min(THRESHOLDS + (args.min_score,)),
-                                     close_up=not args.no_close_up)
-            detector.close_up_below = args.min_score  # the close-up pass runs where the daemon's would
+                                     close_up=not args.no_close_up, close_up_below=args.min_score)
     except PlategateError as exc:
         print(f"evaluate: error: {exc}", file=sys.stderr)
         return 1

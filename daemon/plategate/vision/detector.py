@@ -199,22 +199,23 @@ class PlateDetector:
         model_path: the ``.tflite`` file; its JSON card must sit beside it.
         threads: interpreter threads.
         min_score: heat-map threshold for a detection.
-        close_up: when the frame gives no detection scoring ``min_score``, search it again
+        close_up: when the frame gives no detection scoring *close_up_below*, search it again
             shrunk to :data:`CLOSE_UP_FILL` of the input (plates too large for the detector).
+        close_up_below: that score (default: *min_score*); an evaluation that decodes at a lower
+            *min_score* to sweep thresholds sets it to the daemon's threshold.
 
     Raises:
         ModelError: the model or its card is missing, truncated, tampered with, or not a detector.
     """
 
     def __init__(self, model_path: Path | str, threads: int = 2, min_score: float = 0.55,
-                 close_up: bool = True) -> None:
+                 close_up: bool = True, close_up_below: float | None = None) -> None:
         from .runtime import load_model  # LiteRT is imported only when a model is actually run
 
         self.model = load_model(Path(model_path), threads)
         self.min_score = float(min_score)
         self.close_up_fill = CLOSE_UP_FILL if close_up else None
-        #: the close-up pass runs when no detection of the first reaches this score
-        self.close_up_below = self.min_score
+        self.close_up_below = self.min_score if close_up_below is None else float(close_up_below)
         if self.model.card.task != "detector":
             raise ModelError(f"{model_path}: the card says task {self.model.card.task!r}, not a detector")
         shape = self.model.input_shape
