@@ -113,6 +113,42 @@ def test_transfer_weights_copies_what_agrees_and_leaves_the_new_stem_fresh():
         transfer_weights(full, build_model(11, channels=(4, 4, 4, 4, 4)))
 
 
+def test_resample_rows_keeps_a_kernels_response_to_a_taller_input():
+    import numpy as np
+
+    from tools.reader_model import resample_rows
+
+    kernel = np.arange(4 * 2 * 3 * 5, dtype=np.float32).reshape(4, 2, 3, 5)
+    assert np.array_equal(resample_rows(kernel, 4), kernel)
+    taller = resample_rows(kernel, 6)
+    assert taller.shape == (6, 2, 3, 5) and taller.dtype == kernel.dtype
+    # a feature constant over the height gives the same sum over 6 rows as over 4
+    assert np.allclose(taller.sum(axis=0), kernel.sum(axis=0))
+    # the first and last rows lie on the source's edge rows (scaled by 4/6)
+    assert np.allclose(taller[0], kernel[0] * 4 / 6) and np.allclose(taller[-1], kernel[-1] * 4 / 6)
+    with pytest.raises(ValueError, match="4-D kernel"):
+        resample_rows(kernel[0], 6)
+
+
+def test_transfer_weights_to_a_taller_reader_resamples_the_height_collapse():
+    import numpy as np
+    import tensorflow as tf
+
+    from tools.reader_model import build_model, resample_rows, transfer_weights
+
+    widths = (8, 16, 16, 16, 16)
+    small = build_model(37, 32, 128, channels=widths)
+    tall = build_model(37, 48, 192, channels=widths)
+    assert transfer_weights(small, tall) == []
+    collapse = [(a, b) for a, b in zip(small.layers, tall.layers, strict=True)
+                if a.weights and a.weights[0].shape != b.weights[0].shape]
+    assert len(collapse) == 1
+    a, b = collapse[0]
+    assert b.weights[0].shape[0] == 6
+    assert np.allclose(b.get_weights()[0], resample_rows(a.get_weights()[0], 6))
+    assert tall(tf.zeros((1, 48, 192, 1)), training=False).shape == (1, 48, 37)
+
+
 def test_training_can_start_from_another_readers_weights(tmp_path, capsys):
     from tools import train_reader
 

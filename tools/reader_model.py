@@ -102,6 +102,11 @@ def transfer_weights(source, target) -> list[str]:
     keeps its fresh initialisation. This starts a differently built reader from a
     trained one instead of from scratch.
 
+    A reader of another input height differs only in the convolution that collapses
+    the height (``height // 8`` rows). When that single convolution is all that lies
+    between, its kernel is resampled from the source's (:func:`resample_rows`)
+    instead of left fresh, so that the taller reader starts where the source is.
+
     Args:
         source: a trained ``tf.keras.Model``.
         target: the model to initialise (modified in place).
@@ -130,9 +135,47 @@ def transfer_weights(source, target) -> list[str]:
     pairs = list(zip(src[:head], dst[:head], strict=True)) + list(zip(src[len(src) - tail:], dst[len(dst) - tail:], strict=True))
     for a, b in pairs:
         b.set_weights(a.get_weights())
-    fresh = [layer.name for layer in dst[head:len(dst) - tail]]
+    middle_src, middle_dst = src[head:len(src) - tail], dst[head:len(dst) - tail]
+    if len(middle_src) == len(middle_dst) == 1 and _only_rows_differ(middle_src[0], middle_dst[0]):
+        kernel = middle_src[0].get_weights()[0]
+        middle_dst[0].set_weights([resample_rows(kernel, middle_dst[0].weights[0].shape[0])])
+        logger.info("resampled %s from %d to %d rows", middle_dst[0].name, kernel.shape[0], middle_dst[0].weights[0].shape[0])
+        middle_dst = []
+    fresh = [layer.name for layer in middle_dst]
     logger.info("copied %d layers from %s; fresh: %s", len(pairs), source.name, ", ".join(fresh) or "none")
     return fresh
+
+
+def _only_rows_differ(a, b) -> bool:
+    """Two bias-free convolutions whose kernels differ only in their number of rows."""
+    if type(a) is not type(b) or type(a).__name__ != "Conv2D" or len(a.weights) != 1 or len(b.weights) != 1:
+        return False
+    return tuple(a.weights[0].shape[1:]) == tuple(b.weights[0].shape[1:])
+
+
+def resample_rows(kernel, rows: int):
+    """Resample a convolution *kernel* (kh, kw, cin, cout) to *rows* rows.
+
+    Row ``r`` of the result is read, by linear interpolation, at the source position
+    ``(r + 0.5) * kh / rows - 0.5`` (row centres aligned, edges clamped), and scaled by
+    ``kh / rows`` so that a kernel summed over an input ``rows / kh`` times as tall
+    gives the same response. ``rows == kh`` returns a copy.
+
+    Raises:
+        ValueError: *kernel* is not 4-D or *rows* is not positive.
+    """
+    import numpy as np
+
+    kernel = np.asarray(kernel)
+    if kernel.ndim != 4 or rows < 1:
+        raise ValueError(f"needs a 4-D kernel and rows >= 1, got shape {kernel.shape} and rows {rows}")
+    kh = kernel.shape[0]
+    pos = np.clip((np.arange(rows) + 0.5) * kh / rows - 0.5, 0, kh - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, kh - 1)
+    frac = (pos - lo).reshape(-1, 1, 1, 1)
+    out = kernel[lo] * (1 - frac) + kernel[hi] * frac
+    return (out * (kh / rows)).astype(kernel.dtype)
 
 
 def distillation_loss(student_logits, teacher_logits, temperature: float = 2.0):
