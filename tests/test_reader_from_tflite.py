@@ -46,7 +46,7 @@ def test_the_rebuilt_reader_computes_what_the_int8_one_does(rebuilt, crops):
 
     model = tf.keras.models.load_model(rebuilt, compile=False)
     int8 = load_model(MODELS / "reader.tflite", threads=1)
-    x = load_crops(crops, 100, 32, 128)
+    x = load_crops(crops, 100, *model.input_shape[1:3])
     assert len(x) == 48  # the broken file is skipped
     ours = model.predict(x, verbose=0)
     theirs = np.stack([int8.run(xi[None])[0][0] for xi in x])
@@ -61,7 +61,7 @@ def test_training_mode_starts_where_inference_is(rebuilt, crops):
     from tools.reader_from_tflite import load_crops
 
     model = tf.keras.models.load_model(rebuilt, compile=False)
-    x = load_crops(crops, 100, 32, 128)
+    x = load_crops(crops, 100, *model.input_shape[1:3])
     infer = model(x, training=False).numpy()
     train = model(x, training=True).numpy()  # dropout too, so only a loose bound
     changed = sum(greedy(softmax(a))[0] != greedy(softmax(b))[0] for a, b in zip(infer, train, strict=True))
