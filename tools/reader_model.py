@@ -158,8 +158,9 @@ def resample_rows(kernel, rows: int):
 
     Row ``r`` of the result is read, by linear interpolation, at the source position
     ``(r + 0.5) * kh / rows - 0.5`` (row centres aligned, edges clamped), and scaled by
-    ``kh / rows`` so that a kernel summed over an input ``rows / kh`` times as tall
-    gives the same response. ``rows == kh`` returns a copy.
+    ``kh / rows`` so that a feature constant over an input ``rows / kh`` times as tall
+    gets about the same response (exactly, from 4 rows to 6: every source row's
+    weights then sum to 1). ``rows == kh`` returns a copy.
 
     Raises:
         ValueError: *kernel* is not 4-D or *rows* is not positive.
