@@ -137,9 +137,10 @@ def transfer_weights(source, target) -> list[str]:
         b.set_weights(a.get_weights())
     middle_src, middle_dst = src[head:len(src) - tail], dst[head:len(dst) - tail]
     if len(middle_src) == len(middle_dst) == 1 and _only_rows_differ(middle_src[0], middle_dst[0]):
-        kernel = middle_src[0].get_weights()[0]
-        middle_dst[0].set_weights([resample_rows(kernel, middle_dst[0].weights[0].shape[0])])
-        logger.info("resampled %s from %d to %d rows", middle_dst[0].name, kernel.shape[0], middle_dst[0].weights[0].shape[0])
+        kernel, layer = middle_src[0].get_weights()[0], middle_dst[0]
+        rows = layer.weights[0].shape[0]
+        layer.set_weights([resample_rows(kernel, rows)])
+        logger.info("resampled %s from %d to %d rows", layer.name, kernel.shape[0], rows)
         middle_dst = []
     fresh = [layer.name for layer in middle_dst]
     logger.info("copied %d layers from %s; fresh: %s", len(pairs), source.name, ", ".join(fresh) or "none")
