@@ -114,3 +114,11 @@ def test_update_card_merges_figures_and_names_each_command_once(tmp_path):
     assert bench["latency_threads_2"] == latency
     assert bench["commands"] == ["python -m tools.bench_reader --latency 10",
                                  "python -m tools.bench_reader --formats LLLDDD"]
+
+
+def test_several_sets_are_also_timed_together(crops, capsys):
+    out = run_json(capsys, ["--eval", str(crops), "--eval", str(crops)])
+    together = out["read_ms_all_sets"]
+    assert together["crops"] == 2 * len(PLATES)
+    assert 0.0 < together["median"] <= together["p95"]
+    assert "read_ms_all_sets" not in run_json(capsys, ["--eval", str(crops)])  # one set: its own figures suffice

@@ -107,8 +107,11 @@ def by_shape(results: list[tuple[str, bool]], top: int = 6) -> dict[str, list[in
 
 
 def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int = 0,
-             fixes: dict[str, tuple[str, str]] | None = None) -> dict:
+             fixes: dict[str, tuple[str, str]] | None = None, times: list[float] | None = None) -> dict:
     """Exact-match and confident-precision figures of *reader* on a labelled folder.
+
+    The milliseconds of each read are appended to *times* when it is given (to time
+    several sets together).
 
     With *fixes* (see :func:`load_label_fixes`), the result also holds an ``audited``
     entry: the same figures with those labels replaced (only where the dataset's label
@@ -150,6 +153,8 @@ def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int 
             replaced.append(f"{s.path.name} {s.text}->{truth}")
         a_right += read.text == truth
         a_sure_right += read.confidence >= threshold and read.text == truth
+    if times is not None:
+        times.extend(read_ms)
     n = len(samples)
     right = sum(ok for _, ok in outcomes)
     res = {"set": spec, "count": n, "exact_match": right / n if n else None, "failed": failed,
@@ -223,8 +228,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out: dict = {"model": str(a.model), "sha256": reader.model.card.sha256, "formats": a.formats, "views": a.views,
                  "eval": []}
+    times: list[float] = []
     for spec in a.eval:
-        out["eval"].append(evaluate(reader, spec, a.threshold, a.errors, fixes))
+        out["eval"].append(evaluate(reader, spec, a.threshold, a.errors, fixes, times))
+    if len(a.eval) > 1 and times:
+        out["read_ms_all_sets"] = {"crops": len(times), "median": float(np.median(times)),
+                                   "p95": float(np.percentile(times, 95))}
+        print(f"all {len(a.eval)} sets: read time per crop {out['read_ms_all_sets']['median']:.3f} ms median, "
+              f"{out['read_ms_all_sets']['p95']:.3f} ms p95 over {len(times)} crops", flush=True)
     if a.latency:
         out["latency"] = latency(reader, a.latency)
     if a.json:
