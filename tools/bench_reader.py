@@ -106,6 +106,11 @@ def by_shape(results: list[tuple[str, bool]], top: int = 6) -> dict[str, list[in
     return out
 
 
+def median_p95(ms: list[float]) -> tuple[float, float]:
+    """The median and the 95th percentile of *ms* (milliseconds)."""
+    return float(np.median(ms)), float(np.percentile(ms, 95))
+
+
 def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int = 0,
              fixes: dict[str, tuple[str, str]] | None = None, times: list[float] | None = None) -> dict:
     """Exact-match and confident-precision figures of *reader* on a labelled folder.
@@ -161,8 +166,7 @@ def evaluate(reader: PlateReader, spec: str, threshold: float, show_errors: int 
            f"confident_{threshold}": sure, f"confident_right_{threshold}": sure_right,
            f"precision_at_{threshold}": sure_right / sure if sure else None}
     if read_ms:
-        res["read_ms_median"] = float(np.median(read_ms))
-        res["read_ms_p95"] = float(np.percentile(read_ms, 95))
+        res["read_ms_median"], res["read_ms_p95"] = median_p95(read_ms)
     print(f"{spec}: {n} crops, exact match {right}/{n} = {100 * right / max(n, 1):.1f} %, "
           f"confidence >= {threshold}: {sure} reads, {sure_right} right"
           + (f" ({100 * sure_right / sure:.2f} %)" if sure else ""), flush=True)
@@ -208,9 +212,10 @@ def latency(reader: PlateReader, n: int) -> dict:
         t0 = time.perf_counter()
         reader.read(crops[i % len(crops)])
         full_ms.append((time.perf_counter() - t0) * 1000)
+    (model_median, model_p95), (read_median, read_p95) = median_p95(model_ms), median_p95(full_ms)
     res = {"crops": n, "threads": reader.threads, "views": reader.views,
-           "model_ms_median": float(np.median(model_ms)), "model_ms_p95": float(np.percentile(model_ms, 95)),
-           "read_ms_median": float(np.median(full_ms)), "read_ms_p95": float(np.percentile(full_ms, 95))}
+           "model_ms_median": model_median, "model_ms_p95": model_p95,
+           "read_ms_median": read_median, "read_ms_p95": read_p95}
     print(f"latency over {n} crops ({res['threads']} thread(s), {reader.views} view(s)): model {res['model_ms_median']:.3f} ms median, "
           f"{res['model_ms_p95']:.3f} ms p95; full read {res['read_ms_median']:.3f} ms median, "
           f"{res['read_ms_p95']:.3f} ms p95", flush=True)
@@ -232,10 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     for spec in a.eval:
         out["eval"].append(evaluate(reader, spec, a.threshold, a.errors, fixes, times))
     if len(a.eval) > 1 and times:
-        out["read_ms_all_sets"] = {"crops": len(times), "median": float(np.median(times)),
-                                   "p95": float(np.percentile(times, 95))}
-        print(f"all {len(a.eval)} sets: read time per crop {out['read_ms_all_sets']['median']:.3f} ms median, "
-              f"{out['read_ms_all_sets']['p95']:.3f} ms p95 over {len(times)} crops", flush=True)
+        median, p95 = median_p95(times)
+        out["read_ms_all_sets"] = {"crops": len(times), "median": median, "p95": p95}
+        print(f"all {len(a.eval)} sets: read time per crop {median:.3f} ms median, {p95:.3f} ms p95 "
+              f"over {len(times)} crops", flush=True)
     if a.latency:
         out["latency"] = latency(reader, a.latency)
     if a.json:
