@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
+from .validation import describe
 
 PosInt = Annotated[int, Field(gt=0)]
 PosFloat = Annotated[float, Field(gt=0)]
@@ -358,25 +359,6 @@ def _resolve_relative(data: dict, base: Path) -> None:
             camera["source"] = str((base / src).resolve())
 
 
-def _message(err: dict) -> str:
-    loc = ".".join(str(p) for p in err.get("loc", ()) if not str(p).startswith("function-after"))
-    msg = err.get("msg", "invalid")
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        msg = "unknown key"
-    elif kind == "missing":
-        msg = "required key is missing"
-    else:
-        msg = msg.removeprefix("Value error, ")
-        msg = msg.replace("Input should be", "must be")
-        # Model validators report nested keys as "key: problem"; fold them into the path.
-        head, sep, tail = msg.partition(": ")
-        if sep and all(part.isidentifier() for part in head.split(".")):
-            loc = f"{loc}.{head}" if loc else head
-            msg = tail
-    return f"{loc or '<root>'}: {msg}"
-
-
 def parse_config(data: dict, source: str = "<config>") -> PlategateConfig:
     """Validate a raw dict (parsed TOML) against the schema.
 
@@ -386,7 +368,7 @@ def parse_config(data: dict, source: str = "<config>") -> PlategateConfig:
     try:
         return PlategateConfig.model_validate(data)
     except ValidationError as exc:
-        lines = [_message(e) for e in exc.errors()]
+        lines = [describe(e) for e in exc.errors()]
         raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(lines)) from None
 
 

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from ..access.entry import Entry, make_entry
 from ..errors import AccessError
+from ..validation import describe
 
 
 def _iso(value: str) -> str:
@@ -192,11 +193,8 @@ def _validate(model: type[BaseModel], data: object, what: str) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "<root>"
-        msg = first["msg"].removeprefix("Value error, ")
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise AccessError(f"{what}: {loc}: {msg}{more}") from None
+        raise AccessError(f"{what}: {describe(exc.errors()[0])}{more}") from None
 
 
 def to_entries(models: list[EntryModel], what: str, field: str) -> list[Entry]:

@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from plategate.errors import ModelError
+from plategate.validation import describe
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class ModelCard(BaseModel):
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ModelError(f"model card {path} cannot be read: {exc}") from exc
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(describe(e) for e in exc.errors())
             raise ModelError(f"model card {path} is invalid: {problems}") from exc
 
 
