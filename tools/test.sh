@@ -7,6 +7,7 @@ need_apt=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need_apt+=(fonts-dejavu-core)
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -14,6 +15,6 @@ if [ ${#need_apt[@]} -gt 0 ]; then
         sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
     fi
 fi
-python3 -m pip install -q --disable-pip-version-check -e '.[test,train]'
+python3 -m pip install -q --disable-pip-version-check -e '.[test,train,web]'
 python3 -m ruff check daemon tools tests
 exec python3 -m pytest -q "$@"

@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .config_outputs import WebConfig, WebhookConfig
 from .errors import ConfigError
 from .validation import describe
 
@@ -307,6 +308,8 @@ class PlategateConfig(_Section):
     journal: JournalConfig = JournalConfig()
     mqtt: MqttConfig = MqttConfig()
     control: ControlConfig = ControlConfig()
+    web: WebConfig = WebConfig()
+    webhooks: list[WebhookConfig] = Field(default_factory=list, description="HTTP receivers of every event")
 
     # Derived paths -----------------------------------------------------
     def journal_db(self) -> Path:
@@ -320,6 +323,9 @@ class PlategateConfig(_Section):
 
     def outbox_db(self) -> Path:
         return self.mqtt.outbox or self.state_dir / "outbox.db"
+
+    def webhook_db(self) -> Path:
+        return self.state_dir / "webhooks.db"
 
 
 _PATH_KEYS = (
@@ -336,6 +342,9 @@ _PATH_KEYS = (
     ("mqtt", "tls", "cert_file"),
     ("mqtt", "tls", "key_file"),
     ("control", "socket"),
+    ("web", "password_file"),
+    ("web", "tls_cert"),
+    ("web", "tls_key"),
 )
 
 
@@ -352,6 +361,10 @@ def _resolve_relative(data: dict, base: Path) -> None:
         value = node.get(key_path[-1])
         if isinstance(value, str) and value and not os.path.isabs(value) and "://" not in value:
             node[key_path[-1]] = str((base / value).resolve())
+    for hook in data.get("webhooks") or []:
+        value = hook.get("secret_file") if isinstance(hook, dict) else None
+        if isinstance(value, str) and value and not os.path.isabs(value):
+            hook["secret_file"] = str((base / value).resolve())
     camera = data.get("camera")
     if isinstance(camera, dict) and camera.get("backend") == "replay":
         src = camera.get("source")

@@ -212,6 +212,30 @@ class Journal:
         rows = self._query("SELECT * FROM events WHERE id = ?", (event_id,))
         return rows[0] if rows else None
 
+    def search(self, plate: str = "", since_ts: float | None = None, until_ts: float | None = None,
+               decision: str = "", limit: int = 50, offset: int = 0) -> list[dict]:
+        """Events newest first, filtered by a (partial) plate, a time range and a decision.
+
+        *plate* is normalised (upper-case alphanumerics) and matched anywhere in the
+        read, so ``12C`` finds ``AB12CDE``.
+        """
+        where, args = [], []
+        text = "".join(c for c in plate.upper() if c.isalnum())
+        if text:
+            where.append("plate LIKE ?")
+            args.append(f"%{text}%")
+        if since_ts is not None:
+            where.append("ts >= ?")
+            args.append(since_ts)
+        if until_ts is not None:
+            where.append("ts < ?")
+            args.append(until_ts)
+        if decision:
+            where.append("decision = ?")
+            args.append(decision)
+        sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+        return self._query(sql + " ORDER BY seq DESC LIMIT ? OFFSET ?", (*args, int(limit), int(offset)))
+
     def count(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]

@@ -122,6 +122,7 @@ class CaptureLoop(threading.Thread):
         self._pending: str | None = None
         self._burst: dict | None = None
         self._burst_id = 0
+        self.latest = None
 
     def request_trigger(self, source: str) -> None:
         """Capture a burst at the next frame (loop detector, remote command)."""
@@ -143,6 +144,7 @@ class CaptureLoop(threading.Thread):
                     break
                 continue
             self.stats.frames += 1
+            self.latest = pair  # for the live view; a reference, the frame is not copied
             if self._burst is not None:
                 self._continue_burst(pair)
                 continue

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .audit import AuditLog
 from .camera import CameraSupervisor, create_supervised_camera
 from .config import PlategateConfig, load_config
 from .errors import PlategateError
@@ -73,6 +74,7 @@ class Service:
         self._reload = threading.Event()
         self._source_ended = threading.Event()
         self.bridge = None
+        self.webhooks = None
         self.control = None
         self.watchdog_paused = False
         self.stall_s = stall_s
@@ -89,6 +91,7 @@ class Service:
         from .access.store import AllowlistStore
 
         self.journal = Journal(cfg.journal_db(), cfg.snapshot_dir(), cfg.journal)
+        self.audit = AuditLog(cfg.journal_db())
         self.store = AllowlistStore(cfg.access_db())
         self._import_allowlist_file()
         self.policy = AccessPolicy(self.store, cfg.access)
@@ -104,8 +107,11 @@ class Service:
             from .mqtt.bridge import MqttBridge
 
             self.bridge = MqttBridge(cfg, self.store)
-        self.keeper = GateKeeper(self.policy, self.gate, self.journal,
-                                 self.bridge.publish_event if self.bridge else None)
+        if cfg.webhooks:
+            from .webhooks import Webhooks
+
+            self.webhooks = Webhooks(cfg.webhook_db(), cfg.webhooks, cfg.site_id, cfg.gate_id)
+        self.keeper = GateKeeper(self.policy, self.gate, self.journal, self._publishers())
         if self.printer is not None:
             self.keeper.add_listener(self._print_event)
         self.frames: queue.Queue = queue.Queue(maxsize=cfg.recognition.queue_size)
@@ -118,6 +124,8 @@ class Service:
 
             self.bridge.set_command_handler(command_handler(self))
             self.bridge.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
         self._start_control()
         self.worker.start()
         self.capture.start()
@@ -125,6 +133,22 @@ class Service:
         self.notifier.ready(self.status_line())
         logger.info("plategated %s running: camera %s, relay %s, allowlist version %s (%d entries)", __version__,
                     cfg.camera.backend, cfg.gate.relay.type, self.store.version, self.store.count())
+
+    def _publishers(self):
+        """One publisher for the keeper that hands each event to MQTT and the webhooks."""
+        outputs = [p for p in (self.bridge and self.bridge.publish_event, self.webhooks and self.webhooks.publish)
+                   if p]
+        if not outputs:
+            return None
+
+        def publish(event: dict, snapshot: bytes | None) -> None:
+            for output in outputs:
+                try:
+                    output(event, snapshot)
+                except PlategateError as exc:
+                    logger.error("event %s not queued for %s: %s", event.get("id"), output.__qualname__, exc)
+
+        return publish
 
     def _start_control(self) -> None:
         from .control import ControlServer
@@ -242,6 +266,7 @@ class Service:
                 last_mqtt = now
             if now - last_retention >= RETENTION_EVERY_S:
                 self.journal.enforce_retention()
+                self.audit.prune(time.time() - self.cfg.journal.retention_days * 86400)
                 last_retention = now
             self._stop.wait(min(interval, 0.5))
         return 0
@@ -283,7 +308,7 @@ class Service:
             thread = getattr(self, part, None)
             if thread is not None and thread.is_alive():
                 thread.join(timeout=5.0)
-        for closer in ("gate", "camera", "control", "bridge"):
+        for closer in ("gate", "camera", "control", "bridge", "webhooks"):
             obj = getattr(self, closer, None)
             if obj is None:
                 continue
@@ -293,7 +318,7 @@ class Service:
                 logger.exception("stopping %s failed", closer)
         for device in getattr(self, "inputs", {}).values():
             device.close()
-        for closer in ("journal", "store"):
+        for closer in ("journal", "audit", "store"):
             obj = getattr(self, closer, None)
             if obj is not None:
                 obj.close()

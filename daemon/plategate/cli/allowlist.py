@@ -76,19 +76,20 @@ class Backend:
 
     def add(self, entry) -> None:
         if self.daemon is not None:
-            self.daemon.call("allowlist_add", **entry.to_dict())
+            self.daemon.call("allowlist_add", user=common.who(), **entry.to_dict())
         else:
             self.store.add(entry)
 
     def remove(self, plate: str) -> bool:
         if self.daemon is not None:
-            result = self.daemon.call("allowlist_remove", plate=plate)
+            result = self.daemon.call("allowlist_remove", plate=plate, user=common.who())
             return bool(result.get("removed", True)) if isinstance(result, dict) else bool(result)
         return self.store.remove(plate)
 
     def import_entries(self, entries: list, replace: bool) -> None:
         if self.daemon is not None:
-            self.daemon.call("allowlist_import", entries=[e.to_dict() for e in entries], replace=replace)
+            self.daemon.call("allowlist_import", entries=[e.to_dict() for e in entries], replace=replace,
+                             user=common.who())
         elif replace:
             self.store.replace_all(entries, origin="local")
         else:

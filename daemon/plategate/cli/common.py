@@ -39,6 +39,16 @@ def load(args: argparse.Namespace) -> PlategateConfig:
     return cached
 
 
+def who() -> str:
+    """``platectl:<login name>`` for the daemon's audit trail."""
+    import getpass
+
+    try:
+        return f"platectl:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return f"platectl:uid{os.getuid()}"
+
+
 def socket_path(args: argparse.Namespace) -> Path:
     """--socket, else the config's control.socket."""
     explicit = getattr(args, "socket", None)

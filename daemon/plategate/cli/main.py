@@ -23,7 +23,7 @@ from .common import UsageError
 logger = logging.getLogger(__name__)
 
 # Subcommand modules in help order; "recognize" belongs to the recognition part.
-MODULES = ("status", "diag", "watch", "events", "allowlist", "relay", "capture", "recognize")
+MODULES = ("status", "diag", "watch", "events", "allowlist", "relay", "capture", "recognize", "web")
 
 
 class Parser(argparse.ArgumentParser):

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     ms = args.pulse or cfg.gate.relay.pulse_ms
     daemon = common.daemon(args)
     if daemon is not None:
-        result = daemon.call("test_relay", ms=ms)
+        result = daemon.call("test_relay", ms=ms, user=common.who())
         emit(args.json, {"pulsed_ms": ms, "via": "daemon", "result": result},
              lambda d: f"relay pulsed for {ms} ms by plategated")
         return 0

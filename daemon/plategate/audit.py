@@ -1,0 +1,100 @@
+"""The audit trail: who changed what and who opened the gate by hand.
+
+Every change made through the control socket on a person's behalf (the web console,
+``platectl``) and every manual open or relay test is one row: time, user, action,
+the object (a plate, a relay) and details as JSON. Rows live in the journal's
+SQLite file, in their own table, and age out with the journal's retention.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from .db import open_sqlite
+from .errors import StorageError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
+"""
+
+MAX_USER_LEN = 64
+
+
+class AuditLog:
+    """Append-only record of people's actions.
+
+    Args:
+        db_path: SQLite file (the journal's; the table is created if missing).
+
+    Raises:
+        StorageError: the database cannot be opened.
+    """
+
+    def __init__(self, db_path: Path) -> None:
+        self._lock = threading.Lock()
+        try:
+            self._db = open_sqlite(Path(db_path), synchronous="FULL", timeout=5.0)
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"audit log {db_path}: cannot open: {exc}") from exc
+
+    def record(self, user: str, action: str, target: str | None = None, detail: dict | None = None) -> dict:
+        """Append one row and return it.
+
+        Raises:
+            StorageError: the row cannot be written (the caller decides whether the
+                action still goes ahead).
+        """
+        user = (str(user or "").strip() or "unknown")[:MAX_USER_LEN]
+        row = {"ts": time.time(), "user": user, "action": action, "target": target, "detail": detail or {}}
+        with self._lock:
+            try:
+                with self._db:
+                    cur = self._db.execute("INSERT INTO audit(ts, user, action, target, detail) VALUES (?,?,?,?,?)",
+                                           (row["ts"], user, action, target, json.dumps(row["detail"])))
+            except sqlite3.Error as exc:
+                raise StorageError(f"audit log: cannot write {action} by {user}: {exc}") from None
+        row["seq"] = cur.lastrowid
+        logger.info("audit: %s %s %s %s", user, action, target or "", row["detail"] or "")
+        return row
+
+    def recent(self, n: int = 50, action: str | None = None) -> list[dict]:
+        """The last *n* rows, newest first (only *action* when given)."""
+        sql = "SELECT seq, ts, user, action, target, detail FROM audit"
+        args: tuple = ()
+        if action:
+            sql += " WHERE action = ?"
+            args = (action,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY seq DESC LIMIT ?", (*args, int(n))).fetchall()
+        return [{"seq": r[0], "ts": r[1], "user": r[2], "action": r[3], "target": r[4],
+                 "detail": json.loads(r[5] or "{}")} for r in rows]
+
+    def prune(self, before_ts: float) -> int:
+        """Delete rows older than *before_ts*; returns how many."""
+        with self._lock:
+            try:
+                with self._db:
+                    return self._db.execute("DELETE FROM audit WHERE ts < ?", (before_ts,)).rowcount
+            except sqlite3.Error as exc:
+                logger.error("audit retention failed: %s", exc)
+                return 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,131 @@
+"""Control socket commands that the web console needs beyond ``platectl``'s: event search
+and snapshots, the live frame with what the pipeline sees, the audit trail and the
+effective config with secrets redacted."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import ControlError
+from .gatekeeper import encode_jpeg
+
+if TYPE_CHECKING:
+    from .service import Service
+
+logger = logging.getLogger(__name__)
+
+MAX_SEARCH = 5000
+SECRET_KEYS = frozenset({"password", "secret"})
+REDACTED = "(redacted)"
+DECISIONS = ("", "granted", "denied", "unknown")
+
+
+def parse_time(value: object, key: str) -> float | None:
+    """A timestamp from seconds, or from ISO 8601 text (naive means UTC); ``None`` if empty.
+
+    Raises:
+        ControlError: the value is neither.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ControlError(f"{key}: not a time: {value!r} (use ISO 8601, e.g. 2026-12-05T18:00)") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
+
+
+def redact(value: object) -> object:
+    """A copy of a config dict with secrets (passwords, webhook secrets, URL credentials) replaced."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key in SECRET_KEYS and item:
+                out[key] = REDACTED
+            elif key == "url" and isinstance(item, str):
+                from .webhooks import redact_url
+
+                out[key] = redact_url(item)
+            else:
+                out[key] = redact(item)
+        return out
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def _image(path: str | None, root: Path) -> bytes | None:
+    if not path:
+        return None
+    p = Path(path)
+    try:
+        if not p.resolve().is_relative_to(root.resolve()):
+            return None
+        return p.read_bytes()
+    except OSError:
+        return None
+
+
+def web_handlers(service: Service) -> dict[str, Callable[[dict], object]]:
+    """``events_search``, ``event_image``, ``live``, ``audit``, ``config_show``."""
+
+    def events_search(args: dict) -> dict:
+        decision = str(args.get("decision") or "")
+        if decision not in DECISIONS:
+            raise ControlError(f"decision: {decision!r} is not one of granted, denied, unknown")
+        limit = int(args.get("limit") or 50)
+        if not 1 <= limit <= MAX_SEARCH:
+            raise ControlError(f"limit: {limit} out of range (1..{MAX_SEARCH})")
+        rows = service.journal.search(str(args.get("plate") or ""), parse_time(args.get("since"), "since"),
+                                      parse_time(args.get("until"), "until"), decision, limit,
+                                      max(0, int(args.get("offset") or 0)))
+        for row in rows:
+            row["has_crop"], row["has_frame"] = bool(row.pop("crop_path")), bool(row.pop("frame_path"))
+        return {"events": rows}
+
+    def event_image(args: dict) -> dict:
+        kind = str(args.get("kind") or "crop")
+        if kind not in ("crop", "frame"):
+            raise ControlError(f"kind: {kind!r} is not crop or frame")
+        row = service.journal.get(str(args.get("id", "")))
+        if row is None:
+            raise ControlError(f"no event with id {args.get('id')!r}")
+        data = _image(row.get(f"{kind}_path"), service.cfg.snapshot_dir())
+        if data is None:
+            raise ControlError(f"event {row['id']} has no {kind} snapshot (not saved or removed by retention)")
+        return {"jpeg_b64": base64.b64encode(data).decode()}
+
+    def live(_args: dict) -> dict:
+        pair = service.capture.latest
+        out: dict = {"camera": service.camera.health, "motion_roi": service.cfg.motion.roi.model_dump(),
+                     "recognition_roi": service.cfg.recognition.roi.model_dump(), "frame": None}
+        if pair is not None:
+            frame = pair.main()
+            out["frame"] = {"jpeg_b64": base64.b64encode(encode_jpeg(frame, 80)).decode(),
+                            "width": int(frame.shape[1]), "height": int(frame.shape[0])}
+        last = service.keeper.last_event
+        if last is not None:
+            out["last"] = {"id": last["id"], "time": last["time"], "plate": last["plate"],
+                           "decision": last["decision"], "box": (last.get("extra") or {}).get("box"),
+                           "age_s": round(time.time() - last["ts"], 1)}
+        return out
+
+    def audit_list(args: dict) -> dict:
+        return {"rows": service.audit.recent(min(int(args.get("n") or 50), 1000), args.get("action") or None)}
+
+    def config_show(_args: dict) -> dict:
+        data = service.cfg.model_dump(mode="json")
+        return {"config": redact(data), "path": str(service.config_path) if service.config_path else None}
+
+    return {"events_search": events_search, "event_image": event_image, "live": live, "audit": audit_list,
+            "config_show": config_show}

@@ -1,0 +1,196 @@
+"""The web console's Flask application: login, sessions, CSRF, and the shared helpers of the pages.
+
+Every page asks plategated through the control socket; when it is not reachable the
+page says so (503) and nothing else happens. Every form carries the session's CSRF
+token; a POST without the right one is refused (400) before it reaches a handler.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import Flask, Response, abort, g, redirect, render_template, request, url_for
+
+from .. import __version__
+from ..config import PlategateConfig
+from ..control_client import ControlClient
+from ..errors import ControlError
+from .auth import LoginLimiter, Sessions, Users, same_token
+
+logger = logging.getLogger(__name__)
+
+COOKIE = "pg_session"
+LOGIN_COOKIE = "pg_login"
+PUBLIC_ENDPOINTS = {"login", "static", "health"}
+
+
+class DaemonUnavailable(Exception):
+    """plategated refused or did not answer (the page shows why)."""
+
+
+class Console:
+    """What the request handlers share: config, control client, users, sessions, limiter."""
+
+    def __init__(self, cfg: PlategateConfig, client: ControlClient, users: Users) -> None:
+        self.cfg = cfg
+        self.client = client
+        self.users = users
+        self.sessions = Sessions(cfg.web.session_minutes * 60.0)
+        self.limiter = LoginLimiter(cfg.web.login_attempts, cfg.web.lockout_minutes * 60.0)
+        self.tz = ZoneInfo(cfg.access.timezone)
+        secure = cfg.web.secure_cookies
+        self.secure_cookies = (cfg.web.tls_cert is not None) if secure is None else secure
+
+    def call(self, cmd: str, **args):
+        """A control command's result.
+
+        Raises:
+            DaemonUnavailable: plategated is not running or refused.
+        """
+        try:
+            return self.client.call(cmd, **args)
+        except ControlError as exc:
+            raise DaemonUnavailable(str(exc)) from None
+
+    def local(self, value: str | float | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+        """An ISO UTC time or a timestamp shown in the site's time zone."""
+        if value in (None, ""):
+            return ""
+        if isinstance(value, int | float):
+            when = dt.datetime.fromtimestamp(value, dt.UTC)
+        else:
+            try:
+                when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            except ValueError:
+                return str(value)
+        return when.astimezone(self.tz).strftime(fmt)
+
+    def to_utc(self, local_text: str) -> str | None:
+        """A ``datetime-local`` form value (site time zone) as ISO UTC, or ``None`` if empty.
+
+        Raises:
+            ValueError: not a date-time.
+        """
+        if not local_text:
+            return None
+        when = dt.datetime.fromisoformat(local_text)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=self.tz)
+        return when.astimezone(dt.UTC).isoformat()
+
+
+def create_app(cfg: PlategateConfig, client: ControlClient | None = None, users: Users | None = None) -> Flask:
+    """The console's WSGI application for *cfg*.
+
+    Raises:
+        AuthError: the password file is unreadable or malformed.
+    """
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.config.update(SECRET_KEY=secrets.token_bytes(32), MAX_CONTENT_LENGTH=1024 * 1024,
+                      TEMPLATES_AUTO_RELOAD=False)
+    console = Console(cfg, client or ControlClient(cfg.control.socket, timeout=10.0),
+                      users or Users(cfg.web.password_file))
+    app.extensions["plategate"] = console
+    app.jinja_env.filters["local"] = console.local
+    app.jinja_env.globals.update(version=__version__, site=cfg.site_id, gate=cfg.gate_id, tz=cfg.access.timezone)
+
+    @app.before_request
+    def authenticate():
+        g.console = console
+        g.session = console.sessions.get(request.cookies.get(COOKIE))
+        g.user = g.session.user if g.session else None
+        if request.endpoint in PUBLIC_ENDPOINTS:
+            return None
+        if g.session is None:
+            if request.method == "POST" or request.path.endswith((".json", ".jpg", ".csv")):
+                abort(401)
+            return redirect(url_for("login", next=request.full_path.rstrip("?")))
+        if request.method == "POST" and not same_token(request.form.get("csrf"), g.session.csrf):
+            logger.warning("web: %s from %s refused: missing or wrong CSRF token", request.path, request.remote_addr)
+            abort(400, "This form has expired or did not come from this console (CSRF token missing or wrong). "
+                       "Reload the page and try again.")
+        return None
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
+                                    "style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        if request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.errorhandler(DaemonUnavailable)
+    def unavailable(exc: DaemonUnavailable):
+        return render_template("error.html", title="Gate controller not reachable", message=str(exc),
+                               hint="plategated may be stopped or restarting: sudo systemctl status plategate"), 503
+
+    @app.errorhandler(400)
+    @app.errorhandler(401)
+    @app.errorhandler(404)
+    @app.errorhandler(413)
+    def http_error(exc):
+        titles = {400: "Request refused", 401: "Not logged in", 404: "Not found", 413: "Too large"}
+        return render_template("error.html", title=titles.get(exc.code, "Error"),
+                               message=exc.description, hint=None), exc.code
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login():
+        nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+        error, status = None, 200
+        target = request.values.get("next") or "/"
+        if urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):
+            target = "/"
+        if request.method == "POST":
+            address = request.remote_addr or "?"
+            wait = console.limiter.retry_after(address)
+            user = request.form.get("user", "").strip()
+            if not same_token(request.form.get("csrf"), request.cookies.get(LOGIN_COOKIE)):
+                error, status = "The login form expired. Please try again.", 400
+            elif wait > 0:
+                error, status = f"Too many failed logins. Try again in {int(wait // 60) + 1} minute(s).", 429
+                logger.warning("web: login for %r from %s refused: rate limit", user, address)
+            elif console.users.check(user, request.form.get("password", "")):
+                console.limiter.succeeded(address)
+                token, _session = console.sessions.create(user)
+                logger.info("web: %s logged in from %s", user, address)
+                response = redirect(target)
+                response.set_cookie(COOKIE, token, httponly=True, secure=console.secure_cookies,
+                                    samesite="Strict", path="/")
+                response.delete_cookie(LOGIN_COOKIE, path="/login")
+                return response
+            else:
+                console.limiter.failed(address)
+                logger.warning("web: failed login for %r from %s", user, address)
+                error, status = "Wrong user name or password.", 401
+        response = Response(render_template("login.html", csrf=nonce, error=error, next=target), status)
+        response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, secure=console.secure_cookies, samesite="Strict",
+                            path="/login", max_age=3600)
+        return response
+
+    @app.post("/logout")
+    def logout():
+        console.sessions.end(request.cookies.get(COOKIE))
+        response = redirect(url_for("login"))
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    @app.get("/health")
+    def health():
+        return {"ok": True, "version": __version__}
+
+    from . import pages
+
+    pages.register(app, console)
+    return app
+
+
+def static_dir() -> Path:
+    return Path(__file__).with_name("static")

@@ -1,0 +1,193 @@
+"""The console's pages: dashboard, live view, events, allowlist, relay, activity, settings."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+
+from flask import Flask, Response, abort, g, redirect, render_template, request, url_for
+
+from .app import Console, DaemonUnavailable
+
+EVENT_CSV_COLUMNS = ("id", "time", "plate", "confidence", "decision", "reason", "matched", "label",
+                     "allowlist_version", "latency_ms", "opened", "candidates")
+PAGE = 50
+
+
+def user_name() -> str:
+    return f"web:{g.user}"
+
+
+def flash(kind: str, text: str) -> None:
+    g.session.flashes.append((kind, text))
+
+
+def register(app: Flask, console: Console) -> None:
+    @app.context_processor
+    def common():
+        flashes = []
+        if getattr(g, "session", None) is not None:
+            flashes, g.session.flashes = g.session.flashes, []
+        csrf = g.session.csrf if getattr(g, "session", None) else ""
+        return {"user": getattr(g, "user", None), "csrf": csrf, "flashes": flashes, "nav": request.endpoint}
+
+    # -- dashboard --------------------------------------------------------------
+    @app.get("/")
+    def dashboard():
+        status = console.call("status")
+        recent = console.call("events_search", limit=10)["events"]
+        return render_template("dashboard.html", s=status, events=recent)
+
+    @app.get("/status.json")
+    def status_json():
+        return console.call("status")
+
+    # -- live view --------------------------------------------------------------
+    @app.get("/live")
+    def live():
+        return render_template("live.html", roi=console.cfg.motion.roi.model_dump())
+
+    @app.get("/live.json")
+    def live_json():
+        return console.call("live")
+
+    # -- events -----------------------------------------------------------------
+    def search_args() -> dict:
+        args = {"plate": request.args.get("plate", ""), "decision": request.args.get("decision", "")}
+        try:
+            args["since"] = console.to_utc(request.args.get("from", ""))
+            args["until"] = console.to_utc(request.args.get("to", ""))
+        except ValueError:
+            abort(400, "From/to: not a date and time.")
+        if args["decision"] not in ("", "granted", "denied", "unknown"):
+            abort(400, "Decision: granted, denied or unknown.")
+        return args
+
+    @app.get("/events")
+    def events():
+        args = search_args()
+        page = max(1, request.args.get("page", 1, type=int))
+        rows = console.call("events_search", limit=PAGE + 1, offset=(page - 1) * PAGE, **args)["events"]
+        qs = {k: v for k, v in request.args.items() if k != "page"}
+        return render_template("events.html", events=rows[:PAGE], more=len(rows) > PAGE, page=page, q=request.args,
+                               qs=qs)
+
+    @app.get("/events.csv")
+    def events_csv():
+        rows = console.call("events_search", limit=5000, **search_args())["events"]
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(EVENT_CSV_COLUMNS)
+        for r in rows:
+            writer.writerow([json.dumps(r.get(c)) if c == "candidates" else r.get(c) for c in EVENT_CSV_COLUMNS])
+        name = f"plategate-{console.cfg.gate_id}-events.csv"
+        return Response(out.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @app.get("/events/<event_id>")
+    def event(event_id: str):
+        try:
+            row = console.call("event", id=event_id)
+        except DaemonUnavailable as exc:
+            if "no event with id" in str(exc):
+                abort(404, f"No event with id {event_id}.")
+            raise
+        return render_template("event.html", e=row, has_crop=bool(row.get("crop_path")),
+                               has_frame=bool(row.get("frame_path")))
+
+    @app.get("/events/<event_id>/<kind>.jpg")
+    def event_image(event_id: str, kind: str):
+        if kind not in ("crop", "frame"):
+            abort(404)
+        try:
+            data = console.call("event_image", id=event_id, kind=kind)
+        except DaemonUnavailable as exc:
+            abort(404, str(exc))
+        return Response(base64.b64decode(data["jpeg_b64"]), mimetype="image/jpeg",
+                        headers={"Cache-Control": "private, max-age=86400"})
+
+    # -- allowlist --------------------------------------------------------------
+    def site_banner(state: dict) -> bool:
+        return state.get("origin") == "site" and console.cfg.mqtt.enabled and bool(console.cfg.mqtt.site_public_keys)
+
+    @app.get("/allowlist")
+    def allowlist():
+        data = console.call("allowlist_list")
+        q = "".join(c for c in request.args.get("q", "").upper() if c.isalnum() or c == " ")
+        entries = data["entries"]
+        if q:
+            entries = [e for e in entries if q.replace(" ", "") in e["plate"] or q.lower() in e["label"].lower()]
+        edit = None
+        if request.args.get("edit"):
+            edit = next((e for e in data["entries"] if e["plate"] == request.args["edit"]), None)
+        return render_template("allowlist.html", state=data, entries=entries, q=request.args.get("q", ""),
+                               readonly=site_banner(data), edit=edit)
+
+    @app.post("/allowlist")
+    def allowlist_save():
+        f = request.form
+        entry = {"plate": f.get("plate", ""), "label": f.get("label", ""), "kind": f.get("kind", "allow"),
+                 "valid_from": f.get("valid_from") or None, "valid_until": f.get("valid_until") or None,
+                 "windows": [w.strip() for w in f.get("windows", "").replace("\n", ";").split(";") if w.strip()]}
+        original = f.get("original", "")
+        try:
+            console.client.call("allowlist_add", user=user_name(), source="web", **entry)
+            if original and original != "".join(c for c in entry["plate"].upper() if c.isalnum()):
+                console.client.call("allowlist_remove", plate=original, user=user_name(), source="web")
+        except Exception as exc:  # noqa: BLE001 - the daemon's message goes back to the form
+            return render_template("allowlist_form.html", entry=entry, original=original, error=str(exc)), 400
+        flash("ok", f"{entry['plate'].upper()} saved.")
+        return redirect(url_for("allowlist", q=""))
+
+    @app.post("/allowlist/<plate>/delete")
+    def allowlist_delete(plate: str):
+        try:
+            result = console.client.call("allowlist_remove", plate=plate, user=user_name(), source="web")
+        except Exception as exc:  # noqa: BLE001
+            flash("error", str(exc))
+        else:
+            flash("ok" if result["removed"] else "error", f"{plate} removed." if result["removed"]
+                  else f"{plate} was not in the list.")
+        return redirect(url_for("allowlist"))
+
+    # -- relay ------------------------------------------------------------------
+    @app.get("/relay")
+    def relay():
+        status = console.call("status")
+        rows = [r for r in console.call("audit", n=100)["rows"] if r["action"] in ("open", "relay_test")][:20]
+        return render_template("relay.html", s=status, rows=rows, pulse_ms=console.cfg.gate.relay.pulse_ms)
+
+    @app.post("/relay/open")
+    def relay_open():
+        reason = request.form.get("reason", "").strip()
+        if not reason:
+            flash("error", "Give a reason for opening the gate: it is journaled with your name.")
+            return redirect(url_for("relay"))
+        console.call("open", reason=reason, user=user_name(), plate=request.form.get("plate") or None)
+        flash("ok", f"Gate opened ({reason}).")
+        return redirect(url_for("relay"))
+
+    @app.post("/relay/test")
+    def relay_test():
+        ms = request.form.get("ms", type=int) or console.cfg.gate.relay.pulse_ms
+        try:
+            console.client.call("test_relay", ms=ms, user=user_name())
+        except Exception as exc:  # noqa: BLE001
+            flash("error", str(exc))
+        else:
+            flash("ok", f"Relay pulsed for {ms} ms.")
+        return redirect(url_for("relay"))
+
+    # -- activity and settings --------------------------------------------------
+    @app.get("/activity")
+    def activity():
+        return render_template("activity.html", rows=console.call("audit", n=200)["rows"])
+
+    @app.get("/settings")
+    def settings():
+        data = console.call("config_show")
+        sections = {k: v for k, v in data["config"].items() if isinstance(v, dict | list)}
+        top = {k: v for k, v in data["config"].items() if not isinstance(v, dict | list)}
+        return render_template("settings.html", path=data["path"], top=top, sections=sections)

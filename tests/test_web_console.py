@@ -1,0 +1,244 @@
+"""The web console in a real headless chromium, against a running daemon.
+
+The daemon is the real plategated Service with the shipped models on rendered replay
+footage (looping) and gpiozero's MockFactory pins; plategate-web is the real cheroot
+server talking to it over the control socket. The browser logs in, sees the live frame,
+adds the denied car to the allowlist and sees the next pass of that car granted, finds
+that event with its snapshot, exports CSV, opens the gate with a reason and finds the
+journaled record; a wrong password, a missing CSRF token and an expired session are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from cli_support import cleanup, short_dir
+from gpiozero.pins.mock import MockFactory
+from web_support import chromium_driver, screenshot, wait_for
+
+from plategate.config import parse_config
+from tools import make_demo
+
+pytest.importorskip("flask", reason="the web extra is not installed")
+pytest.importorskip("argon2", reason="the web extra is not installed")
+service_mod = pytest.importorskip("plategate.service")
+pytest.importorskip("plategate.vision.recognizer")
+
+from plategate.web.auth import set_password  # noqa: E402
+from plategate.web.server import WebServer  # noqa: E402
+
+PASSWORD = "correct horse battery"
+LISTED, UNLISTED = make_demo.VEHICLES[0], make_demo.VEHICLES[1]  # AB12CDE (allowed), KX934PL (not listed)
+SHOTS = Path(__file__).resolve().parent.parent / "work" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def gate():
+    """A running daemon on looping footage of a listed and an unlisted car, and the web console."""
+    root = short_dir()
+    footage = root / "footage"
+    make_demo.render(footage, fps=10.0, seed=3, vehicles=(LISTED, UNLISTED))
+    allowlist = root / "allowlist.csv"
+    allowlist.write_text("plate,label,kind\nAB12CDE,Flat 3 - A. Resident,allow\nZZ999ZZ,Banned,block\n")
+    cfg = parse_config({
+        "site_id": "demo", "gate_id": "north",
+        "state_dir": str(root / "state"),
+        "camera": {"backend": "replay", "source": str(footage), "fps": 20, "loop": True, "realtime": True},
+        "motion": {"roi": {"x1": 0.15, "y1": 0.35, "x2": 0.85, "y2": 1.0}, "burst_frames": 3,
+                   "burst_interval_ms": 40},
+        "access": {"allowlist_file": str(allowlist), "holdoff_s": 5},
+        "gate": {"pin_factory": "mock", "relay": {"pin": 17, "pulse_ms": 200}},
+        "control": {"socket": str(root / "control.sock"), "group": ""},
+        "mqtt": {"password": "hunter2-secret"},
+        "webhooks": [{"url": "http://127.0.0.1:9/hook", "secret": "webhook-secret-value", "name": "erp"}],
+        "web": {"password_file": str(root / "web.passwd"), "port": 8080},
+    })
+    set_password(cfg.web.password_file, "alice", PASSWORD)
+    factory = MockFactory()
+    service = service_mod.Service(cfg, pin_factory=factory)
+    service.start()
+    runner = threading.Thread(target=service.run, kwargs={"duration": 600}, daemon=True)
+    runner.start()
+    web = WebServer(cfg, port=0)
+    web.start()
+    yield {"cfg": cfg, "service": service, "factory": factory, "web": web, "url": web.url.rstrip("/")}
+    web.stop()
+    service.request_stop()
+    runner.join(15)
+    service.stop()
+    cleanup(root)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    yield from chromium_driver()
+
+
+def login(driver, url: str, user: str = "alice", password: str = PASSWORD) -> None:
+    driver.get(url + "/login")
+    driver.find_element("id", "user").send_keys(user)
+    driver.find_element("id", "password").send_keys(password)
+    driver.find_element("id", "login").click()
+
+
+def fetch(driver, path: str, method: str = "GET", body: str | None = None) -> dict:
+    """The status and text of a same-origin request made by the page (with its cookies)."""
+    return driver.execute_async_script("""
+        const [path, method, body, done] = arguments;
+        const opts = {method: method, credentials: 'same-origin', redirect: 'manual'};
+        if (body !== null) { opts.body = body; opts.headers = {'Content-Type': 'application/x-www-form-urlencoded'}; }
+        fetch(path, opts).then(r => r.text().then(t => done({status: r.status, text: t})))
+                         .catch(e => done({status: -1, text: String(e)}));""", path, method, body)
+
+
+def search_events(gate: dict, plate: str, decision: str = "") -> list[dict]:
+    return gate["web"].app.extensions["plategate"].client.call("events_search", plate=plate,
+                                                               decision=decision)["events"]
+
+
+def test_console_end_to_end(gate, browser):
+    url, driver = gate["url"], browser
+
+    # Not logged in: every page leads to the login form.
+    driver.get(url + "/events")
+    assert driver.current_url.startswith(url + "/login")
+    screenshot(driver, "login", SHOTS)
+
+    # A wrong password is refused.
+    login(driver, url, password="wrong password")
+    assert "Wrong user name or password" in driver.find_element("id", "login-error").text
+    assert driver.current_url.startswith(url + "/login")
+
+    # The right one opens the dashboard.
+    login(driver, url)
+    wait_for(lambda: driver.current_url.rstrip("/") == url, what="the dashboard after login")
+    assert "Dashboard" in driver.find_element("tag name", "h1").text
+    body = driver.find_element("tag name", "body").text
+    assert "Gate" in body and "Camera" in body and "Webhook erp" in body and "MB free" in body
+
+    # The live view shows a camera frame with the ROI drawn over it.
+    driver.get(url + "/live")
+    wait_for(lambda: driver.find_element("id", "live-frame").get_attribute("data-loaded") == "1",
+             what="a live frame")
+    width = driver.execute_script("return document.getElementById('live-frame').naturalWidth")
+    assert width == 1280
+    assert float(driver.find_element("id", "roi").get_attribute("width")) == pytest.approx(0.7)
+    screenshot(driver, "live", SHOTS, full_page=False)
+
+    # The unlisted car is denied on its first pass.
+    wait_for(lambda: search_events(gate, UNLISTED.plate, "denied"), timeout=90, what=f"{UNLISTED.plate} denied")
+    driver.get(url + "/events?plate=" + UNLISTED.plate[:4])
+    rows = driver.find_elements("css selector", "table.events tbody tr")
+    assert rows and all(UNLISTED.plate[:4] in r.text for r in rows)
+    assert "Denied" in driver.find_element("css selector", "table.events").text or \
+        "denied" in driver.find_element("css selector", "table.events").text.lower()
+
+    # Add it to the allowlist from the console.
+    driver.get(url + "/allowlist")
+    driver.find_element("id", "f-plate").send_keys(UNLISTED.plate.lower())
+    driver.find_element("id", "f-label").send_keys("Visitor - Flat 12")
+    driver.find_element("id", "f-windows").send_keys("daily 00:00-24:00")
+    added_at = time.time()
+    driver.find_element("id", "f-save").click()
+    wait_for(lambda: driver.find_elements("css selector", f"tr[data-plate='{UNLISTED.plate}']"),
+             what="the new allowlist row")
+    assert f"{UNLISTED.plate} saved" in driver.find_element("css selector", ".flash.ok").text
+    assert gate["service"].store.get(UNLISTED.plate).label == "Visitor - Flat 12"
+    screenshot(driver, "allowlist", SHOTS)
+
+    # The next pass of that car is granted and opens the gate.
+    def granted():
+        return [e for e in search_events(gate, UNLISTED.plate, "granted") if e["opened"]
+                and e["time"] >= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(added_at))]
+
+    event = wait_for(granted, timeout=120, what=f"{UNLISTED.plate} granted after it was added")[0]
+    assert event["reason"] in ("exact_match", "tolerant_match")
+
+    # Find it in the console by a partial plate and the decision, with its snapshot.
+    driver.get(url + "/events")
+    driver.find_element("id", "q-plate").send_keys(UNLISTED.plate[2:5])
+    driver.find_element("css selector", "select[name=decision] option[value=granted]").click()
+    driver.find_element("id", "search").click()
+    wait_for(lambda: "decision=granted" in driver.current_url, what="the search")
+    screenshot(driver, "events", SHOTS)
+    driver.find_element("link text", UNLISTED.plate).click()
+    wait_for(lambda: driver.find_elements("id", "crop"), what="the event page")
+    record = driver.find_element("id", "record").text
+    assert event["id"] in record and ("exact match" in record or "tolerant match" in record)
+    assert driver.execute_script("return document.getElementById('crop').naturalWidth") > 20
+    assert driver.execute_script("return document.getElementById('frame').naturalWidth") == 1280
+    screenshot(driver, "event", SHOTS)
+
+    # CSV export of the same search.
+    csv_text = fetch(driver, f"/events.csv?plate={UNLISTED.plate}&decision=granted")
+    assert csv_text["status"] == 200
+    lines = csv_text["text"].strip().splitlines()
+    assert lines[0].startswith("id,time,plate,confidence,decision")
+    assert event["id"] in csv_text["text"] and all(UNLISTED.plate in line for line in lines[1:])
+
+    # Open the gate by hand: the relay pulses and the record carries the user.
+    pin = gate["factory"].pin(17)
+    highs_before = sum(1 for s in pin.states if s.state)
+    driver.get(url + "/relay")
+    driver.find_element("id", "open-reason").send_keys("Delivery van, plate unreadable")
+    driver.find_element("id", "open").click()
+    wait_for(lambda: driver.find_elements("css selector", ".flash.ok"), what="the open confirmation")
+    wait_for(lambda: sum(1 for s in pin.states if s.state) > highs_before, timeout=5, what="the relay pulse")
+    opens = driver.find_element("id", "opens").text
+    assert "web:alice" in opens and "Delivery van, plate unreadable" in opens
+    screenshot(driver, "gate", SHOTS)
+    audit = gate["service"].audit.recent(10)
+    assert {("web:alice", "open"), ("web:alice", "allowlist_add")} <= {(r["user"], r["action"]) for r in audit}
+
+    # The activity page lists both; settings show the config with secrets redacted.
+    driver.get(url + "/activity")
+    text = driver.find_element("id", "activity").text
+    assert "allowlist add" in text and UNLISTED.plate in text and "web:alice" in text
+    driver.get(url + "/settings")
+    assert "(redacted)" in driver.page_source
+    assert "hunter2-secret" not in driver.page_source and "webhook-secret-value" not in driver.page_source
+    assert "127.0.0.1:9/hook" in driver.page_source
+
+    # A POST without the CSRF token, or with a wrong one, is refused and does nothing.
+    opens_before = gate["service"].gate.status["opens"]
+    assert fetch(driver, "/relay/open", "POST", "reason=forged")["status"] == 400
+    assert fetch(driver, "/relay/open", "POST", "reason=forged&csrf=nope")["status"] == 400
+    assert fetch(driver, "/allowlist/AB12CDE/delete", "POST", "")["status"] == 400
+    assert gate["service"].gate.status["opens"] == opens_before
+    assert gate["service"].store.get("AB12CDE") is not None
+
+    # The dashboard, on a desktop and on a phone.
+    driver.get(url + "/")
+    assert UNLISTED.plate in driver.find_element("css selector", "table.events").text
+    screenshot(driver, "dashboard", SHOTS)
+    size = driver.get_window_size()
+    driver.set_window_size(390, 844)
+    driver.get(url + "/")
+    screenshot(driver, "dashboard-phone", SHOTS)
+    overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the dashboard is {overflow} px wider than a phone screen"
+    driver.set_window_size(size["width"], size["height"])
+
+    # An expired session is refused: the next page asks for the login again.
+    sessions = gate["web"].app.extensions["plategate"].sessions
+    real_clock = sessions.clock
+    sessions.clock = lambda: real_clock() + sessions.idle_s + 1
+    try:
+        driver.get(url + "/events")
+        assert driver.current_url.startswith(url + "/login")
+        assert fetch(driver, "/status.json")["status"] == 401
+    finally:
+        sessions.clock = real_clock
+    driver.get(url + "/events")
+    assert driver.current_url.startswith(url + "/login")  # the expired session is gone for good
+
+    # Logging out ends the session.
+    login(driver, url)
+    wait_for(lambda: driver.current_url.rstrip("/") == url, what="the dashboard")
+    driver.find_element("css selector", "form.who button").click()
+    wait_for(lambda: "/login" in driver.current_url, what="the login page after logout")
+    assert json.loads(json.dumps(fetch(driver, "/status.json")))["status"] == 401
