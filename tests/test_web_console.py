@@ -19,6 +19,7 @@ import pytest
 from cli_support import cleanup, short_dir
 from gpiozero.pins.mock import MockFactory
 from web_support import chromium_driver, screenshot, wait_for
+from webhook_receiver import Receiver
 
 from plategate.config import parse_config
 from tools import make_demo
@@ -42,6 +43,7 @@ def gate():
     root = short_dir()
     footage = root / "footage"
     make_demo.render(footage, fps=10.0, seed=3, vehicles=(LISTED, UNLISTED))
+    receiver = Receiver(b"webhook-secret-value")  # down until the test brings it up
     allowlist = root / "allowlist.csv"
     allowlist.write_text("plate,label,kind\nAB12CDE,Flat 3 - A. Resident,allow\nZZ999ZZ,Banned,block\n")
     cfg = parse_config({
@@ -54,7 +56,8 @@ def gate():
         "gate": {"pin_factory": "mock", "relay": {"pin": 17, "pulse_ms": 200}},
         "control": {"socket": str(root / "control.sock"), "group": ""},
         "mqtt": {"password": "hunter2-secret"},
-        "webhooks": [{"url": "http://127.0.0.1:9/hook", "secret": "webhook-secret-value", "name": "erp"}],
+        "webhooks": [{"url": receiver.url, "secret": "webhook-secret-value", "name": "erp", "retry_min_s": 0.2,
+                      "retry_max_s": 1.0}],
         "web": {"password_file": str(root / "web.passwd"), "port": 8080},
     })
     set_password(cfg.web.password_file, "alice", PASSWORD)
@@ -65,8 +68,10 @@ def gate():
     runner.start()
     web = WebServer(cfg, port=0)
     web.start()
-    yield {"cfg": cfg, "service": service, "factory": factory, "web": web, "url": web.url.rstrip("/")}
+    yield {"cfg": cfg, "service": service, "factory": factory, "web": web, "url": web.url.rstrip("/"),
+           "receiver": receiver}
     web.stop()
+    receiver.down()
     service.request_stop()
     runner.join(15)
     service.stop()
@@ -150,6 +155,8 @@ def test_console_end_to_end(gate, browser):
     assert gate["service"].store.get(UNLISTED.plate).label == "Visitor - Flat 12"
     screenshot(driver, "allowlist", SHOTS)
 
+    gate["receiver"].up()  # the webhook receiver comes back after being down since the start
+
     # The next pass of that car is granted and opens the gate.
     def granted():
         return [e for e in search_events(gate, UNLISTED.plate, "granted") if e["opened"]
@@ -201,7 +208,7 @@ def test_console_end_to_end(gate, browser):
     driver.get(url + "/settings")
     assert "(redacted)" in driver.page_source
     assert "hunter2-secret" not in driver.page_source and "webhook-secret-value" not in driver.page_source
-    assert "127.0.0.1:9/hook" in driver.page_source
+    assert f"127.0.0.1:{gate['receiver'].port}/hooks/plategate" in driver.page_source
 
     # A POST without the CSRF token, or with a wrong one, is refused and does nothing.
     opens_before = gate["service"].gate.status["opens"]
@@ -242,3 +249,15 @@ def test_console_end_to_end(gate, browser):
     driver.find_element("css selector", "form.who button").click()
     wait_for(lambda: "/login" in driver.current_url, what="the login page after logout")
     assert json.loads(json.dumps(fetch(driver, "/status.json")))["status"] == 401
+
+
+def test_webhook_receiver_got_every_event(gate, browser):
+    """Down from the start until the allowlist change, then up: every journaled event arrives, signed."""
+    receiver, service = gate["receiver"], gate["service"]
+    wait_for(lambda: receiver.received, timeout=30, what="the first webhook")
+    journaled = {e["id"] for e in service.journal.recent(10000)}
+    wait_for(lambda: journaled <= receiver.ids(), timeout=30,
+             what=f"{len(journaled - receiver.ids())} journaled event(s) to reach the receiver")
+    assert all(r["valid"] for r in receiver.received)
+    status = service.webhooks.status()[0]
+    assert status["failures"] >= 1 and status["delivered"] >= len(journaled)
