@@ -11,6 +11,7 @@ journaled record; a wrong password, a missing CSRF token and an expired session 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from gpiozero.pins.mock import MockFactory
 from web_support import chromium_driver, screenshot, wait_for
 from webhook_receiver import Receiver
 
+from plategate.cli.main import main as platectl
 from plategate.config import parse_config
 from tools import make_demo
 
@@ -251,7 +253,7 @@ def test_console_end_to_end(gate, browser):
     assert json.loads(json.dumps(fetch(driver, "/status.json")))["status"] == 401
 
 
-def test_webhook_receiver_got_every_event(gate, browser):
+def test_webhook_receiver_got_every_event(gate, browser, capsys):
     """Down from the start until the allowlist change, then up: every journaled event arrives, signed."""
     receiver, service = gate["receiver"], gate["service"]
     wait_for(lambda: receiver.received, timeout=30, what="the first webhook")
@@ -261,3 +263,6 @@ def test_webhook_receiver_got_every_event(gate, browser):
     assert all(r["valid"] for r in receiver.received)
     status = service.webhooks.status()[0]
     assert status["failures"] >= 1 and status["delivered"] >= len(journaled)
+    assert platectl(["status", "--socket", str(gate["cfg"].control.socket)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"webhook erp\s+http://127\.0\.0\.1:\d+/hooks/plategate: \d+ queued, \d+ delivered", out), out

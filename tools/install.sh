@@ -13,6 +13,9 @@
 #   --no-pip            create the venv but do not pip install the package (tests)
 #   --pip-args "ARGS"   extra arguments for pip install (e.g. "--no-build-isolation")
 #   --no-enable         install the unit but do not enable it
+#   --web               also install the web console's packages (flask, cheroot, argon2-cffi);
+#                       plategate-web.service is installed either way and starts only once
+#                       a password is set (sudo platectl web passwd USER)
 #   --start             also (re)start the service now
 #   -h, --help          this text
 #
@@ -30,6 +33,7 @@ DO_PIP=1
 DO_ENABLE=1
 DO_START=0
 PIP_ARGS=""
+EXTRAS=""
 APT_PACKAGES=(python3 python3-venv python3-pip python3-picamera2 python3-lgpio python3-libcamera
               rpicam-apps-lite mosquitto-clients ca-certificates)
 
@@ -48,6 +52,7 @@ while [ $# -gt 0 ]; do
         --no-apt) DO_APT=0; shift ;;
         --no-pip) DO_PIP=0; shift ;;
         --no-enable) DO_ENABLE=0; shift ;;
+        --web) EXTRAS="[web]"; shift ;;
         --start) DO_START=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown option '$1' (see --help)" ;;
@@ -128,11 +133,12 @@ if [ "$DO_PIP" = 1 ]; then
     [ -z "$sys_numpy" ] || echo "numpy==$sys_numpy" >> "$constraints"
     say "installing plategate from $SRC${sys_numpy:+ (numpy kept at $sys_numpy)}"
     # shellcheck disable=SC2086
-    "$ROOT$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c "$constraints" $PIP_ARGS "$SRC"
+    "$ROOT$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c "$constraints" $PIP_ARGS "$SRC$EXTRAS"
 fi
 install -d -m 0755 "$ROOT/usr/local/bin"
 ln -sfn "$VENV/bin/platectl" "$ROOT/usr/local/bin/platectl"
 ln -sfn "$VENV/bin/plategated" "$ROOT/usr/local/bin/plategated"
+ln -sfn "$VENV/bin/plategate-web" "$ROOT/usr/local/bin/plategate-web"
 DOC="$ROOT$PREFIX/share/doc/plategate"
 install -d -m 0755 "$DOC"
 install -m 0644 "$SRC/README.md" "$DOC/README.md"
@@ -166,6 +172,8 @@ chmod 0640 "$ETC"/plategate.toml*
 sed -e "s|/opt/plategate|$PREFIX|g" "$SRC/systemd/plategate.service" > "$UNIT_DIR/plategate.service.new"
 chmod 0644 "$UNIT_DIR/plategate.service.new"
 mv -f "$UNIT_DIR/plategate.service.new" "$UNIT_DIR/plategate.service"
+sed -e "s|/opt/plategate|$PREFIX|g" "$SRC/systemd/plategate-web.service" > "$UNIT_DIR/plategate-web.service"
+chmod 0644 "$UNIT_DIR/plategate-web.service"
 sed -n 's/^__version__ = "\(.*\)"/\1/p' "$SRC/daemon/plategate/__init__.py" > "$ROOT$PREFIX/VERSION"
 
 if [ -n "$ROOT" ]; then

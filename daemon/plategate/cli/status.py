@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     status = common.client(args).call("status")
     if not isinstance(status, dict):
         status = {"status": status}
-    status.setdefault("host", host())
+    status["host"] = {**host(), **(status.get("host") or {})}  # the daemon adds disk and clock
     events = status.get("last_events")
     if events is None and args.events > 0:
         try:
@@ -56,6 +56,11 @@ def render(status: dict) -> str:
          ("open" if common.lookup(status, "camera.opened", "health.camera.opened") else None)),
         ("allowlist", _allowlist(status)),
         ("mqtt", _mqtt(status)),
+        *[(f"webhook {h.get('name')}", _webhook(h)) for h in status.get("webhooks") or []],
+        ("disk free", None if common.lookup(status, "host.disk_free_mb") is None
+         else f"{common.lookup(status, 'host.disk_free_mb')} MB"),
+        ("clock", {True: "synchronised", False: "NOT synchronised (NTP)"}.get(
+            common.lookup(status, "host.clock_synchronized"))),
         ("models", _models(status)),
         ("gate", common.lookup(status, "gate.state", "health.gate.state", "relay.state")),
         ("cpu temperature", None if temp is None else f"{temp:.1f} C"),
@@ -72,6 +77,15 @@ def render(status: dict) -> str:
     if rest:
         parts.append("\ndetails\n" + keyvalues(rest))
     return "\n".join(parts)
+
+
+def _webhook(hook: dict) -> str:
+    text = f"{hook.get('pending', 0)} queued, {hook.get('delivered', 0)} delivered"
+    if hook.get("last_error"):
+        text += f"; failing: {hook['last_error']}"
+        if hook.get("retry_in_s") is not None:
+            text += f" (retry in {hook['retry_in_s']:.0f} s)"
+    return f"{hook.get('url')}: {text}"
 
 
 def _allowlist(status: dict) -> str | None:

@@ -8,6 +8,8 @@ web process's memory: a random token in an HttpOnly cookie, ended by logout, by
 
 from __future__ import annotations
 
+import contextlib
+import grp
 import hmac
 import logging
 import os
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 USER_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 MIN_PASSWORD = 8
+SERVICE_GROUP = "plategate"
 
 
 class AuthError(PlategateError):
@@ -112,6 +115,9 @@ def write_users(path: Path, users: dict[str, str]) -> None:
             os.chmod(tmp, st.st_mode & 0o777)
             if os.geteuid() == 0:
                 os.chown(tmp, st.st_uid, st.st_gid)
+        elif os.geteuid() == 0:  # root:plategate, so that plategate-web (in that group) can read it
+            with contextlib.suppress(KeyError):
+                os.chown(tmp, 0, grp.getgrnam(SERVICE_GROUP).gr_gid)
         os.replace(tmp, path)
     except OSError as exc:
         raise AuthError(f"{path}: cannot write password file: {exc.strerror or exc}") from None
