@@ -73,6 +73,7 @@ class Service:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._source_ended = threading.Event()
+        self._status_changed = threading.Event()
         self.bridge = None
         self.webhooks = None
         self.control = None
@@ -183,6 +184,7 @@ class Service:
 
     def _relay_changed(self, state: str) -> None:
         self._say(f"{time.strftime('%H:%M:%S')}  relay {state.upper()}")
+        self._status_changed.set()  # the supervisor republishes the MQTT status (Home Assistant's sensors)
 
     def _gate_action(self, action: str, detail: dict) -> None:
         if action == "open":
@@ -261,7 +263,8 @@ class Service:
                 self.notifier.status(self.status_line())
                 self.journal.flush()
                 last_status = now
-            if self.bridge is not None and now - last_mqtt >= MQTT_STATUS_EVERY_S:
+            if self.bridge is not None and (now - last_mqtt >= MQTT_STATUS_EVERY_S or self._status_changed.is_set()):
+                self._status_changed.clear()
                 self.bridge.set_status(self.health())
                 last_mqtt = now
             if now - last_retention >= RETENTION_EVERY_S:

@@ -154,6 +154,9 @@ class MqttBridge:
         if snapshot is not None:
             rows.append((event_id, MessageKind.SNAPSHOT, self.topics.event_snapshot(event_id), bytes(snapshot)))
         self.outbox.put(rows)
+        if snapshot is not None and self.cfg.mqtt.homeassistant:  # the image entity's fixed, retained topic
+            self.outbox.put([(event_id, MessageKind.SNAPSHOT, self.topics.last_snapshot, bytes(snapshot))],
+                            retain=True)
         self.publisher.wake()
         return event_id
 

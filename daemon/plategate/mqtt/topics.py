@@ -30,6 +30,11 @@ class Topics:
         return f"{self.base}/event/{event_id}/snapshot"
 
     @property
+    def last_snapshot(self) -> str:
+        """The last plate crop (JPEG, retained): what Home Assistant's image entity shows."""
+        return f"{self.base}/snapshot"
+
+    @property
     def allowlist_state(self) -> str:
         return f"{self.base}/allowlist/state"
 
