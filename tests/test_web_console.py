@@ -134,7 +134,25 @@ def test_console_end_to_end(gate, browser):
     width = driver.execute_script("return document.getElementById('live-frame').naturalWidth")
     assert width == 1280
     assert float(driver.find_element("id", "roi").get_attribute("width")) == pytest.approx(0.7)
-    screenshot(driver, "live", SHOTS, full_page=False)
+    screenshot(driver, "live", SHOTS)
+
+    # Draw a new motion region on the frame and save it: the daemon applies and keeps it.
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    driver.find_element("id", "roi-edit").click()
+    overlay = driver.find_element("id", "overlay")
+    w, h = overlay.size["width"], overlay.size["height"]
+    ActionChains(driver).move_to_element_with_offset(overlay, int((0.10 - 0.5) * w), int((0.30 - 0.5) * h)) \
+        .click_and_hold().move_by_offset(int(0.4 * w), int(0.3 * h)) \
+        .move_to_element_with_offset(overlay, int((0.90 - 0.5) * w), int((0.98 - 0.5) * h)).release().perform()
+    driver.find_element("id", "roi-save").click()
+    wait_for(lambda: driver.find_elements("css selector", ".flash.ok"), what="the saved region")
+    roi = gate["service"].cfg.motion.roi
+    assert (roi.x1, roi.y1, roi.x2, roi.y2) == pytest.approx((0.10, 0.30, 0.90, 0.98), abs=0.01)
+    assert gate["service"].capture.motion.cfg.roi == roi
+    saved = json.loads((gate["cfg"].state_dir / "overrides.json").read_text())
+    assert saved["motion"]["roi"]["x1"] == pytest.approx(0.10, abs=0.01)
+    assert float(driver.find_element("id", "roi").get_attribute("x")) == pytest.approx(0.10, abs=0.01)
 
     # The unlisted car is denied on its first pass.
     wait_for(lambda: search_events(gate, UNLISTED.plate, "denied"), timeout=90, what=f"{UNLISTED.plate} denied")
@@ -182,6 +200,12 @@ def test_console_end_to_end(gate, browser):
     assert driver.execute_script("return document.getElementById('frame').naturalWidth") == 1280
     screenshot(driver, "event", SHOTS)
 
+    # A time range in the future finds nothing; one around now finds the event.
+    driver.get(url + "/events?from=2099-01-01T00:00")
+    assert "No events." in driver.find_element("css selector", "table.events").text
+    driver.get(url + f"/events?plate={UNLISTED.plate}&from={time.strftime('%Y-%m-%dT%H:%M', time.gmtime(added_at - 60))}")
+    assert UNLISTED.plate in driver.find_element("css selector", "table.events").text
+
     # CSV export of the same search.
     csv_text = fetch(driver, f"/events.csv?plate={UNLISTED.plate}&decision=granted")
     assert csv_text["status"] == 200
@@ -201,7 +225,8 @@ def test_console_end_to_end(gate, browser):
     assert "web:alice" in opens and "Delivery van, plate unreadable" in opens
     screenshot(driver, "gate", SHOTS)
     audit = gate["service"].audit.recent(10)
-    assert {("web:alice", "open"), ("web:alice", "allowlist_add")} <= {(r["user"], r["action"]) for r in audit}
+    assert {("web:alice", "open"), ("web:alice", "allowlist_add"), ("web:alice", "set_roi")} <= \
+        {(r["user"], r["action"]) for r in audit}
 
     # The activity page lists both; settings show the config with secrets redacted.
     driver.get(url + "/activity")
@@ -210,6 +235,8 @@ def test_console_end_to_end(gate, browser):
     driver.get(url + "/settings")
     assert "(redacted)" in driver.page_source
     assert "hunter2-secret" not in driver.page_source and "webhook-secret-value" not in driver.page_source
+    assert "motion.roi" in driver.find_element("id", "overrides").text
+    screenshot(driver, "settings", SHOTS)
     assert f"127.0.0.1:{gate['receiver'].port}/hooks/plategate" in driver.page_source
 
     # A POST without the CSRF token, or with a wrong one, is refused and does nothing.

@@ -125,7 +125,24 @@ def web_handlers(service: Service) -> dict[str, Callable[[dict], object]]:
 
     def config_show(_args: dict) -> dict:
         data = service.cfg.model_dump(mode="json")
-        return {"config": redact(data), "path": str(service.config_path) if service.config_path else None}
+        from . import overrides
+
+        return {"config": redact(data), "path": str(service.config_path) if service.config_path else None,
+                "overrides": overrides.read(service.cfg), "overrides_path": str(overrides.overrides_path(service.cfg))}
+
+    def set_roi(args: dict) -> dict:
+        from . import overrides
+        from .handlers import audit
+
+        try:
+            roi = {k: float(args[k]) for k in ("x1", "y1", "x2", "y2")}
+        except (KeyError, TypeError, ValueError):
+            raise ControlError("set_roi needs numbers x1, y1, x2, y2 (fractions of the frame, 0..1)") from None
+        new = overrides.save(service.cfg, "motion", "roi", roi)
+        service.cfg.motion = new.motion
+        service.capture.motion.cfg = service.capture.cfg = new.motion
+        audit(service, args, "set_roi", "motion.roi", roi)
+        return {"motion_roi": new.motion.roi.model_dump()}
 
     return {"events_search": events_search, "event_image": event_image, "live": live, "audit": audit_list,
-            "config_show": config_show}
+            "config_show": config_show, "set_roi": set_roi}

@@ -77,6 +77,7 @@ class MotionDetector:
         self.factor = 1 + cfg.blur
         self._background: np.ndarray | None = None
         self._shape: tuple[int, ...] | None = None
+        self._roi = cfg.roi
         self._last_trigger = float("-inf")
         self.frames = 0
         self.triggers = 0
@@ -90,13 +91,16 @@ class MotionDetector:
         if lores.ndim != 2:
             lores = lores[..., 0] if lores.ndim == 3 else lores.reshape(lores.shape[0], -1)
         self.frames += 1
+        if self._shape is not None and self.cfg.roi != self._roi:  # a new ROI (reload, web console)
+            logger.info("motion ROI changed to %s: background reset", self.cfg.roi)
+            self._shape = None
         if lores.shape != self._shape:
             if self._shape is not None:
                 logger.warning("lores frame size changed from %s to %s: motion background reset",
                                self._shape, lores.shape)
             self._shape = lores.shape
             rows, cols = roi_slices(lores.shape, self.cfg.roi)
-            self._slices = (rows, cols)
+            self._slices, self._roi = (rows, cols), self.cfg.roi
             self._background = downsample(lores[rows, cols], self.factor)
             return MotionResult(0.0, False, False)
         rows, cols = self._slices

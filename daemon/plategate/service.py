@@ -87,7 +87,7 @@ class Service:
         Raises:
             PlategateError: a part cannot start (models, journal, GPIO, camera backend...).
         """
-        cfg = self.cfg
+        self.cfg = cfg = self._with_overrides(self.cfg)
         from .access.policy import AccessPolicy
         from .access.store import AllowlistStore
 
@@ -134,6 +134,16 @@ class Service:
         self.notifier.ready(self.status_line())
         logger.info("plategated %s running: camera %s, relay %s, allowlist version %s (%d entries)", __version__,
                     cfg.camera.backend, cfg.gate.relay.type, self.store.version, self.store.count())
+
+    @staticmethod
+    def _with_overrides(cfg: PlategateConfig) -> PlategateConfig:
+        from . import overrides
+
+        try:
+            return overrides.apply(cfg)
+        except PlategateError as exc:
+            logger.error("%s; running with the config file's values", exc)
+            return cfg
 
     def _publishers(self):
         """One publisher for the keeper that hands each event to MQTT and the webhooks."""
@@ -283,11 +293,12 @@ class Service:
         self.notifier.reloading()
         try:
             if self.config_path is not None:
-                new = load_config(self.config_path)
+                new = self._with_overrides(load_config(self.config_path))
                 for section in ("camera", "gate", "mqtt", "control", "state_dir"):
                     if getattr(new, section) != getattr(self.cfg, section):
                         logger.warning("config %s changed: restart plategated to apply it", section)
                 self.cfg.access, self.cfg.journal, self.cfg.log_level = new.access, new.journal, new.log_level
+                self.cfg.motion = new.motion
                 self.policy.cfg = new.access
                 self.journal.cfg = new.journal
                 self.capture.motion.cfg = self.capture.cfg = new.motion

@@ -47,11 +47,25 @@ def register(app: Flask, console: Console) -> None:
     # -- live view --------------------------------------------------------------
     @app.get("/live")
     def live():
-        return render_template("live.html", roi=console.cfg.motion.roi.model_dump())
+        roi = console.call("live")["motion_roi"]
+        return render_template("live.html", roi=roi)
 
     @app.get("/live.json")
     def live_json():
         return console.call("live")
+
+    @app.post("/live/roi")
+    def live_roi():
+        try:
+            roi = {k: float(request.form[k]) for k in ("x1", "y1", "x2", "y2")}
+            console.client.call("set_roi", user=user_name(), **roi)
+        except (KeyError, ValueError):
+            flash("error", "Draw the region on the picture first.")
+        except Exception as exc:  # noqa: BLE001 - the daemon's validation message
+            flash("error", f"Region not saved: {exc}")
+        else:
+            flash("ok", "Motion region saved; it applies from the next frame.")
+        return redirect(url_for("live"))
 
     # -- events -----------------------------------------------------------------
     def search_args() -> dict:
@@ -190,4 +204,5 @@ def register(app: Flask, console: Console) -> None:
         data = console.call("config_show")
         sections = {k: v for k, v in data["config"].items() if isinstance(v, dict | list)}
         top = {k: v for k, v in data["config"].items() if not isinstance(v, dict | list)}
-        return render_template("settings.html", path=data["path"], top=top, sections=sections)
+        return render_template("settings.html", path=data["path"], top=top, sections=sections,
+                               overrides=data.get("overrides") or {}, overrides_path=data.get("overrides_path"))

@@ -6,6 +6,7 @@
   var roi = document.getElementById("roi");
   var last = document.getElementById("last-read");
   var busy = false;
+  var drawing = false;  // while the user draws, the live ROI from the daemon does not overwrite it
 
   function setRect(el, r) {
     el.setAttribute("x", r[0]); el.setAttribute("y", r[1]);
@@ -21,12 +22,12 @@
       return r.json();
     }).then(function (d) {
       var m = d.motion_roi;
-      setRect(roi, [m.x1, m.y1, m.x2, m.y2]);
+      if (!drawing) { setRect(roi, [m.x1, m.y1, m.x2, m.y2]); }
       if (d.frame) {
         img.src = "data:image/jpeg;base64," + d.frame.jpeg_b64;
         img.dataset.loaded = "1";
         var w = d.frame.width, h = d.frame.height;
-        if (d.last && d.last.box && d.last.age_s < 4) {  // a read of the car now in view
+        if (d.last && d.last.box && d.last.age_s < 2) {  // a read of the car now in view
           var b = d.last.box;
           setRect(box, [b[0] / w, b[1] / h, b[2] / w, b[3] / h]);
         } else {
@@ -43,4 +44,35 @@
   }
   tick();
   setInterval(tick, 1000);
+
+  // Drawing the motion region: drag on the picture, then save (a normal form post with its CSRF token).
+  var svg = document.getElementById("overlay");
+  var start = null;
+  function show(id, on) { document.getElementById(id).hidden = !on; }
+  function frac(ev) {
+    var r = svg.getBoundingClientRect();
+    return [Math.min(1, Math.max(0, (ev.clientX - r.left) / r.width)),
+            Math.min(1, Math.max(0, (ev.clientY - r.top) / r.height))];
+  }
+  function put(a, b) {
+    var x1 = Math.min(a[0], b[0]), y1 = Math.min(a[1], b[1]), x2 = Math.max(a[0], b[0]), y2 = Math.max(a[1], b[1]);
+    setRect(roi, [x1, y1, x2, y2]);
+    [["x1", x1], ["y1", y1], ["x2", x2], ["y2", y2]].forEach(function (p) {
+      document.getElementById("roi-" + p[0]).value = p[1].toFixed(3);
+    });
+    show("roi-save", x2 - x1 > 0.02 && y2 - y1 > 0.02);
+  }
+  document.getElementById("roi-edit").addEventListener("click", function () {
+    drawing = true;
+    svg.classList.add("drawing");
+    show("roi-edit", false); show("roi-hint", true); show("roi-cancel", true);
+  });
+  svg.addEventListener("pointerdown", function (ev) {
+    if (!drawing) { return; }
+    start = frac(ev);
+    svg.setPointerCapture(ev.pointerId);
+    ev.preventDefault();
+  });
+  svg.addEventListener("pointermove", function (ev) { if (drawing && start) { put(start, frac(ev)); } });
+  svg.addEventListener("pointerup", function (ev) { if (drawing && start) { put(start, frac(ev)); start = null; } });
 })();
