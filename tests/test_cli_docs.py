@@ -16,7 +16,8 @@ def test_every_key_is_documented_with_type_and_default():
     assert {"camera.fps", "gate.relay.pulse_ms", "mqtt.tls.ca_file", "control.socket", "site_id"} <= set(paths)
     for path in paths:
         section, _, key = path.rpartition(".")
-        heading = f"## [{section}]" if section else "## Top level"
+        heading = (f"## [[{section}]]" if section in gen_config_docs.list_sections() else f"## [{section}]") \
+            if section else "## Top level"
         block = text.split(heading, 1)[1].split("\n## ", 1)[0]
         row = re.search(rf"^\| `{re.escape(key)}` \| (.+?) \| (.+?) \|", block, re.M)
         assert row, f"{path} missing from the reference"

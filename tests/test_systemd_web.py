@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -53,3 +54,14 @@ def test_web_unit_exposure_and_verify(tmp_path):
     if "Failed to connect to bus" in out or "Failed to initialize manager" in out:
         pytest.skip(f"systemd-analyze verify cannot run here: {out.splitlines()[0]}")
     assert proc.returncode == 0 and out == "", out
+
+
+def test_install_stages_the_web_unit_without_enabling_it(tmp_path):
+    root = tmp_path / "root"
+    proc = subprocess.run(["bash", str(ROOT / "tools" / "install.sh"), "--root", str(root), "--no-pip"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (root / "etc/systemd/system/plategate-web.service").read_text() == UNIT.read_text()
+    assert not (root / "etc/systemd/system/multi-user.target.wants/plategate-web.service").exists()
+    assert os.readlink(root / "usr/local/bin/plategate-web") == "/opt/plategate/venv/bin/plategate-web"
+    assert re.search(r"^plategate-web:", (root / "etc/passwd").read_text(), re.M)

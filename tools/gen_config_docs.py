@@ -212,11 +212,24 @@ def _model_of(tp):
     return None
 
 
+def _list_model_of(tp):
+    """``X`` for a ``list[X]`` of models (an array of tables such as ``[[webhooks]]``), else ``None``."""
+    if typing.get_origin(tp) is list:
+        args = typing.get_args(tp)
+        return _model_of(args[0]) if args else None
+    return None
+
+
+def list_sections(model: type[BaseModel] = PlategateConfig) -> set[str]:
+    """Section paths that are arrays of tables."""
+    return {key for key, info in model.model_fields.items() if _list_model_of(info.annotation) is not None}
+
+
 def sections(model: type[BaseModel], prefix: str = "") -> list[tuple[str, type[BaseModel], list]]:
     """``(section path, model, [(key, FieldInfo)])`` depth-first, the root first."""
     plain, nested = [], []
     for key, info in model.model_fields.items():
-        sub = _model_of(info.annotation)
+        sub = _model_of(info.annotation) or _list_model_of(info.annotation)
         path = f"{prefix}.{key}" if prefix else key
         if sub is not None and sub.__name__ != "Roi":
             nested.append((path, sub))
@@ -251,10 +264,11 @@ def render() -> str:
              "A documented example is [config/plategate.toml](../config/plategate.toml). "
              "MQTT topics and payloads are in [mqtt.md](mqtt.md); keys and signed sync in "
              "[allowlist-sync.md](allowlist-sync.md).", ""]
-    lines += ["Sections: " + ", ".join(f"[`[{s}]`](#{s.replace('.', '')})" for s, _m, _f in sections(PlategateConfig)
-                                        if s), ""]
+    arrays = list_sections()
+    lines += ["Sections: " + ", ".join(f"[`{'[[' + s + ']]' if s in arrays else '[' + s + ']'}`](#{s.replace('.', '')})"
+                                        for s, _m, _f in sections(PlategateConfig) if s), ""]
     for section, model, fields in sections(PlategateConfig):
-        title = f"[{section}]" if section else "Top level"
+        title = f"[[{section}]]" if section in list_sections() else f"[{section}]"
         lines += [f"## {title}" if section else "## Top level", ""]
         doc = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
         if doc and not doc.startswith("The whole configuration"):
@@ -262,7 +276,8 @@ def render() -> str:
         lines += ["| key | type | default | limits | description |", "|---|---|---|---|---|"]
         for key, info in fields:
             path = f"{section}.{key}" if section else key
-            lines.append(f"| `{key}` | {type_name(info.annotation)} | {toml_value(_default(info))} | "
+            default = "(required)" if info.is_required() else toml_value(_default(info))
+            lines.append(f"| `{key}` | {type_name(info.annotation)} | {default} | "
                          f"{limits(info)} | {describe(path, info, comments)} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -97,6 +97,7 @@ def create_app(cfg: PlategateConfig, client: ControlClient | None = None, users:
                       users or Users(cfg.web.password_file))
     app.extensions["plategate"] = console
     app.jinja_env.filters["local"] = console.local
+    app.jinja_env.filters["tomlish"] = tomlish
     app.jinja_env.globals.update(version=__version__, site=cfg.site_id, gate=cfg.gate_id, tz=cfg.access.timezone)
 
     @app.before_request
@@ -190,6 +191,19 @@ def create_app(cfg: PlategateConfig, client: ControlClient | None = None, users:
 
     pages.register(app, console)
     return app
+
+
+def tomlish(value) -> str:
+    """A config value as it is written in TOML (true/false, inline tables, "—" when unset)."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {tomlish(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(tomlish(v) for v in value) + "]"
+    return str(value)
 
 
 def static_dir() -> Path:
