@@ -224,6 +224,9 @@ def test_console_end_to_end(gate, browser):
     opens = driver.find_element("id", "opens").text
     assert "web:alice" in opens and "Delivery van, plate unreadable" in opens
     screenshot(driver, "gate", SHOTS)
+    driver.find_element("id", "pulse").click()
+    wait_for(lambda: "Relay pulsed for 200 ms" in driver.find_element("tag name", "body").text, what="the pulse")
+    assert "relay test" in driver.find_element("id", "opens").text
     audit = gate["service"].audit.recent(10)
     assert {("web:alice", "open"), ("web:alice", "allowlist_add"), ("web:alice", "set_roi")} <= \
         {(r["user"], r["action"]) for r in audit}

@@ -18,7 +18,7 @@ from flask import Flask, Response, abort, g, redirect, render_template, request,
 
 from .. import __version__
 from ..config import PlategateConfig
-from ..control_client import ControlClient
+from ..control_client import ControlClient, DaemonNotRunning
 from ..errors import ControlError
 from .auth import LoginLimiter, Sessions, Users, same_token
 
@@ -30,7 +30,16 @@ PUBLIC_ENDPOINTS = {"login", "static", "health"}
 
 
 class DaemonUnavailable(Exception):
-    """plategated refused or did not answer (the page shows why)."""
+    """plategated is not running, not reachable or did not answer (the page shows why, 503)."""
+
+
+class DaemonRefused(Exception):
+    """plategated answered with an error: the request was invalid (the page shows its message, 400)."""
+
+
+#: how ControlClient words the failures of the connection itself (anything else is the daemon's answer)
+UNREACHABLE = ("plategated is not running", "permission denied", "cannot connect", "did not answer",
+               "closed the connection", "control socket error", "garbled reply")
 
 
 class Console:
@@ -50,12 +59,17 @@ class Console:
         """A control command's result.
 
         Raises:
-            DaemonUnavailable: plategated is not running or refused.
+            DaemonUnavailable: plategated is not running, refused the connection or did not answer.
+            DaemonRefused: plategated answered with an error.
         """
         try:
             return self.client.call(cmd, **args)
-        except ControlError as exc:
+        except DaemonNotRunning as exc:
             raise DaemonUnavailable(str(exc)) from None
+        except ControlError as exc:
+            if str(exc).startswith(UNREACHABLE):
+                raise DaemonUnavailable(str(exc)) from None
+            raise DaemonRefused(str(exc)) from None
 
     def local(self, value: str | float | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
         """An ISO UTC time or a timestamp shown in the site's time zone."""
@@ -132,6 +146,10 @@ def create_app(cfg: PlategateConfig, client: ControlClient | None = None, users:
     def unavailable(exc: DaemonUnavailable):
         return render_template("error.html", title="Gate controller not reachable", message=str(exc),
                                hint="plategated may be stopped or restarting: sudo systemctl status plategate"), 503
+
+    @app.errorhandler(DaemonRefused)
+    def refused(exc: DaemonRefused):
+        return render_template("error.html", title="Request refused", message=str(exc), hint=None), 400
 
     @app.errorhandler(400)
     @app.errorhandler(401)

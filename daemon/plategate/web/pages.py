@@ -9,7 +9,7 @@ import json
 
 from flask import Flask, Response, abort, g, redirect, render_template, request, url_for
 
-from .app import Console, DaemonUnavailable
+from .app import Console, DaemonRefused
 
 EVENT_CSV_COLUMNS = ("id", "time", "plate", "confidence", "decision", "reason", "matched", "label",
                      "allowlist_version", "latency_ms", "opened", "candidates")
@@ -58,10 +58,10 @@ def register(app: Flask, console: Console) -> None:
     def live_roi():
         try:
             roi = {k: float(request.form[k]) for k in ("x1", "y1", "x2", "y2")}
-            console.client.call("set_roi", user=user_name(), **roi)
+            console.call("set_roi", user=user_name(), **roi)
         except (KeyError, ValueError):
             flash("error", "Draw the region on the picture first.")
-        except Exception as exc:  # noqa: BLE001 - the daemon's validation message
+        except DaemonRefused as exc:  # the schema's message
             flash("error", f"Region not saved: {exc}")
         else:
             flash("ok", "Motion region saved; it applies from the next frame.")
@@ -104,10 +104,8 @@ def register(app: Flask, console: Console) -> None:
     def event(event_id: str):
         try:
             row = console.call("event", id=event_id)
-        except DaemonUnavailable as exc:
-            if "no event with id" in str(exc):
-                abort(404, f"No event with id {event_id}.")
-            raise
+        except DaemonRefused:
+            abort(404, f"No event with id {event_id}.")
         return render_template("event.html", e=row, has_crop=bool(row.get("crop_path")),
                                has_frame=bool(row.get("frame_path")))
 
@@ -117,7 +115,7 @@ def register(app: Flask, console: Console) -> None:
             abort(404)
         try:
             data = console.call("event_image", id=event_id, kind=kind)
-        except DaemonUnavailable as exc:
+        except DaemonRefused as exc:
             abort(404, str(exc))
         return Response(base64.b64decode(data["jpeg_b64"]), mimetype="image/jpeg",
                         headers={"Cache-Control": "private, max-age=86400"})
@@ -147,10 +145,10 @@ def register(app: Flask, console: Console) -> None:
                  "windows": [w.strip() for w in f.get("windows", "").replace("\n", ";").split(";") if w.strip()]}
         original = f.get("original", "")
         try:
-            console.client.call("allowlist_add", user=user_name(), source="web", **entry)
+            console.call("allowlist_add", user=user_name(), source="web", **entry)
             if original and original != "".join(c for c in entry["plate"].upper() if c.isalnum()):
-                console.client.call("allowlist_remove", plate=original, user=user_name(), source="web")
-        except Exception as exc:  # noqa: BLE001 - the daemon's message goes back to the form
+                console.call("allowlist_remove", plate=original, user=user_name(), source="web")
+        except DaemonRefused as exc:  # the daemon's message goes back to the form
             return render_template("allowlist_form.html", entry=entry, original=original, error=str(exc)), 400
         flash("ok", f"{entry['plate'].upper()} saved.")
         return redirect(url_for("allowlist", q=""))
@@ -158,8 +156,8 @@ def register(app: Flask, console: Console) -> None:
     @app.post("/allowlist/<plate>/delete")
     def allowlist_delete(plate: str):
         try:
-            result = console.client.call("allowlist_remove", plate=plate, user=user_name(), source="web")
-        except Exception as exc:  # noqa: BLE001
+            result = console.call("allowlist_remove", plate=plate, user=user_name(), source="web")
+        except DaemonRefused as exc:
             flash("error", str(exc))
         else:
             flash("ok" if result["removed"] else "error", f"{plate} removed." if result["removed"]
@@ -187,8 +185,8 @@ def register(app: Flask, console: Console) -> None:
     def relay_test():
         ms = request.form.get("ms", type=int) or console.cfg.gate.relay.pulse_ms
         try:
-            console.client.call("test_relay", ms=ms, user=user_name())
-        except Exception as exc:  # noqa: BLE001
+            console.call("test_relay", ms=ms, user=user_name())
+        except DaemonRefused as exc:
             flash("error", str(exc))
         else:
             flash("ok", f"Relay pulsed for {ms} ms.")
