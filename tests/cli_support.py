@@ -88,6 +88,11 @@ def add_events(journal: Journal, plates: list[tuple[str, str]], start: float | N
     return out
 
 
+def without_user(args: dict) -> dict:
+    """The entry fields of an allowlist_add request (the daemon's audit arguments removed)."""
+    return {k: v for k, v in args.items() if k not in ("user", "source")}
+
+
 class FakeDaemon:
     """Handlers as the service registers them, on real stores; started on the config's socket."""
 
@@ -106,7 +111,7 @@ class FakeDaemon:
         handlers = {
             "status": self.status, "events": lambda a: self.journal.recent(int(a.get("n", 20))),
             "event": self.event, "allowlist_list": self.allowlist_list,
-            "allowlist_add": lambda a: self.store.add(entry_from_dict(a)) and {"ok": True},
+            "allowlist_add": lambda a: self.store.add(entry_from_dict(without_user(a))) and {"ok": True},
             "allowlist_remove": lambda a: {"removed": self.store.remove(a["plate"])},
             "allowlist_import": self.allowlist_import, "test_relay": self.test_relay, "snapshot": self.snapshot,
         }

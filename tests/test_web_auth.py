@@ -181,3 +181,12 @@ def test_plategate_web_serves_http_and_https(root, tls):
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
     assert proc.returncode == 0
+
+
+def test_broken_password_file_refuses_logins_with_a_reason(root):
+    set_password(root / "web.passwd", "alice", PASSWORD)
+    client = create_app(parse_config(config(root))).test_client()
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    (root / "web.passwd").write_text("alice:not-a-hash\n")
+    r = client.post("/login", data={"user": "alice", "password": PASSWORD, "csrf": token})
+    assert r.status_code == 500 and "password file is unreadable" in r.get_data(as_text=True)

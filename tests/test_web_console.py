@@ -177,6 +177,21 @@ def test_console_end_to_end(gate, browser):
 
     gate["receiver"].up()  # the webhook receiver comes back after being down since the start
 
+    # Edit an entry's name, and remove another (the browser asks first).
+    driver.find_element("css selector", "tr[data-plate='AB12CDE'] a.button").click()
+    label = driver.find_element("id", "f-label")
+    assert driver.find_element("id", "f-plate").get_attribute("value") == "AB12CDE"
+    label.clear()
+    label.send_keys("=Flat 3 - A. Resident")
+    driver.find_element("id", "f-save").click()
+    wait_for(lambda: gate["service"].store.get("AB12CDE").label == "=Flat 3 - A. Resident", what="the edit")
+    driver.find_element("css selector", "tr[data-plate='ZZ999ZZ'] button.danger").click()
+    driver.switch_to.alert.accept()
+    wait_for(lambda: gate["service"].store.get("ZZ999ZZ") is None, what="the removal")
+    assert "ZZ999ZZ removed" in driver.find_element("css selector", ".flash.ok").text
+    actions = [(r["action"], r["target"]) for r in gate["service"].audit.recent(10)]
+    assert ("allowlist_edit", "AB12CDE") in actions and ("allowlist_remove", "ZZ999ZZ") in actions
+
     # The next pass of that car is granted and opens the gate.
     def granted():
         return [e for e in search_events(gate, UNLISTED.plate, "granted") if e["opened"]
@@ -212,6 +227,10 @@ def test_console_end_to_end(gate, browser):
     lines = csv_text["text"].strip().splitlines()
     assert lines[0].startswith("id,time,plate,confidence,decision")
     assert event["id"] in csv_text["text"] and all(UNLISTED.plate in line for line in lines[1:])
+    wait_for(lambda: [e for e in search_events(gate, LISTED.plate) if (e["label"] or "").startswith("=")],
+             timeout=60, what=f"an event of {LISTED.plate} with its new name")
+    listed = fetch(driver, f"/events.csv?plate={LISTED.plate}")["text"]
+    assert ",'=Flat 3 - A. Resident," in listed and ",=Flat" not in listed  # a name is never a formula
 
     # Open the gate by hand: the relay pulses and the record carries the user.
     pin = gate["factory"].pin(17)

@@ -156,7 +156,7 @@ class Service:
             for output in outputs:
                 try:
                     output(event, snapshot)
-                except PlategateError as exc:
+                except Exception as exc:  # one output's failure must not keep the event from the others
                     logger.error("event %s not queued for %s: %s", event.get("id"), output.__qualname__, exc)
 
         return publish

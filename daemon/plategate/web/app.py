@@ -176,7 +176,9 @@ def create_app(cfg: PlategateConfig, client: ControlClient | None = None, users:
             elif wait > 0:
                 error, status = f"Too many failed logins. Try again in {int(wait // 60) + 1} minute(s).", 429
                 logger.warning("web: login for %r from %s refused: rate limit", user, address)
-            elif console.users.check(user, request.form.get("password", "")):
+            elif (ok := console.users.safe_check(user, request.form.get("password", ""))) is None:
+                error, status = "Logins are not possible: the password file is unreadable (see the log).", 500
+            elif ok:
                 console.limiter.succeeded(address)
                 token, _session = console.sessions.create(user)
                 logger.info("web: %s logged in from %s", user, address)

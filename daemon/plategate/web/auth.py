@@ -142,7 +142,20 @@ class Users:
             self._users, self._mtime = read_users(self.path), mtime
         return self._users
 
+    def safe_check(self, user: str, password: str) -> bool | None:
+        """:meth:`check`, or ``None`` (logged) when the password file cannot be read."""
+        try:
+            return self.check(user, password)
+        except AuthError as exc:
+            logger.error("web login impossible: %s", exc)
+            return None
+
     def check(self, user: str, password: str) -> bool:
+        """Whether *password* is *user*'s (the same work whether or not the user exists).
+
+        Raises:
+            AuthError: the password file is unreadable or malformed.
+        """
         from argon2.exceptions import InvalidHashError, VerificationError
 
         digest = self.users().get(user)

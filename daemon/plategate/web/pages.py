@@ -16,6 +16,13 @@ EVENT_CSV_COLUMNS = ("id", "time", "plate", "confidence", "decision", "reason", 
 PAGE = 50
 
 
+def spreadsheet_safe(value):
+    """A CSV cell that a spreadsheet will not run as a formula (labels are typed by people)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def user_name() -> str:
     return f"web:{g.user}"
 
@@ -95,7 +102,8 @@ def register(app: Flask, console: Console) -> None:
         writer = csv.writer(out)
         writer.writerow(EVENT_CSV_COLUMNS)
         for r in rows:
-            writer.writerow([json.dumps(r.get(c)) if c == "candidates" else r.get(c) for c in EVENT_CSV_COLUMNS])
+            writer.writerow([json.dumps(r.get(c)) if c == "candidates" else spreadsheet_safe(r.get(c))
+                             for c in EVENT_CSV_COLUMNS])
         name = f"plategate-{console.cfg.gate_id}-events.csv"
         return Response(out.getvalue(), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
