@@ -134,6 +134,14 @@ def test_console_end_to_end(gate, browser):
     width = driver.execute_script("return document.getElementById('live-frame').naturalWidth")
     assert width == 1280
     assert float(driver.find_element("id", "roi").get_attribute("width")) == pytest.approx(0.7)
+    # While a car is read, the frame the pipeline analysed is shown with its plate boxes.
+    seen = wait_for(lambda: driver.execute_script(
+        "var l = document.querySelector('#labels .plate-label'), r = document.querySelector('#plates rect.box');"
+        "return l && r ? [l.textContent, parseFloat(r.getAttribute('width')), "
+        "document.getElementById('live-info').textContent] : null;"), timeout=60, what="a plate box on the live view")
+    assert re.fullmatch(r"[0-9A-Z]{4,10} \d{1,3} %", seen[0]) and 0 < seen[1] < 0.5, seen
+    assert seen[2].startswith("analysed frame"), seen
+    assert not driver.find_element("id", "roi-save").is_displayed()
     screenshot(driver, "live", SHOTS)
 
     # Draw a new motion region on the frame and save it: the daemon applies and keeps it.

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_SEARCH = 5000
+LIVE_ANALYSED_S = 3.0
 SECRET_KEYS = frozenset({"password", "secret"})
 REDACTED = "(redacted)"
 DECISIONS = ("", "granted", "denied", "unknown")
@@ -106,18 +107,25 @@ def web_handlers(service: Service) -> dict[str, Callable[[dict], object]]:
         return {"jpeg_b64": base64.b64encode(data).decode()}
 
     def live(_args: dict) -> dict:
-        pair = service.capture.latest
+        """The frame to show: while a car is being read (the last analysed frame is under
+        ``LIVE_ANALYSED_S`` old and has plates) that frame with its plate boxes, else the latest."""
         out: dict = {"camera": service.camera.health, "motion_roi": service.cfg.motion.roi.model_dump(),
-                     "recognition_roi": service.cfg.recognition.roi.model_dump(), "frame": None}
-        if pair is not None:
-            frame = pair.main()
+                     "recognition_roi": service.cfg.recognition.roi.model_dump(), "frame": None, "plates": []}
+        frame, analysed = None, service.worker.last_analysed
+        if analysed is not None and analysed[2] and time.time() - analysed[0] < LIVE_ANALYSED_S:
+            frame = analysed[1]
+            out["analysed_age_s"] = round(time.time() - analysed[0], 1)
+            out["plates"] = [{"text": t, "confidence": round(c, 3), "box": [int(v) for v in b]}
+                             for t, c, b in analysed[2] if b is not None]
+        elif service.capture.latest is not None:
+            frame = service.capture.latest.main()
+        if frame is not None:
             out["frame"] = {"jpeg_b64": base64.b64encode(encode_jpeg(frame, 80)).decode(),
                             "width": int(frame.shape[1]), "height": int(frame.shape[0])}
         last = service.keeper.last_event
         if last is not None:
             out["last"] = {"id": last["id"], "time": last["time"], "plate": last["plate"],
-                           "decision": last["decision"], "box": (last.get("extra") or {}).get("box"),
-                           "age_s": round(time.time() - last["ts"], 1)}
+                           "decision": last["decision"]}
         return out
 
     def audit_list(args: dict) -> dict:

@@ -215,6 +215,7 @@ class RecognitionWorker(threading.Thread):
         self.stats = stats
         self.vote_confidence = vote_confidence
         self.roi = roi
+        self.last_analysed: tuple | None = None  # (time, frame, [(text, confidence, box)]) for the live view
         self._stopping = threading.Event()
         self._current: dict | None = None
         self._decided: set[int] = set()
@@ -254,6 +255,7 @@ class RecognitionWorker(threading.Thread):
                                    "frame": None, "timing": {}, "voted": None}
         result = self.recognizer.recognize(item.frame, roi=self.roi)
         self.stats.frames_recognised += 1
+        self.last_analysed = (time.time(), item.frame, [(p.text, p.confidence, p.box) for p in result.plates])
         cur["frames"] += 1
         for key, value in (result.timing_ms or {}).items():
             cur["timing"][key] = round(cur["timing"].get(key, 0.0) + value, 2)

@@ -2,7 +2,6 @@
 (function () {
   var img = document.getElementById("live-frame");
   var info = document.getElementById("live-info");
-  var box = document.getElementById("box");
   var roi = document.getElementById("roi");
   var last = document.getElementById("last-read");
   var busy = false;
@@ -11,6 +10,26 @@
   function setRect(el, r) {
     el.setAttribute("x", r[0]); el.setAttribute("y", r[1]);
     el.setAttribute("width", Math.max(0, r[2] - r[0])); el.setAttribute("height", Math.max(0, r[3] - r[1]));
+  }
+
+  var SVGNS = "http://www.w3.org/2000/svg";
+  var plates = document.getElementById("plates");
+  function drawPlates(list, w, h) {
+    var labels = document.getElementById("labels");
+    while (plates.firstChild) { plates.removeChild(plates.firstChild); }
+    while (labels.firstChild) { labels.removeChild(labels.firstChild); }
+    list.forEach(function (p) {
+      var b = p.box, r = document.createElementNS(SVGNS, "rect");
+      r.setAttribute("class", "box");
+      setRect(r, [b[0] / w, b[1] / h, b[2] / w, b[3] / h]);
+      plates.appendChild(r);
+      var label = document.createElement("span");
+      label.className = "plate-label";
+      label.textContent = p.text + " " + Math.round(p.confidence * 100) + " %";
+      label.style.left = (100 * b[0] / w) + "%";
+      label.style.top = (100 * b[3] / h) + "%";
+      labels.appendChild(label);
+    });
   }
 
   function tick() {
@@ -26,15 +45,12 @@
       if (d.frame) {
         img.src = "data:image/jpeg;base64," + d.frame.jpeg_b64;
         img.dataset.loaded = "1";
-        var w = d.frame.width, h = d.frame.height;
-        if (d.last && d.last.box && d.last.age_s < 2) {  // a read of the car now in view
-          var b = d.last.box;
-          setRect(box, [b[0] / w, b[1] / h, b[2] / w, b[3] / h]);
-        } else {
-          setRect(box, [0, 0, 0, 0]);
-        }
-        info.textContent = d.camera.backend + " · " + w + "×" + h + " · " + (d.camera.fps || 0).toFixed(1) + " fps";
+        drawPlates(d.plates || [], d.frame.width, d.frame.height);
+        var what = d.plates && d.plates.length ? "analysed frame, " + d.analysed_age_s.toFixed(1) + " s ago" : "live";
+        info.textContent = what + " · " + d.camera.backend + " · " + d.frame.width + "×" + d.frame.height + " · " +
+          (d.camera.fps || 0).toFixed(1) + " fps";
       } else {
+        drawPlates([], 1, 1);
         info.textContent = "no frame (camera " + (d.camera.state || "?") + ")";
       }
       if (d.last) { last.textContent = d.last.plate + " (" + d.last.decision + ")"; }
