@@ -50,10 +50,21 @@ def chromium_driver(width: int = 1280, height: int = 900):
 
 
 def wait_for(condition, timeout: float = 30.0, interval: float = 0.25, what: str = "condition"):
-    """Poll *condition* until it returns something truthy; fail with *what* after *timeout*."""
+    """Poll *condition* until it returns something truthy; fail with *what* after *timeout*.
+
+    A condition that meets a page in the middle of being replaced (a stale or missing
+    element) is polled again."""
+    try:
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+        page_changing: tuple = (NoSuchElementException, StaleElementReferenceException)
+    except ImportError:
+        page_changing = ()
     deadline = time.monotonic() + timeout
     while True:
-        value = condition()
+        try:
+            value = condition()
+        except page_changing:  # the page is being replaced: look again
+            value = None
         if value:
             return value
         if time.monotonic() > deadline:

@@ -167,6 +167,8 @@ def create_app(cfg: PlategateConfig, client: ControlClient | None = None, users:
         target = request.values.get("next") or "/"
         if urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):
             target = "/"
+        if request.method == "GET" and g.session is not None:  # already logged in
+            return redirect(target)
         if request.method == "POST":
             address = request.remote_addr or "?"
             wait = console.limiter.retry_after(address)
