@@ -12,6 +12,9 @@ Inputs (any combination, each may be given several times):
                      the fraction F of the picture's width (a camera close to the car), scaled to
                      640 px wide: detection recall (and end-to-end reads) per F.
 
+``--suite DATA [options]`` runs the validation suite instead (every real validation set, read
+the way the daemon reads, one table and a macro average): see ``python -m tools.suite --help``.
+
 ``--texts CSV`` adds plate texts (file,x1,y1,x2,y2,text) to the scene boxes, e.g. the hand-read
 ``tools/eval_data/ro-dashcam-valid-text.csv``. ``--group NAME=PREFIX`` reports scene figures separately for files starting with PREFIX
 (e.g. ``--group night=nightride_ --group day=dayride_``). ``--heldout`` keeps only the held-out
@@ -272,6 +275,12 @@ def _print_block(title: str, data: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point; prints the figures, returns 0 (1 if a model cannot be loaded)."""
     from tools.close_ups import eval_close_ups, parse_fills  # it builds on this module's matching
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--suite"]:  # the validation suite has its own options: python -m tools.suite --help
+        from tools.suite import main as suite_main
+
+        return suite_main(argv[1:])
 
     ap = argparse.ArgumentParser(prog="python -m tools.evaluate", description=__doc__.split("\n\n")[0],
                                  epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)

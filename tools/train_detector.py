@@ -86,13 +86,15 @@ def _sample(kind: str, rng: np.random.Generator, ctx: dict) -> dict:
         sc = scenes.compose_street_scene(rng, ctx["source"], ctx["bgs"])
         return _patch(cv2.cvtColor(sc.image, cv2.COLOR_BGR2GRAY), sc.boxes, sc.corners, np.ones(len(sc.boxes), bool), rng,
                       float(np.exp(rng.uniform(np.log(0.7), np.log(1.6)))))
-    if kind == "dashcam":
-        name, bxs = ctx["ro"][rng.integers(len(ctx["ro"]))]
-        img = cv2.imread(str(ctx["ro_dir"] / name), cv2.IMREAD_COLOR)
-        gray = cv2.cvtColor(scenes.photometric(img, rng, night=False) if rng.random() < 0.5 else img, cv2.COLOR_BGR2GRAY)
+    if kind in REAL_SCENES:
+        name, bxs = ctx[kind][rng.integers(len(ctx[kind]))]
+        img = cv2.imread(str(ctx["dirs"][kind] / name), cv2.IMREAD_COLOR)
+        if rng.random() < 0.5:
+            img = scenes.photometric(img, rng, night=bool(rng.random() < 0.3))
         b = np.array(bxs, np.float32).reshape(-1, 4)
         c = np.stack([b[:, [0, 1]], b[:, [2, 1]], b[:, [2, 3]], b[:, [0, 3]]], axis=1)
-        return _patch(gray, b, c, np.zeros(len(b), bool), rng, float(np.exp(rng.uniform(np.log(0.7), np.log(1.8)))))
+        return _patch(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), b, c, np.zeros(len(b), bool), rng,
+                      float(np.exp(rng.uniform(np.log(0.7), np.log(1.8)))))
     # hard negative: a training negatives photo, maybe with distractor text
     img = ctx["bgs"].draw(rng, 960, 540) if rng.random() < 0.5 else cv2.imread(str(ctx["negs"][rng.integers(len(ctx["negs"]))]))
     if rng.random() < 0.3:
@@ -102,6 +104,10 @@ def _sample(kind: str, rng: np.random.Generator, ctx: dict) -> dict:
                   np.zeros(0, bool), rng, float(np.exp(rng.uniform(np.log(0.7), np.log(1.8)))))
 
 
+#: real photos with boxed plates: sample kind -> training folder under --data (never a validation part).
+#: openlpr-scenes boxes only one plate per photo, so its other plates count as background: it is
+#: given a smaller share than the fully boxed sets.
+REAL_SCENES = {"dashcam": "ro-dashcam/train", "openimages": "openimages-plates/train", "openlpr": "openlpr-scenes/train"}
 KIND_WEIGHTS = {"gate": 0.35, "street": 0.2, "dashcam": 0.3, "negative": 0.15}
 
 
@@ -111,10 +117,13 @@ def build_shards(data_dir: Path, work: Path, shards: int, seed: int, kinds_weigh
     out = work / "data"
     out.mkdir(parents=True, exist_ok=True)
     train_negs, _held = scenes.split_negatives(data_dir / "negatives")
-    ro_dir = data_dir / "ro-dashcam" / "train"
-    ctx = {"source": scenes.PlateSource(data_dir), "bgs": scenes.Backgrounds(train_negs), "negs": train_negs,
-           "ro": sorted(_read_boxes(ro_dir).items()), "ro_dir": ro_dir}
     weights = kinds_weights or KIND_WEIGHTS
+    ctx = {"source": scenes.PlateSource(data_dir), "bgs": scenes.Backgrounds(train_negs), "negs": train_negs, "dirs": {}}
+    for kind, rel in REAL_SCENES.items():
+        if weights.get(kind, 0) > 0:
+            folder = data_dir / rel
+            ctx["dirs"][kind] = folder
+            ctx[kind] = sorted(_read_boxes(folder).items())
     kinds, probs = list(weights), np.array(list(weights.values()), np.float64)
     for k in range(first, first + shards):
         path = out / f"shard_{k:04d}.npz"
@@ -329,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--data", type=Path, required=True, help="shared datasets folder")
     d.add_argument("--shards", type=int, default=40, help=f"number of shards of {SHARD_SIZE} patches")
     d.add_argument("--first", type=int, default=0, help="index of the first shard (another mix goes to another range)")
-    d.add_argument("--mix", default="", help="sample mix, e.g. dashcam=0.7,negative=0.3 (default: " + ",".join(f"{k}={v}" for k, v in KIND_WEIGHTS.items()) + ")")
+    d.add_argument("--mix", default="", help="sample mix over gate, street, negative and the real scene kinds " + ", ".join(REAL_SCENES) + ", e.g. openimages=0.5,negative=0.5 (default: " + ",".join(f"{k}={v}" for k, v in KIND_WEIGHTS.items()) + ")")
     t = sub.add_parser("train", help="train on the shards")
     t.add_argument("--steps", type=int, default=6000)
     t.add_argument("--batch", type=int, default=16)
@@ -349,8 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.stage == "data":
         mix = {k: float(v) for k, v in (kv.split("=") for kv in args.mix.split(",") if kv)} or None
-        if mix and not set(mix) <= set(KIND_WEIGHTS):
-            ap.error(f"--mix: kinds are {', '.join(KIND_WEIGHTS)}")
+        kinds = {*KIND_WEIGHTS, *REAL_SCENES}
+        if mix and not set(mix) <= kinds:
+            ap.error(f"--mix: kinds are {', '.join(sorted(kinds))}")
         build_shards(args.data, args.work, args.shards, args.seed, mix, args.first)
     elif args.stage == "export":
         logger.info("exported %s", export_savedmodel(args.work, args.weights, args.seed, args.steps, args.data_work))
