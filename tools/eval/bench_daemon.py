@@ -8,7 +8,7 @@
 
 Usage::
 
-    python -m tools.bench_daemon [--seconds 10] [--vehicles 4]
+    python -m tools.eval.bench_daemon [--seconds 10] [--vehicles 4]
 """
 
 from __future__ import annotations
