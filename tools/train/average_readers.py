@@ -7,8 +7,8 @@ BatchNorm moving statistics included.
 
 Example::
 
-    python -m tools.train.average_readers work/reader12/reader-e5.keras work/reader15/reader-e5.keras \\
-        --out work/reader17/reader.keras
+    python -m tools.train.average_readers work/seed1/reader.keras work/seed2/reader.keras \\
+        work/seed3/reader.keras --out work/average/reader.keras
 
 The output is a ``.keras`` file for ``tools.quantize``; a ``training.json`` is written
 beside it that records the inputs (path, sha256, mix) and each input's own training

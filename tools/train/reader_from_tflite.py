@@ -5,7 +5,7 @@ lives in the git-ignored ``work/`` folder of the machine that trained it. On a f
 machine the chain would have to be re-run from scratch (53 epochs) before the next
 fine-tune could start. This tool makes the shipped model itself the checkpoint::
 
-    python -m tools.train.reader_from_tflite models/reader.tflite work/reader26/reader22-float.keras \\
+    python -m tools.train.reader_from_tflite models/reader.tflite work/start.keras \\
         --images work/reader/br-split/train
 
 It builds :func:`tools.train.reader_model.build_model` with the stage widths read off the
