@@ -2,7 +2,7 @@
 spans a given share of the picture's width, as a camera a metre or two from the car sees it.
 
 Used by ``python -m tools.eval.evaluate --scenes DIR --close-ups F1,F2,...`` to measure the detector's
-close-up pass (``recognition.close_up``; models/README.md, "Close-ups").
+close-up pass (``recognition.close_up``; models/README.md, "Validation").
 """
 
 from __future__ import annotations
