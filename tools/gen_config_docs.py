@@ -269,7 +269,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.gen_config_docs", description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", default=str(DEFAULT_OUT), help="file to write, or - for stdout")
     parser.add_argument("--check", action="store_true", help="exit 1 if the file differs from the schema")
     args = parser.parse_args(argv)

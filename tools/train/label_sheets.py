@@ -5,13 +5,13 @@ those a reader reads differently from the label at ``--min-confidence`` or above
 whose file is listed in ``--also`` (e.g. the ``unsure`` ones), and draws them 16 to a PNG
 sheet, each with its number, its label and the reader's read::
 
-    python -m tools.label_sheets work/real/scene-train --reader models/reader.tflite \\
+    python -m tools.train.label_sheets work/real/scene-train --reader models/reader.tflite \\
         --also-status ../shared/datasets/scene-crops/crops.csv:unsure --out work/sheets
 
 Next to the sheets, ``index.csv`` (sheet,number,file,label,read,confidence) says which crop
 each number is. Whoever reads the sheets writes down what each crop shows; corrections go
 to ``tools/labels/scene-crops-train-fixes.csv`` (file,text,action), which
-``tools.real_crops`` applies.
+``tools.train.real_crops`` applies.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def status_files(spec: str) -> set[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.label_sheets", description=__doc__.split("\n\n")[0], epilog=__doc__,
+    p = argparse.ArgumentParser(prog="python -m tools.train.label_sheets", description=__doc__.split("\n\n")[0], epilog=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("folder", type=Path, help="labelled crops folder (labels.csv: file,text)")
     p.add_argument("--reader", type=Path, default=Path("models/reader.tflite"), help="reader .tflite (default: %(default)s)")

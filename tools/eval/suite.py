@@ -1,6 +1,6 @@
 """The validation suite: every real validation set, read the way the daemon reads, in one table.
 
-``python -m tools.evaluate --suite DATA`` (or ``python -m tools.suite DATA``) runs the
+``python -m tools.eval.evaluate --suite DATA`` (or ``python -m tools.eval.suite DATA``) runs the
 detector and reader with the daemon's default ``[recognition]`` settings (minimum
 detection score, close-up pass, reader views, no plate formats) on:
 
@@ -40,9 +40,9 @@ import numpy as np
 from plategate.config import RecognitionConfig
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
-from tools.evaluate import SceneTruth, add_texts, char_accuracy, match, read_boxes_csv
+from tools.eval.evaluate import add_texts, char_accuracy, match, read_boxes_csv
 
-HERE = Path(__file__).resolve().parent
+TOOLS = Path(__file__).resolve().parents[1]
 #: plates at least this wide (pixels of the image) are the ones the recall targets name
 WIDE = 40
 #: reads at or above this confidence are the "confident" ones
@@ -74,8 +74,8 @@ CROP_SETS = ("scene-crops val", "br-crops val", "ar-crops", "eu test")
 
 def crop_items(data: Path, name: str) -> list[tuple[Path, str]]:
     """``(image, text)`` of one crop set; empty when its folder is absent."""
-    from tools.real_crops import scene_rows, text_rows
     from tools.synth import reader_data
+    from tools.train.real_crops import scene_rows, text_rows
 
     if name == "scene-crops val":
         folder = data / "scene-crops"
@@ -84,7 +84,7 @@ def crop_items(data: Path, name: str) -> list[tuple[Path, str]]:
         return [(folder / "images" / f, t) for f, t in scene_rows(folder / "crops.csv", "val", max_text=None)]
     if name == "eu test":
         folder = data / "eu-crops"
-        return [(folder / f, t) for f, t in text_rows(HERE / "eval_data" / "eu-crops-test-text.csv")] if folder.is_dir() else []
+        return [(folder / f, t) for f, t in text_rows(TOOLS / "eval_data" / "eu-crops-test-text.csv")] if folder.is_dir() else []
     folder = data / name.split()[0]
     if not (folder / "labels.csv").is_file():
         return []
@@ -121,7 +121,7 @@ def eval_scene_set(recognizer, data: Path, s: SceneSet) -> dict:
     folder = data / s.folder
     truth = read_boxes_csv(folder)
     if s.texts:
-        add_texts(truth, HERE / "eval_data" / s.texts)
+        add_texts(truth, TOOLS / "eval_data" / s.texts)
     files = [(name, t) for name, t in sorted(truth.items()) if name.startswith(s.prefix)]
     plates = found = wide = wide_found = fp = e2e = e2e_ok = 0
     frame_ms = []
@@ -253,7 +253,7 @@ def table(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.suite", description=__doc__.split("\n\n")[0], epilog=__doc__,
+    p = argparse.ArgumentParser(prog="python -m tools.eval.suite", description=__doc__.split("\n\n")[0], epilog=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", type=Path, help="the shared datasets folder")
     p.add_argument("--detector", type=Path, help="detector .tflite (default: the shipped one)")
@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         a.json_out.write_text(json.dumps(result, indent=1) + "\n")
     for card_path in a.update_card:
         card = json.loads(card_path.read_text())
-        card.setdefault("metrics", {})["suite"] = {"command": "python -m tools.evaluate --suite DATA", **result}
+        card.setdefault("metrics", {})["suite"] = {"command": "python -m tools.eval.evaluate --suite DATA", **result}
         card_path.write_text(json.dumps(card, indent=2) + "\n")
     if baseline is not None:
         ok, reasons = shipping_verdict(result, baseline)

@@ -12,8 +12,8 @@ Two stages, both seeded and resumable, with everything under ``--work`` (git-ign
 
 Never trains on ``ro-dashcam/valid`` nor on the held-out negatives. Example::
 
-    nice -n 10 python -m tools.train_detector data --data ../shared/datasets --shards 40
-    nice -n 10 python -m tools.train_detector train --steps 6000 --resume
+    nice -n 10 python -m tools.train.train_detector data --data ../shared/datasets --shards 40
+    nice -n 10 python -m tools.train.train_detector train --steps 6000 --resume
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ import cv2
 import numpy as np
 
 from plategate.vision.detector import STRIDE, letterbox
-from tools.detector_model import INPUT_H, INPUT_W, PATCH, WIDTHS, build_model, make_targets
 from tools.synth import scenes
-from tools.tf_threads import set_threads
+from tools.train.detector_model import INPUT_H, INPUT_W, PATCH, WIDTHS, build_model, make_targets
+from tools.train.tf_threads import set_threads
 
 logger = logging.getLogger(__name__)
 
@@ -316,14 +316,14 @@ def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234,
                          "heads": "heat map (sigmoid), box (dx, dy, log w, log h), corners (8 offsets)"},
         "seed": seed, "weights": str(weights),
         "commands": [
-            "nice -n 10 python -m tools.train_detector data --data DATA --shards 36",
-            "nice -n 10 python -m tools.train_detector data --data DATA --shards 12 --first 100 --mix dashcam=0.75,negative=0.25",
-            "nice -n 10 python -m tools.train_detector data --data DATA --shards 8 --first 200 --mix gate=0.5,street=0.3,negative=0.2",
-            "nice -n 10 python -m tools.train_detector train --steps 3000 --size 192",
-            "nice -n 10 python -m tools.train_detector train --steps 8000 --size 192 --box-weight 2 --resume",
-            *([f"nice -n 10 python -m tools.train_detector train --steps {steps} --size 192 --box-weight 2 --resume"]
+            "nice -n 10 python -m tools.train.train_detector data --data DATA --shards 36",
+            "nice -n 10 python -m tools.train.train_detector data --data DATA --shards 12 --first 100 --mix dashcam=0.75,negative=0.25",
+            "nice -n 10 python -m tools.train.train_detector data --data DATA --shards 8 --first 200 --mix gate=0.5,street=0.3,negative=0.2",
+            "nice -n 10 python -m tools.train.train_detector train --steps 3000 --size 192",
+            "nice -n 10 python -m tools.train.train_detector train --steps 8000 --size 192 --box-weight 2 --resume",
+            *([f"nice -n 10 python -m tools.train.train_detector train --steps {steps} --size 192 --box-weight 2 --resume"]
               if steps and steps > 8000 else []),
-            f"python -m tools.train_detector export --steps {steps or 8000}",
+            f"python -m tools.train.train_detector export --steps {steps or 8000}",
         ],
     }
     (work / "export" / "training.json").write_text(json.dumps(info, indent=2))
@@ -332,7 +332,7 @@ def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234,
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
-    ap = argparse.ArgumentParser(prog="python -m tools.train_detector", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.train.train_detector", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="stage", required=True)
     d = sub.add_parser("data", help="write training patch shards")
     d.add_argument("--data", type=Path, required=True, help="shared datasets folder")

@@ -7,7 +7,7 @@ split and a status per crop; the eu-crops texts read by eye in ``tools/labels`` 
 ``tools.train_reader --extra``, ``tools.evaluate --crops`` and ``tools.quantize
 --calibrate`` read them alike::
 
-    python -m tools.real_crops --data ../shared/datasets --out work/real
+    python -m tools.train.real_crops --data ../shared/datasets --out work/real
 
 Folders written (those whose source is missing are skipped with a note):
 
@@ -34,8 +34,8 @@ from plategate.errors import PlategateError
 
 logger = logging.getLogger(__name__)
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_FIXES = HERE / "labels" / "scene-crops-train-fixes.csv"
+TOOLS = Path(__file__).resolve().parents[1]
+DEFAULT_FIXES = TOOLS / "labels" / "scene-crops-train-fixes.csv"
 #: statuses of scene-crops whose text is scored and trained on
 READ_STATUSES = ("ok", "unsure")
 #: the reader emits at most this many characters
@@ -149,15 +149,15 @@ def plan(data: Path, fixes_path: Path | None) -> dict[str, tuple[Path, list[tupl
         jobs["scene-val"] = (scene / "images", scene_rows(scene / "crops.csv", "val", max_text=None))
     eu = data / "eu-crops"
     if eu.is_dir():
-        for name, csv_path in (("eu-hand", HERE / "labels" / "eu-crops-text.csv"),
-                               ("eu-test", HERE / "eval_data" / "eu-crops-test-text.csv"),
-                               ("eu-calib", HERE / "eval_data" / "eu-crops-calib-text.csv")):
+        for name, csv_path in (("eu-hand", TOOLS / "labels" / "eu-crops-text.csv"),
+                               ("eu-test", TOOLS / "eval_data" / "eu-crops-test-text.csv"),
+                               ("eu-calib", TOOLS / "eval_data" / "eu-crops-calib-text.csv")):
             jobs[name] = (eu, text_rows(csv_path))
     return jobs
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.real_crops", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m tools.train.real_crops", description=__doc__.split("\n\n")[0],
                                 epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="shared datasets folder")
     p.add_argument("--out", type=Path, default=Path("work/real"), help="where the folders go (default: %(default)s)")
