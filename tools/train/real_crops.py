@@ -48,7 +48,7 @@ class LabelError(PlategateError):
 
 @dataclass(frozen=True)
 class Fix:
-    """A correction of one scene-crops training label: a new text, or ``drop``."""
+    """A correction of one scene-crops training label: a new text, or dropped."""
 
     file: str
     text: str
@@ -61,7 +61,8 @@ def clean_text(text: str) -> str:
 
 
 def load_fixes(path: Path) -> dict[str, Fix]:
-    """Read a corrections CSV ``file,text,action`` (action ``fix`` or ``drop``).
+    """Read a corrections CSV ``file,text,action``: ``fix`` (the crop shows *text*), ``drop``
+    (unreadable or not a registration) or ``keep`` (checked again, the label is right).
 
     Raises:
         LabelError: a column is missing or an action is unknown (the row is named).
@@ -74,8 +75,10 @@ def load_fixes(path: Path) -> dict[str, Fix]:
             raise LabelError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
         for line, row in enumerate(reader, 2):
             action = row["action"].strip()
-            if action not in ("fix", "drop"):
-                raise LabelError(f"{path}:{line}: action must be fix or drop, got {action!r}")
+            if action not in ("fix", "drop", "keep"):
+                raise LabelError(f"{path}:{line}: action must be fix, drop or keep, got {action!r}")
+            if action == "keep":
+                continue
             text = clean_text(row["text"])
             if action == "fix" and not text:
                 raise LabelError(f"{path}:{line}: a fix needs a text")

@@ -31,6 +31,7 @@ import numpy as np
 
 from plategate.vision.detector import STRIDE, letterbox
 from tools.synth import scenes
+from tools.synth.swap import swap_plates
 from tools.train.detector_model import INPUT_H, INPUT_W, PATCH, WIDTHS, build_model, make_targets
 from tools.train.tf_threads import set_threads
 
@@ -86,9 +87,12 @@ def _sample(kind: str, rng: np.random.Generator, ctx: dict) -> dict:
         sc = scenes.compose_street_scene(rng, ctx["source"], ctx["bgs"])
         return _patch(cv2.cvtColor(sc.image, cv2.COLOR_BGR2GRAY), sc.boxes, sc.corners, np.ones(len(sc.boxes), bool), rng,
                       float(np.exp(rng.uniform(np.log(0.7), np.log(1.6)))))
-    if kind in REAL_SCENES:
-        name, bxs = ctx[kind][rng.integers(len(ctx[kind]))]
-        img = cv2.imread(str(ctx["dirs"][kind] / name), cv2.IMREAD_COLOR)
+    if kind in REAL_SCENES or kind == "swap":
+        source = kind if kind != "swap" else SWAP_SOURCES[int(rng.integers(len(SWAP_SOURCES)))]
+        name, bxs = ctx[source][rng.integers(len(ctx[source]))]
+        img = cv2.imread(str(ctx["dirs"][source] / name), cv2.IMREAD_COLOR)
+        if kind == "swap":
+            img = swap_plates(img, np.array(bxs, np.float32), rng, ctx["data_dir"])
         if rng.random() < 0.5:
             img = scenes.photometric(img, rng, night=bool(rng.random() < 0.3))
         b = np.array(bxs, np.float32).reshape(-1, 4)
@@ -108,6 +112,8 @@ def _sample(kind: str, rng: np.random.Generator, ctx: dict) -> dict:
 #: openlpr-scenes boxes only one plate per photo, so its other plates count as background: it is
 #: given a smaller share than the fully boxed sets.
 REAL_SCENES = {"dashcam": "ro-dashcam/train", "openimages": "openimages-plates/train", "openlpr": "openlpr-scenes/train"}
+#: the real photos whose boxed plates the "swap" kind paints over with rendered ones (tools.synth.swap)
+SWAP_SOURCES = ("openimages", "openlpr")
 KIND_WEIGHTS = {"gate": 0.35, "street": 0.2, "dashcam": 0.3, "negative": 0.15}
 
 
@@ -119,8 +125,9 @@ def build_shards(data_dir: Path, work: Path, shards: int, seed: int, kinds_weigh
     train_negs, _held = scenes.split_negatives(data_dir / "negatives")
     weights = kinds_weights or KIND_WEIGHTS
     ctx = {"source": scenes.PlateSource(data_dir), "bgs": scenes.Backgrounds(train_negs), "negs": train_negs, "dirs": {}}
+    ctx["data_dir"] = data_dir
     for kind, rel in REAL_SCENES.items():
-        if weights.get(kind, 0) > 0:
+        if weights.get(kind, 0) > 0 or (weights.get("swap", 0) > 0 and kind in SWAP_SOURCES):
             folder = data_dir / rel
             ctx["dirs"][kind] = folder
             ctx[kind] = sorted(_read_boxes(folder).items())
@@ -338,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--data", type=Path, required=True, help="shared datasets folder")
     d.add_argument("--shards", type=int, default=40, help=f"number of shards of {SHARD_SIZE} patches")
     d.add_argument("--first", type=int, default=0, help="index of the first shard (another mix goes to another range)")
-    d.add_argument("--mix", default="", help="sample mix over gate, street, negative and the real scene kinds " + ", ".join(REAL_SCENES) + ", e.g. openimages=0.5,negative=0.5 (default: " + ",".join(f"{k}={v}" for k, v in KIND_WEIGHTS.items()) + ")")
+    d.add_argument("--mix", default="", help="sample mix over gate, street, negative, swap (real photos with rendered plates painted over theirs) "
+                        "and the real scene kinds " + ", ".join(REAL_SCENES) + ", e.g. openimages=0.5,negative=0.5 (default: " + ",".join(f"{k}={v}" for k, v in KIND_WEIGHTS.items()) + ")")
     t = sub.add_parser("train", help="train on the shards")
     t.add_argument("--steps", type=int, default=6000)
     t.add_argument("--batch", type=int, default=16)
@@ -358,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.stage == "data":
         mix = {k: float(v) for k, v in (kv.split("=") for kv in args.mix.split(",") if kv)} or None
-        kinds = {*KIND_WEIGHTS, *REAL_SCENES}
+        kinds = {*KIND_WEIGHTS, *REAL_SCENES, "swap"}
         if mix and not set(mix) <= kinds:
             ap.error(f"--mix: kinds are {', '.join(sorted(kinds))}")
         build_shards(args.data, args.work, args.shards, args.seed, mix, args.first)
