@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from . import __version__
+from .access.filesync import edit_note
 from .errors import ControlError
 from .gatekeeper import MANUAL_OPEN, RELAY_TEST, REMOTE_COMMAND, encode_jpeg, public_event
 from .parts import DaemonParts
@@ -93,24 +94,31 @@ def control_handlers(service: DaemonParts) -> dict[str, Callable[[dict], object]
         return found
 
     def allowlist_list(_args: dict) -> dict:
-        return {**service.store.state(), "entries": [e.to_dict() for e in service.store.entries()]}
+        sources = service.store.sources()
+        return {**service.store.state(),
+                "entries": [dict(e.to_dict(), source=sources.get(e.plate)) for e in service.store.entries()]}
 
     def allowlist_add(args: dict) -> dict:
         service.store.add(_entry_from_args(args))
-        return service.store.state()
+        return {**service.store.state(), "note": edit_note(service.cfg, None)}
 
     def allowlist_remove(args: dict) -> dict:
-        return {"removed": service.store.remove(str(args.get("plate", "")))}
+        from .types import normalise_plate
+
+        plate = normalise_plate(str(args.get("plate", "")))
+        before = service.store.source_of(plate)
+        removed = service.store.remove(plate)
+        return {"removed": removed, "note": edit_note(service.cfg, before, removing=True) if removed else None}
 
     def allowlist_import(args: dict) -> dict:
         from .access.entry import entry_from_dict
 
         entries = [entry_from_dict(e) for e in args.get("entries") or []]
         if args.get("replace", True):
-            service.store.replace_all(entries, origin="platectl")
+            service.store.replace_all(entries, origin="local")
         else:
-            service.store.apply_delta(entries, [], origin="platectl")
-        return service.store.state()
+            service.store.apply_delta(entries, [], origin="local")
+        return {**service.store.state(), "note": edit_note(service.cfg, None)}
 
     def reload(_args: dict) -> dict:
         service.request_reload()

@@ -208,17 +208,9 @@ class Service:
             self.control = None
 
     def _import_allowlist_file(self) -> None:
-        path = self.cfg.access.allowlist_file
-        if path is None:
-            return
-        if self.cfg.mqtt.enabled and self.cfg.mqtt.site_public_keys:
-            logger.warning("access.allowlist_file %s ignored: the list comes from the site over signed MQTT sync", path)
-            return
-        try:
-            n = self.store.import_csv(path) if path.suffix.lower() != ".json" else self.store.import_json(path)
-            logger.info("allowlist file %s loaded: %d entries", path, n)
-        except PlategateError as exc:
-            logger.error("allowlist file not loaded, keeping the stored list: %s", exc)
+        from .access.filesync import load_allowlist_file
+
+        load_allowlist_file(self.store, self.cfg)
 
     # -- callbacks ------------------------------------------------------------
     def _say(self, line: str) -> None:
@@ -389,7 +381,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="plategated", description="plategate ANPR gate controller daemon")
     parser.add_argument("-c", "--config", type=Path, help="TOML config file (default: the embedded defaults)")
     parser.add_argument("--check-config", nargs="?", const=True, default=None, metavar="FILE",
-                        help="validate the config (FILE, or the --config file) and exit without starting")
+                        help="check the config (FILE, or the --config file) and what starting needs (pins, keys, "
+                             "models, files, writable paths) without touching hardware; exit 2 on a problem")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.add_argument("--print-events", action="store_true",
                         help="print each decision and relay action on stdout (the demo uses this)")
@@ -412,7 +405,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plategated: {exc}", file=sys.stderr)
         return 2
     if args.check_config is not None:
-        print(f"{args.config or '<defaults>'}: configuration is valid")
+        from .preflight import preflight, warnings
+
+        logging.getLogger().setLevel(args.log_level or "WARNING")
+        for line in warnings(cfg):
+            print(f"plategated: warning: {line}", file=sys.stderr)
+        problems = preflight(cfg)
+        if problems:
+            print(f"plategated: {args.config or '<defaults>'}: cannot start:\n  " + "\n  ".join(problems), file=sys.stderr)
+            return 2
+        print(f"{args.config or '<defaults>'}: configuration is valid (schema, pins, keys, models, files, paths)")
         return 0
     logging.getLogger().setLevel(args.log_level or cfg.log_level)
     if args.relay_off:
