@@ -133,14 +133,20 @@ class GateKeeper:
                 self.gate.open(reason, plate)
             else:
                 action()
-            now = time.time()
-            event = {"id": new_event_id(now), "ts": now, "time": iso_utc(now), "plate": plate, "confidence": None,
-                     "candidates": [], "decision": DecisionKind.GRANTED.value, "reason": reason, "matched": None,
-                     "label": None, "allowlist_version": getattr(getattr(self.policy, "store", None), "version", None),
-                     "latency_ms": None, "opened": True,
-                     "extra": {"requested_by": requested_by, "note": note or None}}
+            event = request_event(reason, requested_by, note, plate,
+                                  getattr(getattr(self.policy, "store", None), "version", None))
             logger.warning("gate opened on request: %s by %s%s", reason, requested_by, f" ({note})" if note else "")
         return self._store(event, None, None)
+
+
+def request_event(reason: str, requested_by: str, note: str = "", plate: str | None = None,
+                  allowlist_version: int | None = None) -> dict:
+    """The journal row of an opening nobody's read asked for (see :meth:`GateKeeper.open_on_request`)."""
+    now = time.time()
+    return {"id": new_event_id(now), "ts": now, "time": iso_utc(now), "plate": plate or None, "confidence": None,
+            "candidates": [], "decision": DecisionKind.GRANTED.value, "reason": reason, "matched": None,
+            "label": None, "allowlist_version": allowlist_version, "latency_ms": None, "opened": True,
+            "extra": {"requested_by": requested_by, "note": note or None}}
 
 
 PUBLIC_KEYS = ("id", "time", "plate", "confidence", "candidates", "decision", "reason", "matched", "label",

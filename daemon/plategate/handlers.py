@@ -35,6 +35,7 @@ def status(service: DaemonParts) -> dict:
         "pipeline": {**vars(service.stats), "decisions": service.keeper.decisions, "alive": service.alive(),
                      "queue": service.frames.qsize()},
         "gate": service.gate.status,
+        "pin_factory": pin_factory_name(service),
         "inputs": {name: dev.is_active for name, dev in service.inputs.items()},
         "allowlist": {"version": store.version, "count": store.count(), "hash": store.content_hash()},
         "mqtt": {"enabled": True, **bridge.health()} if bridge is not None else {"enabled": False},
@@ -156,14 +157,11 @@ def control_streams(service: DaemonParts) -> dict[str, Callable[[dict], Iterator
 
 
 def pin_factory_name(service: DaemonParts) -> str:
-    """What drives the relay: the gpiozero pin factory (``mock (nothing is wired)`` for
-    MockFactory), or the relay type for a serial board or none."""
+    """The gpiozero pin factory behind the relay and inputs: ``mock (nothing is wired)`` for
+    gpiozero's MockFactory."""
     from .gate.pins import describe_factory
 
-    device = getattr(service.relay, "device", None)
-    if device is None:
-        return service.cfg.gate.relay.type
-    return describe_factory(device.pin_factory)
+    return describe_factory(service.pin_factory)
 
 
 def command_handler(service: DaemonParts) -> Callable[[str, dict, dict], dict]:

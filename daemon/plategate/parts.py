@@ -38,6 +38,7 @@ class DaemonParts(Protocol):
     gate: GateController
     relay: Relay
     inputs: dict[str, VehicleInput]
+    pin_factory: object  # the gpiozero pin factory
     journal: Journal
     capture: CaptureLoop
 
