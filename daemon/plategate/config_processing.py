@@ -57,7 +57,10 @@ class RecognitionConfig(Section):
 class AccessConfig(Section):
     """Access policy and the local allowlist."""
 
-    allowlist_file: PathStr | None = Field(None, description="CSV plate,label[,kind] loaded at start and on SIGHUP")
+    allowlist_file: PathStr | None = Field(None, description=(
+        "CSV plate,label[,kind] (or JSON) read at start and on reload: its entries are the list's `file` entries, "
+        "added, changed and removed as the file is; local edits (platectl) are kept as `local` entries and win "
+        "for their plate. Ignored while signed site sync is on (see allowlist-sync.md)"))
     database: PathStr | None = Field(None, description="SQLite allowlist store; default <state_dir>/access.db")
     timezone: str = "UTC"
     min_confidence: Fraction = Field(0.6, description="reads below this are decided 'unknown'")

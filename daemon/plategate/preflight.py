@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +28,18 @@ def preflight(cfg: PlategateConfig, load_models: bool = True) -> list[str]:
         problems += check(cfg)
     problems += _models(cfg, load_models)
     return problems
+
+
+def report(cfg: PlategateConfig, source: str) -> int:
+    """``plategated --check-config``: print warnings and problems; 0 when it can start, else 2."""
+    for line in warnings(cfg):
+        print(f"plategated: warning: {line}", file=sys.stderr)
+    problems = preflight(cfg)
+    if problems:
+        print(f"plategated: {source}: cannot start:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 2
+    print(f"{source}: configuration is valid (schema, pins, keys, models, files, paths)")
+    return 0
 
 
 def _pins(cfg: PlategateConfig) -> list[str]:

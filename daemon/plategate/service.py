@@ -14,7 +14,6 @@ saying what is still missing (the daemon guards the gate meanwhile and keeps ret
 
 from __future__ import annotations
 
-import argparse
 import logging
 import queue
 import signal
@@ -24,8 +23,11 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .access.filesync import load_allowlist_file
 from .camera import CameraSupervisor, create_supervised_camera
 from .config import PlategateConfig, load_config
+from .console import ConsolePrinter
+from .daemon_args import parse_args, relay_off
 from .errors import PlategateError
 from .forwarding import EventForwarder
 from .gate import GateController, create_inputs, create_relay, make_pin_factory
@@ -77,7 +79,7 @@ class Service:
         self.pin_factory = pin_factory
         self.recognizer = recognizer
         self.notifier = notifier or Notifier()
-        self.printer = printer
+        self.console = ConsolePrinter(printer) if printer is not None else None
         self.heartbeats = Heartbeats()
         self.stats = PipelineStats()
         self.started_at = time.monotonic()
@@ -111,7 +113,7 @@ class Service:
         self.lock.acquire()
         self.journal = Journal(cfg.journal_db(), cfg.snapshot_dir(), cfg.journal)
         self.store = AllowlistStore(cfg.access_db())
-        self._import_allowlist_file()
+        load_allowlist_file(self.store, self.cfg)
         self.policy = AccessPolicy(self.store, cfg.access)
         if self.pin_factory is None:
             self.pin_factory = make_pin_factory(cfg.gate.pin_factory)
@@ -125,8 +127,8 @@ class Service:
         self.bridge = self._build_bridge(cfg)
         self.forwarder.set_publisher(self.bridge.publish_event if self.bridge else None)
         self.keeper = GateKeeper(self.policy, self.gate, self.journal, self.forwarder)
-        if self.printer is not None:
-            self.keeper.add_listener(self._print_event)
+        if self.console is not None:
+            self.keeper.add_listener(self.console.event)
         self.frames: queue.Queue = queue.Queue(maxsize=cfg.recognition.queue_size)
         self.capture = CaptureLoop(self.camera, cfg.motion, self.frames, self.heartbeats, self.stats,
                                    on_end=self._source_ended.set)
@@ -207,22 +209,14 @@ class Service:
                          self.cfg.control.socket, exc)
             self.control = None
 
-    def _import_allowlist_file(self) -> None:
-        from .access.filesync import load_allowlist_file
-
-        load_allowlist_file(self.store, self.cfg)
-
     # -- callbacks ------------------------------------------------------------
-    def _say(self, line: str) -> None:
-        if self.printer is not None:
-            self.printer(line)
-
     def _relay_changed(self, state: str) -> None:
-        self._say(f"{time.strftime('%H:%M:%S')}  relay {state.upper()}")
+        if self.console is not None:
+            self.console.relay_changed(state)
 
     def _gate_action(self, action: str, detail: dict) -> None:
-        if action == "open":
-            self._say(f"{time.strftime('%H:%M:%S')}  gate OPEN ({detail.get('reason')}, {detail.get('plate')})")
+        if self.console is not None:
+            self.console.gate_action(action, detail)
 
     def _input_changed(self, name: str, present: bool) -> None:
         self.gate.set_presence(name, present)
@@ -231,14 +225,6 @@ class Service:
         section = getattr(self.cfg.gate, name)
         if present and section.triggers_capture:
             self.capture.request_trigger(name)
-
-    def _print_event(self, event: dict) -> None:
-        if event.get("type") == "no_plate":
-            self._say(f"{time.strftime('%H:%M:%S')}  burst {event['burst']}: no plate read")
-            return
-        label = f" [{event['label']}]" if event.get("label") else ""
-        self._say(f"{time.strftime('%H:%M:%S')}  {event['plate']:<10} conf {event['confidence']:.2f}  "
-                  f"{event['decision'].upper():<8} {event['reason']}{label}  {event['latency_ms']:.0f} ms")
 
     # -- running --------------------------------------------------------------
     def alive(self) -> bool:
@@ -332,7 +318,7 @@ class Service:
                 logger.error("reload refused, keeping the running config: %s", exc)
             else:
                 report = apply_reload(self, new, self.log_level_fixed)
-        self._import_allowlist_file()
+        load_allowlist_file(self.store, self.cfg)
         self.last_reload = report.as_dict()
         (logger.warning if report.refused else logger.info)("%s", report.summary())
         self.notifier.ready(self.status_line())
@@ -369,29 +355,6 @@ class Service:
         logger.info("stopped")
 
 
-def relay_off(cfg: PlategateConfig) -> int:
-    """De-energise the relay and exit (systemd ExecStopPost, after any kind of exit)."""
-    relay = create_relay(cfg.gate.relay, make_pin_factory(cfg.gate.pin_factory))
-    relay.close()
-    print("relay de-energised")
-    return 0
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="plategated", description="plategate ANPR gate controller daemon")
-    parser.add_argument("-c", "--config", type=Path, help="TOML config file (default: the embedded defaults)")
-    parser.add_argument("--check-config", nargs="?", const=True, default=None, metavar="FILE",
-                        help="check the config (FILE, or the --config file) and what starting needs (pins, keys, "
-                             "models, files, writable paths) without touching hardware; exit 2 on a problem")
-    parser.add_argument("--duration", type=float, help="stop after this many seconds")
-    parser.add_argument("--print-events", action="store_true",
-                        help="print each decision and relay action on stdout (the demo uses this)")
-    parser.add_argument("--relay-off", action="store_true", help="de-energise the relay and exit")
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="override log_level")
-    parser.add_argument("--version", action="version", version=f"plategated {__version__}")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``plategated``; returns the process exit code."""
     args = parse_args(argv)
@@ -405,17 +368,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plategated: {exc}", file=sys.stderr)
         return 2
     if args.check_config is not None:
-        from .preflight import preflight, warnings
+        from .preflight import report
 
         logging.getLogger().setLevel(args.log_level or "WARNING")
-        for line in warnings(cfg):
-            print(f"plategated: warning: {line}", file=sys.stderr)
-        problems = preflight(cfg)
-        if problems:
-            print(f"plategated: {args.config or '<defaults>'}: cannot start:\n  " + "\n  ".join(problems), file=sys.stderr)
-            return 2
-        print(f"{args.config or '<defaults>'}: configuration is valid (schema, pins, keys, models, files, paths)")
-        return 0
+        return report(cfg, str(args.config or "<defaults>"))
     logging.getLogger().setLevel(args.log_level or cfg.log_level)
     if args.relay_off:
         try:
