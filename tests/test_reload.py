@@ -165,3 +165,44 @@ def test_a_new_key_that_does_not_parse_still_revokes_the_removed_one(root, mosqu
         assert "revoked" in caplog.text
     finally:
         service.stop()
+
+
+@pytest.mark.mosquitto
+def test_reload_turns_mqtt_on_moves_it_to_another_broker_and_turns_it_off(root, tmp_path, mosquitto):
+    from gpiozero.pins.mock import MockFactory
+
+    from plategate.config import load_config
+    from plategate.service import Service
+    from tests.brokers import Mosquitto
+
+    host, port = mosquitto
+    frames = write_frames(root / "frames", moving=False)
+    cfg = root / "p.toml"
+    cfg.write_text(daemon_config(root, frames))
+    service = Service(load_config(cfg), cfg, pin_factory=MockFactory(), ready_wait_s=5)
+    service.start()
+    second = Mosquitto(tmp_path / "second")
+    second.start()
+    rec1 = Recorder(host, port, [f"{BASE}/status"])
+    rec2 = Recorder(second.host, second.port, [f"{BASE}/event"])
+    try:
+        assert service.bridge is None
+        cfg.write_text(daemon_config(root, frames, mqtt_body(port, [])))
+        assert service.reload().applied == ["mqtt"]
+        assert service.bridge is not None and service.bridge.wait_connected(10)
+        assert rec1.wait_for(lambda m: any(s["state"] == "online" for s in rec1.json_on(f"{BASE}/status")), 10)
+        # another broker: the daemon reconnects there, and its events follow
+        cfg.write_text(daemon_config(root, frames, mqtt_body(second.port, [])))
+        assert service.reload().applied == ["mqtt"]
+        assert service.bridge.wait_connected(10) and service.cfg.mqtt.port == second.port
+        assert rec1.wait_for(lambda m: rec1.json_on(f"{BASE}/status")[-1]["state"] == "offline", 10)
+        event = service.keeper.open_on_request("manual_open", "test", "moved broker")
+        assert rec2.wait_for(lambda m: any(e["id"] == event["id"] for e in rec2.json_on(f"{BASE}/event")), 10)
+        cfg.write_text(daemon_config(root, frames))
+        assert service.reload().applied == ["mqtt"] and service.bridge is None
+        assert not service.forwarder.active
+    finally:
+        service.stop()
+        rec1.close()
+        rec2.close()
+        second.stop()

@@ -42,7 +42,9 @@ class EventForwarder:
         self.journal = journal
         self.public_view = public_view
         self._publish = publish
-        self._lock = threading.Lock()
+        #: held while an event is journaled and handed over, and during a refill, so that a
+        #: refill never hands over an event its decision thread is handing over at the moment
+        self.lock = threading.RLock()
         self._failing = False
         self.handed = 0
         self.refilled = 0
@@ -65,7 +67,8 @@ class EventForwarder:
         if publish is None:
             return False
         try:
-            publish(self.public_view(event), snapshot)
+            with self.lock:
+                publish(self.public_view(event), snapshot)
         except PlategateError as exc:
             self._failed(exc)
             return False
@@ -92,7 +95,7 @@ class EventForwarder:
         """
         if self._publish is None:
             return 0
-        with self._lock:
+        with self.lock:
             try:
                 self.journal.flush()
                 rows = self.journal.unqueued(limit)

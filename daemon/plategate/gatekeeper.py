@@ -110,11 +110,13 @@ class GateKeeper:
     def _store(self, event: dict, crop: np.ndarray | None, frame: np.ndarray | None) -> dict:
         forwarder = self.forwarder
         if forwarder is not None and forwarder.active:
-            event["outbox"] = 0
-        stored = self.journal.record(event, crop, frame)
+            with forwarder.lock:  # a refill must not hand this event over at the same time
+                event["outbox"] = 0
+                stored = self.journal.record(event, crop, frame)
+                forwarder.forward(stored, encode_jpeg(crop))
+        else:
+            stored = self.journal.record(event, crop, frame)
         self.last_event = stored
-        if forwarder is not None and forwarder.active:
-            forwarder.forward(stored, encode_jpeg(crop))
         self._notify({"type": "decision", **public_event(stored)})
         return stored
 
