@@ -180,11 +180,11 @@ class Service:
             self.forwarder.refill()
 
     def _wait_for_camera(self) -> None:
-        deadline = time.monotonic() + self.ready_wait_s
-        while not (self.camera.healthy or self.camera.ended) and time.monotonic() < deadline:
-            if self._stop.wait(0.05):
-                return
-        if self.camera.healthy or self.camera.ended:
+        def ping() -> None:  # a long wait must not look like a hang
+            if self.alive():
+                self.notifier.watchdog()
+
+        if self.camera.wait_up(self.ready_wait_s, self._stop, ping, self.notifier.watchdog_interval_s):
             self.ready_note = None
             return
         error = self.camera.camera.last_error or "no frame yet"
