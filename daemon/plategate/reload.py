@@ -8,8 +8,9 @@ Every section of the new file is either applied whole or refused whole:
   (:data:`plategate.mqtt.bridge.LIVE_SETTINGS`), anything else by reconnecting with a new
   MQTT bridge (turning MQTT on or off included);
 * refused, with an ERROR line and a note in STATUS and ``platectl status``: a change of
-  ``state_dir``, ``site_id``, ``gate_id``, ``camera``, ``gate``, ``control`` or the other
-  ``recognition`` keys (models, threads...), which need a restart. The daemon keeps running
+  ``state_dir``, ``site_id``, ``gate_id``, ``camera``, ``gate``, ``control`` (and any other
+  top-level key without a live path) or of the other ``recognition`` keys (models,
+  threads...), which need a restart. The daemon keeps running
   with the old values of those sections.
 
 Revocation never waits: a site key that is no longer listed stops being trusted by this
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RESTART_KEYS = ("state_dir", "site_id", "gate_id", "camera", "gate", "control")
+#: top-level keys a reload applies; a change of any other needs a restart
+LIVE_KEYS = frozenset({"recognition", "access", "motion", "journal", "log_level", "mqtt"})
 LIVE_RECOGNITION = frozenset({"vote_confidence", "roi"})
 
 
@@ -70,8 +72,8 @@ def apply_reload(daemon, new: PlategateConfig, log_level_fixed: bool = False) ->
     old: PlategateConfig = daemon.cfg
     logger.debug("reload: changed in the file: %s", ", ".join(changed_keys(old, new)) or "nothing")
     updates: dict = {}
-    for key in RESTART_KEYS:
-        if getattr(old, key) != getattr(new, key):
+    for key in changed_keys(old, new):
+        if key not in LIVE_KEYS:  # state_dir, site_id, gate_id, camera, gate, control, ...
             report.refused.append(key)
             report.errors.append(f"{key}: changed; needs a restart of plategated")
     rec_changed = {k for k in type(old.recognition).model_fields
