@@ -23,6 +23,7 @@ import csv
 import json
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def _sample(kind: str, rng: np.random.Generator, ctx: dict) -> dict:
         return _patch(cv2.cvtColor(sc.image, cv2.COLOR_BGR2GRAY), sc.boxes, sc.corners, np.ones(len(sc.boxes), bool), rng,
                       float(np.exp(rng.uniform(np.log(0.7), np.log(1.6)))))
     if kind in REAL_SCENES or kind == "swap":
-        source = kind if kind != "swap" else SWAP_SOURCES[int(rng.integers(len(SWAP_SOURCES)))]
+        source = kind if kind != "swap" else ctx["swap_sources"][int(rng.integers(len(ctx["swap_sources"])))]
         name, bxs = ctx[source][rng.integers(len(ctx[source]))]
         img = cv2.imread(str(ctx["dirs"][source] / name), cv2.IMREAD_COLOR)
         if kind == "swap":
@@ -127,10 +128,13 @@ def build_shards(data_dir: Path, work: Path, shards: int, seed: int, kinds_weigh
     ctx = {"source": scenes.PlateSource(data_dir), "bgs": scenes.Backgrounds(train_negs), "negs": train_negs, "dirs": {}}
     ctx["data_dir"] = data_dir
     for kind, rel in REAL_SCENES.items():
-        if weights.get(kind, 0) > 0 or (weights.get("swap", 0) > 0 and kind in SWAP_SOURCES):
-            folder = data_dir / rel
+        folder = data_dir / rel
+        if weights.get(kind, 0) > 0 or (weights.get("swap", 0) > 0 and kind in SWAP_SOURCES and folder.is_dir()):
             ctx["dirs"][kind] = folder
             ctx[kind] = sorted(_read_boxes(folder).items())
+    ctx["swap_sources"] = [k for k in SWAP_SOURCES if k in ctx]
+    if weights.get("swap", 0) > 0 and not ctx["swap_sources"]:
+        raise FileNotFoundError(f"the swap kind needs {' or '.join(REAL_SCENES[k] for k in SWAP_SOURCES)} in {data_dir}")
     kinds, probs = list(weights), np.array(list(weights.values()), np.float64)
     for k in range(first, first + shards):
         path = out / f"shard_{k:04d}.npz"
@@ -314,27 +318,45 @@ def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234,
     model = load_inference_model(calibrated)
     out = work / "export" / "savedmodel"
     model.export(str(out), format="tf_saved_model", verbose=False)
+    kinds = sorted(set().union(*(set(c.get("mix") or KIND_WEIGHTS) for c in _commands(work) if c["stage"] == "data")))
+    real = [f"{REAL_SCENES[k]} (boxes)" for k in REAL_SCENES if k in kinds]
+    if "swap" in kinds:
+        real.append(f"{' and '.join(REAL_SCENES[k] for k in SWAP_SOURCES)} with rendered plates painted over boxed ones "
+                    "(tools.synth.swap)")
+    if {"gate", "street"} & set(kinds):
+        real.append("eu-crops (pasted into synthetic scenes)")
     info = {
         "data": {"synthetic": "tools.synth.scenes gate + street scenes (plates from tools.synth.plates and eu-crops, "
                               "backgrounds from the training part of negatives)",
-                 "real": ["ro-dashcam/train", "eu-crops (pasted)", "negatives (training part: crc32(name) % 6 != 0)"],
-                 "never_trained_on": ["ro-dashcam/valid", "negatives held-out part (crc32(name) % 6 == 0)"]},
+                 "real": [*real, "negatives (training part: crc32(name) % 6 != 0)"],
+                 "kinds": kinds,
+                 "never_trained_on": ["ro-dashcam/valid", "openimages-plates/val", "openlpr-scenes/val",
+                                      "negatives held-out part (crc32(name) % 6 == 0)"]},
         "architecture": {"input": [1, INPUT_H, INPUT_W, 1], "widths": list(WIDTHS), "stride": STRIDE,
                          "heads": "heat map (sigmoid), box (dx, dy, log w, log h), corners (8 offsets)"},
         "seed": seed, "weights": str(weights),
-        "commands": [
-            "nice -n 10 python -m tools.train.train_detector data --data DATA --shards 36",
-            "nice -n 10 python -m tools.train.train_detector data --data DATA --shards 12 --first 100 --mix dashcam=0.75,negative=0.25",
-            "nice -n 10 python -m tools.train.train_detector data --data DATA --shards 8 --first 200 --mix gate=0.5,street=0.3,negative=0.2",
-            "nice -n 10 python -m tools.train.train_detector train --steps 3000 --size 192",
-            "nice -n 10 python -m tools.train.train_detector train --steps 8000 --size 192 --box-weight 2 --resume",
-            *([f"nice -n 10 python -m tools.train.train_detector train --steps {steps} --size 192 --box-weight 2 --resume"]
-              if steps and steps > 8000 else []),
-            f"python -m tools.train.train_detector export --steps {steps or 8000}",
-        ],
+        "commands": [c["command"] for c in _commands(work)] + [
+            f"python -m tools.train.train_detector export --work {work} --steps {steps}" if steps else
+            f"python -m tools.train.train_detector export --work {work}"],
     }
     (work / "export" / "training.json").write_text(json.dumps(info, indent=2))
     return out
+
+
+def _commands(work: Path) -> list[dict]:
+    """The data and train commands run in *work* (``WORK/commands.json``), oldest first."""
+    path = work / "commands.json"
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
+def _record(work: Path, stage: str, argv: list[str], mix: dict | None = None) -> None:
+    """Append a data or train command to ``WORK/commands.json`` (once; a resumed run is not a new command)."""
+    work.mkdir(parents=True, exist_ok=True)
+    command = "nice -n 10 python -m tools.train.train_detector " + " ".join(argv)
+    done = _commands(work)
+    if all(c["command"] != command for c in done):
+        done.append({"stage": stage, "command": command, "mix": mix})
+        (work / "commands.json").write_text(json.dumps(done, indent=1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -369,10 +391,12 @@ def main(argv: list[str] | None = None) -> int:
         kinds = {*KIND_WEIGHTS, *REAL_SCENES, "swap"}
         if mix and not set(mix) <= kinds:
             ap.error(f"--mix: kinds are {', '.join(sorted(kinds))}")
+        _record(args.work, "data", [a for a in (argv if argv is not None else sys.argv[1:])], mix)
         build_shards(args.data, args.work, args.shards, args.seed, mix, args.first)
     elif args.stage == "export":
         logger.info("exported %s", export_savedmodel(args.work, args.weights, args.seed, args.steps, args.data_work))
     else:
+        _record(args.work, "train", [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume"])
         path = train(args.work, args.steps, args.batch, args.lr, args.seed, args.resume, args.ckpt_every, args.size, args.box_weight)
         logger.info("exported %s", path)
     return 0
