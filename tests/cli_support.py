@@ -90,7 +90,7 @@ def add_events(journal: Journal, plates: list[tuple[str, str]], start: float | N
 
 def without_user(args: dict) -> dict:
     """The entry fields of an allowlist_add request (the daemon's audit arguments removed)."""
-    return {k: v for k, v in args.items() if k not in ("user", "source")}
+    return {k: v for k, v in args.items() if k not in ("user", "source", "_peer")}
 
 
 class FakeDaemon:

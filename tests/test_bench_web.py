@@ -1,4 +1,4 @@
-"""tools/bench_web runs a daemon and plategate-web and prints its figures."""
+"""tools.eval.bench_web runs a daemon and plategate-web and prints its figures."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("flask", reason="the web extra is not installed")
 pytest.importorskip("plategate.vision.recognizer")
 
-from tools import bench_web  # noqa: E402
+from tools.eval import bench_web  # noqa: E402
 
 
 def test_bench_web_prints_figures(capsys):

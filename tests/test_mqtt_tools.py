@@ -99,7 +99,7 @@ def test_publish_and_command_round_trip(tmp_path, mosquitto, capsys):
     cfg = make_config(tmp_path, port, key)
     store = AllowlistStore(cfg.access_db())
     bridge = MqttBridge(cfg, store)
-    bridge.set_command_handler(lambda name, args: {"handled": name, "args": args})
+    bridge.set_command_handler(lambda name, args, origin: {"handled": name, "args": args})
     bridge.start()
     try:
         assert bridge.wait_connected(10)

@@ -257,14 +257,17 @@ def test_console_end_to_end(gate, browser):
     driver.find_element("id", "pulse").click()
     wait_for(lambda: "Relay pulsed for 200 ms" in driver.find_element("tag name", "body").text, what="the pulse")
     assert "relay test" in driver.find_element("id", "opens").text
+    # Both are events in the journal (published like decisions), requested by the user.
+    openings = gate["service"].journal.search(reasons=("manual_open", "relay_test"), limit=10)
+    assert {(e["reason"], e["extra"]["requested_by"].split(" ")[0], e["extra"]["note"]) for e in openings} == {
+        ("manual_open", "web:alice", "Delivery van, plate unreadable"), ("relay_test", "web:alice", "test pulse of 200 ms")}
     audit = gate["service"].audit.recent(10)
-    assert {("web:alice", "open"), ("web:alice", "allowlist_add"), ("web:alice", "set_roi")} <= \
-        {(r["user"], r["action"]) for r in audit}
+    assert {("web:alice", "allowlist_add"), ("web:alice", "set_roi")} <= {(r["user"], r["action"]) for r in audit}
 
-    # The activity page lists both; settings show the config with secrets redacted.
+    # The activity page lists changes and openings; settings show the config with secrets redacted.
     driver.get(url + "/activity")
     text = driver.find_element("id", "activity").text
-    assert "allowlist add" in text and UNLISTED.plate in text and "web:alice" in text
+    assert "allowlist add" in text and UNLISTED.plate in text and "web:alice" in text and "manual open" in text
     driver.get(url + "/settings")
     assert "(redacted)" in driver.page_source
     assert "hunter2-secret" not in driver.page_source and "webhook-secret-value" not in driver.page_source
@@ -274,10 +277,12 @@ def test_console_end_to_end(gate, browser):
 
     # A POST without the CSRF token, or with a wrong one, is refused and does nothing.
     audit_before = gate["service"].audit.recent(1000)
+    openings_before = gate["service"].journal.search(reasons=("manual_open", "relay_test"), limit=100)
     assert fetch(driver, "/relay/open", "POST", "reason=forged")["status"] == 400
     assert fetch(driver, "/relay/open", "POST", "reason=forged&csrf=nope")["status"] == 400
     assert fetch(driver, "/allowlist/AB12CDE/delete", "POST", "")["status"] == 400
-    assert gate["service"].audit.recent(1000) == audit_before  # no manual open, no change (cars still pass)
+    assert gate["service"].audit.recent(1000) == audit_before  # no change (cars still pass)
+    assert gate["service"].journal.search(reasons=("manual_open", "relay_test"), limit=100) == openings_before
     assert gate["service"].store.get("AB12CDE") is not None
 
     # The dashboard, on a desktop and on a phone.

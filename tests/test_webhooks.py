@@ -126,3 +126,44 @@ def test_secret_file_and_signature(tmp_path):
 def test_bad_webhook_config_names_the_key(hook_cfg, message):
     with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
         parse_config({"webhooks": [hook_cfg]})
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"webhooks": [{"url": "http://example.org/", "secret": "a", "timeout_s": "10"}]}, "webhooks.0.timeout_s"),
+    ({"webhooks": [{"url": "http://example.org/", "secret": "a", "snapshot": "yes"}]}, "webhooks.0.snapshot"),
+    ({"web": {"port": "8080"}}, "web.port"),
+])
+def test_web_and_webhook_values_of_the_wrong_type_name_the_key(data, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        parse_config(data)
+
+
+def test_an_outbox_that_fails_does_not_keep_the_event_from_the_other(tmp_path):
+    """Two outboxes behind one forwarder: while the second cannot be written the first still
+    gets the event; the journal keeps it for a refill, which gives it to the second only."""
+    from plategate.config import JournalConfig
+    from plategate.forwarding import EventForwarder, FanOut
+    from plategate.gatekeeper import public_event
+    from plategate.journal import Journal
+
+    first, second = make(tmp_path / "a", [hook("http://127.0.0.1:9/a")]), make(tmp_path / "b", [hook("http://127.0.0.1:9/b")])
+    second.stop()  # its database is closed: queueing raises StorageError
+    current = {"second": second}
+    journal = Journal(tmp_path / "j.db", tmp_path / "snaps", JournalConfig(min_free_mb=0))
+    forwarder = EventForwarder(journal, public_event,
+                               FanOut.of(first.publish, lambda e, s: current["second"].publish(e, s)))
+    row = {**event(1), "ts": time.time(), "outbox": 0}
+    stored = journal.record(row)
+    try:
+        assert forwarder.forward(stored) is False
+        assert first.pending(first.senders[0].key) == 1
+        assert [r["id"] for r in journal.unqueued()] == [row["id"]]
+        current["second"] = reopened = make(tmp_path / "b", [hook("http://127.0.0.1:9/b")])
+        assert forwarder.refill() == 1
+        assert first.pending(first.senders[0].key) == 1  # not queued twice
+        assert reopened.pending(reopened.senders[0].key) == 1
+        assert journal.unqueued() == []
+    finally:
+        first.stop()
+        current["second"].stop()
+        journal.close()

@@ -13,4 +13,5 @@ python3 -m pip install -q --disable-pip-version-check -e '.[demo]'
 python3 -m tools.make_demo --out demo/footage
 rm -rf demo-state
 echo "plategated on demo footage (allowlist: config/demo-allowlist.csv); Ctrl-C stops"
+echo "from another terminal: platectl -c config/demo.toml status (or watch, events tail)"
 exec python3 -m plategate.service --config config/demo.toml --print-events "$@"

@@ -1,9 +1,12 @@
-"""The audit trail: who changed what and who opened the gate by hand.
+"""The audit trail: who changed what.
 
 Every change made through the control socket on a person's behalf (the web console,
-``platectl``) and every manual open or relay test is one row: time, user, action,
-the object (a plate, a relay) and details as JSON. Rows live in the journal's
-SQLite file, in their own table, and age out with the journal's retention.
+``platectl``): allowlist additions, edits, removals and imports, and the motion region
+drawn in the web console, is one row: time, user, action, the object (a plate, a
+setting) and details as JSON. Rows live in the journal's SQLite file, in their own table,
+and age out with the journal's retention. Manual opens and relay tests are not rows here:
+they are events in the journal itself, published like decisions
+(:meth:`plategate.gatekeeper.GateKeeper.open_on_request`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""What the running daemon answers on its control socket and to MQTT commands."""
+"""What the running daemon answers on its control socket and to MQTT commands.
+
+The handlers are written against :class:`plategate.parts.DaemonParts`, not the service
+class, so that this module does not depend on the module that uses it.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,18 @@ import logging
 import queue
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from . import __version__
-from .errors import ControlError, StorageError
-from .gatekeeper import encode_jpeg, public_event
-
-if TYPE_CHECKING:
-    from .service import Service
+from .access.filesync import edit_note
+from .errors import ControlError
+from .gatekeeper import MANUAL_OPEN, RELAY_TEST, REMOTE_COMMAND, encode_jpeg, public_event
+from .handlers_web import audit, guard_site_list, web_handlers
+from .parts import DaemonParts
 
 logger = logging.getLogger(__name__)
 
 
-def status(service: Service) -> dict:
+def status(service: DaemonParts) -> dict:
     """The daemon's status as ``platectl status`` shows it."""
     store = service.store
     bridge = service.bridge
@@ -33,6 +36,7 @@ def status(service: Service) -> dict:
         "pipeline": {**vars(service.stats), "decisions": service.keeper.decisions, "alive": service.alive(),
                      "queue": service.frames.qsize()},
         "gate": service.gate.status,
+        "pin_factory": pin_factory_name(service),
         "inputs": {name: dev.is_active for name, dev in service.inputs.items()},
         "allowlist": {"version": store.version, "count": store.count(), "hash": store.content_hash()},
         "mqtt": {"enabled": True, **bridge.health()} if bridge is not None else {"enabled": False},
@@ -41,38 +45,8 @@ def status(service: Service) -> dict:
         "webhooks": service.webhooks.status() if service.webhooks is not None else [],
         "host": host_health(service.cfg.state_dir),
         "last_events": [public_event(e) for e in service.journal.recent(5)],
+        **service.status_extra(),
     }
-
-
-def user_of(args: dict) -> str:
-    """Who asks: the web console sends ``web:<name>``; platectl its login name."""
-    return str(args.get("user") or "platectl")
-
-
-def audit(service: Service, args: dict, action: str, target: str | None = None, detail: dict | None = None) -> None:
-    """Record a person's action; a record that cannot be written is logged, and the action
-    (a gate open above all) still goes ahead."""
-    try:
-        service.audit.record(user_of(args), action, target, detail)
-    except StorageError as exc:
-        logger.error("%s (the action goes ahead)", exc)
-
-
-def guard_site_list(service: Service, args: dict) -> None:
-    """Refuse a web console change to a list that comes from the site's signed sync.
-
-    Raises:
-        ControlError: the list is the site's and the request comes from the web console.
-    """
-    if args.get("source") == "web" and site_managed(service):
-        raise ControlError("the allowlist comes from the site's signed sync: change it at the site "
-                           "(plategate-site); local changes would be overwritten by the next snapshot")
-
-
-def site_managed(service: Service) -> bool:
-    """Whether the allowlist is the site's (signed MQTT sync configured and applied)."""
-    return bool(service.cfg.mqtt.enabled and service.cfg.mqtt.site_public_keys
-                and service.store.state().get("origin") == "site")
 
 
 def host_health(state_dir) -> dict:
@@ -107,25 +81,33 @@ def clock_synchronized() -> bool | None:
 def _entry_from_args(args: dict):
     from .access.entry import entry_from_dict
 
-    return entry_from_dict({k: v for k, v in args.items() if k != "cmd"})
+    return entry_from_dict({k: v for k, v in args.items() if k != "cmd" and not k.startswith("_")})
 
 
-def control_handlers(service: Service) -> dict[str, Callable[[dict], object]]:
+def requester(args: dict) -> str:
+    """Who asked, for the journal: the user named by the caller (the web console passes its
+    logged-in user), then the connecting process's account from the kernel."""
+    peer = args.get("_peer") or {}
+    account = f"{peer.get('user', '?')} (uid {peer.get('uid', '?')}, pid {peer.get('pid', '?')})"
+    named = str(args.get("user") or "").strip()
+    return f"{named} via control socket, {account}" if named else f"control socket, {account}"
+
+
+def control_handlers(service: DaemonParts) -> dict[str, Callable[[dict], object]]:
     """Handlers for ``platectl`` (one function per command name)."""
 
     def open_gate(args: dict) -> dict:
-        reason = str(args.get("reason") or "manual")[:200]
-        audit(service, args, "open", args.get("plate"), {"reason": reason})
-        service.gate.open(reason, args.get("plate"))
-        return {"opened": True, "mode": service.cfg.gate.relay.mode}
+        event = service.keeper.open_on_request(MANUAL_OPEN, requester(args), str(args.get("reason") or ""),
+                                               args.get("plate"))
+        return {"opened": True, "mode": service.cfg.gate.relay.mode, "event": event["id"]}
 
     def test_relay(args: dict) -> dict:
         ms = int(args.get("ms") or service.cfg.gate.relay.pulse_ms)
         if not 10 <= ms <= 60000:
             raise ControlError(f"pulse of {ms} ms out of range (10..60000)")
-        audit(service, args, "relay_test", "relay", {"ms": ms})
-        service.relay.pulse(ms)
-        return {"pulsed_ms": ms}
+        event = service.keeper.open_on_request(RELAY_TEST, requester(args), f"test pulse of {ms} ms",
+                                               action=lambda: service.relay.pulse(ms))
+        return {"pulsed_ms": ms, "event": event["id"], "pin_factory": pin_factory_name(service)}
 
     def snapshot(_args: dict) -> dict:
         pair = service.camera.camera.grab(timeout=3.0) if service.camera.camera.opened else None
@@ -145,7 +127,9 @@ def control_handlers(service: Service) -> dict[str, Callable[[dict], object]]:
         return found
 
     def allowlist_list(_args: dict) -> dict:
-        return {**service.store.state(), "entries": [e.to_dict() for e in service.store.entries()]}
+        sources = service.store.sources()
+        return {**service.store.state(),
+                "entries": [dict(e.to_dict(), source=sources.get(e.plate)) for e in service.store.entries()]}
 
     def allowlist_add(args: dict) -> dict:
         guard_site_list(service, args)
@@ -153,15 +137,18 @@ def control_handlers(service: Service) -> dict[str, Callable[[dict], object]]:
         action = "allowlist_edit" if service.store.get(entry.plate) is not None else "allowlist_add"
         service.store.add(entry)
         audit(service, args, action, entry.plate, entry.to_dict())
-        return service.store.state()
+        return {**service.store.state(), "note": edit_note(service.cfg, None)}
 
     def allowlist_remove(args: dict) -> dict:
+        from .types import normalise_plate
+
         guard_site_list(service, args)
-        plate = str(args.get("plate", ""))
+        plate = normalise_plate(str(args.get("plate", "")))
+        before = service.store.source_of(plate)
         removed = service.store.remove(plate)
         if removed:
             audit(service, args, "allowlist_remove", plate)
-        return {"removed": removed}
+        return {"removed": removed, "note": edit_note(service.cfg, before, removing=True) if removed else None}
 
     def allowlist_import(args: dict) -> dict:
         from .access.entry import entry_from_dict
@@ -171,16 +158,14 @@ def control_handlers(service: Service) -> dict[str, Callable[[dict], object]]:
         audit(service, args, "allowlist_import", None,
               {"entries": len(entries), "replace": bool(args.get("replace", True))})
         if args.get("replace", True):
-            service.store.replace_all(entries, origin="platectl")
+            service.store.replace_all(entries, origin="local")
         else:
-            service.store.apply_delta(entries, [], origin="platectl")
-        return service.store.state()
+            service.store.apply_delta(entries, [], origin="local")
+        return {**service.store.state(), "note": edit_note(service.cfg, None)}
 
     def reload(_args: dict) -> dict:
         service.request_reload()
         return {"reloading": True}
-
-    from .handlers_web import web_handlers
 
     return {"status": lambda _a: status(service), "open": open_gate, "test_relay": test_relay,
             "snapshot": snapshot, "events": events, "event": event, "allowlist_list": allowlist_list,
@@ -188,7 +173,7 @@ def control_handlers(service: Service) -> dict[str, Callable[[dict], object]]:
             "allowlist_import": allowlist_import, "reload": reload, **web_handlers(service)}
 
 
-def control_streams(service: Service) -> dict[str, Callable[[dict], Iterator[dict | None]]]:
+def control_streams(service: DaemonParts) -> dict[str, Callable[[dict], Iterator[dict | None]]]:
     """Streaming commands: ``watch`` yields every decision (and no-plate burst) live."""
 
     def watch(_args: dict) -> Iterator[dict | None]:
@@ -213,13 +198,26 @@ def control_streams(service: Service) -> dict[str, Callable[[dict], Iterator[dic
     return {"watch": watch}
 
 
-def command_handler(service: Service) -> Callable[[str, dict], dict]:
-    """Carries out verified MQTT commands (``open``, ``reload``, ``snapshot``)."""
+def pin_factory_name(service: DaemonParts) -> str:
+    """The gpiozero pin factory behind the relay and inputs: ``mock (nothing is wired)`` for
+    gpiozero's MockFactory."""
+    from .gate.pins import describe_factory
 
-    def handle(name: str, args: dict) -> dict:
+    return describe_factory(service.pin_factory)
+
+
+def command_handler(service: DaemonParts) -> Callable[[str, dict, dict], dict]:
+    """Carries out verified MQTT commands (``open``, ``reload``, ``snapshot``); *origin* says
+    who sent them (nonce, key id, signed or not) for the journal."""
+
+    def handle(name: str, args: dict, origin: dict | None = None) -> dict:
         if name == "open":
-            service.gate.open("remote command", args.get("plate"))
-            return {"ok": True, "opened": True}
+            origin = origin or {}
+            by = (f"site command {origin.get('nonce')} signed by key {origin.get('key_id')}" if origin.get("signed")
+                  else f"unsigned MQTT command {origin.get('nonce') or ''}".rstrip())
+            note = str(args.get("reason") or args.get("source") or "")
+            event = service.keeper.open_on_request(REMOTE_COMMAND, by, note, args.get("plate"))
+            return {"ok": True, "opened": True, "event": event["id"]}
         if name == "reload":
             service.request_reload()
             return {"ok": True}

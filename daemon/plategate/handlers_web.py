@@ -1,6 +1,11 @@
 """Control socket commands that the web console needs beyond ``platectl``'s: event search
 and snapshots, the live frame with what the pipeline sees, the audit trail and the
-effective config with secrets redacted."""
+effective config with secrets redacted; and what both need to journal a person's change
+(the audit trail) or to refuse a web change to the site's list.
+
+Manual opens and relay tests are not audit rows: they are events in the journal (see
+:meth:`plategate.gatekeeper.GateKeeper.open_on_request`), which ``events_search`` finds by
+their ``reason``."""
 
 from __future__ import annotations
 
@@ -10,13 +15,10 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .errors import ControlError
+from .errors import ControlError, StorageError
 from .gatekeeper import encode_jpeg
-
-if TYPE_CHECKING:
-    from .service import Service
+from .parts import DaemonParts
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +67,39 @@ def redact(value: object) -> object:
     return value
 
 
+def user_of(args: dict) -> str:
+    """Who asks: the web console sends ``web:<name>``; otherwise the connecting process's
+    account (from the kernel), else ``platectl``."""
+    peer = args.get("_peer") or {}
+    return str(args.get("user") or "").strip()[:64] or str(peer.get("user") or "platectl")
+
+
+def audit(service: DaemonParts, args: dict, action: str, target: str | None = None, detail: dict | None = None) -> None:
+    """Record a person's change (allowlist, motion region); a record that cannot be written is
+    logged, and the change still goes ahead."""
+    try:
+        service.audit.record(user_of(args), action, target, detail)
+    except StorageError as exc:
+        logger.error("%s (the action goes ahead)", exc)
+
+
+def guard_site_list(service: DaemonParts, args: dict) -> None:
+    """Refuse a web console change to a list that comes from the site's signed sync.
+
+    Raises:
+        ControlError: the list is the site's and the request comes from the web console.
+    """
+    if args.get("source") == "web" and site_managed(service):
+        raise ControlError("the allowlist comes from the site's signed sync: change it at the site "
+                           "(plategate-site); local changes would be overwritten by the next snapshot")
+
+
+def site_managed(service: DaemonParts) -> bool:
+    """Whether the allowlist is the site's (signed MQTT sync configured and applied)."""
+    return bool(service.cfg.mqtt.enabled and service.cfg.mqtt.site_public_keys
+                and service.store.state().get("origin") == "site")
+
+
 def _image(path: str | None, root: Path) -> bytes | None:
     if not path:
         return None
@@ -77,7 +112,7 @@ def _image(path: str | None, root: Path) -> bytes | None:
         return None
 
 
-def web_handlers(service: Service) -> dict[str, Callable[[dict], object]]:
+def web_handlers(service: DaemonParts) -> dict[str, Callable[[dict], object]]:
     """``events_search``, ``event_image``, ``live``, ``audit``, ``config_show``."""
 
     def events_search(args: dict) -> dict:
@@ -87,9 +122,12 @@ def web_handlers(service: Service) -> dict[str, Callable[[dict], object]]:
         limit = int(args.get("limit") or 50)
         if not 1 <= limit <= MAX_SEARCH:
             raise ControlError(f"limit: {limit} out of range (1..{MAX_SEARCH})")
+        reasons = args.get("reasons") or []
+        if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+            raise ControlError("reasons: a list of event reasons, e.g. [\"manual_open\", \"relay_test\"]")
         rows = service.journal.search(str(args.get("plate") or ""), parse_time(args.get("since"), "since"),
                                       parse_time(args.get("until"), "until"), decision, limit,
-                                      max(0, int(args.get("offset") or 0)))
+                                      max(0, int(args.get("offset") or 0)), tuple(reasons[:20]))
         for row in rows:
             row["has_crop"], row["has_frame"] = bool(row.pop("crop_path")), bool(row.pop("frame_path"))
         return {"events": rows}
@@ -140,14 +178,13 @@ def web_handlers(service: Service) -> dict[str, Callable[[dict], object]]:
 
     def set_roi(args: dict) -> dict:
         from . import overrides
-        from .handlers import audit
 
         try:
             roi = {k: float(args[k]) for k in ("x1", "y1", "x2", "y2")}
         except (KeyError, TypeError, ValueError):
             raise ControlError("set_roi needs numbers x1, y1, x2, y2 (fractions of the frame, 0..1)") from None
         new = overrides.save(service.cfg, "motion", "roi", roi)
-        service.cfg.motion = new.motion
+        service.cfg = service.cfg.model_copy(update={"motion": new.motion})
         service.capture.motion.cfg = service.capture.cfg = new.motion
         audit(service, args, "set_roi", "motion.roi", roi)
         return {"motion_roi": new.motion.roi.model_dump()}

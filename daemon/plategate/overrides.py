@@ -73,6 +73,16 @@ def apply(cfg: PlategateConfig) -> PlategateConfig:
     return out
 
 
+def applied(cfg: PlategateConfig) -> PlategateConfig:
+    """Like :func:`apply`, for the daemon: overrides that cannot be applied are logged as an
+    error and the config file's values are used. Never raises."""
+    try:
+        return apply(cfg)
+    except ConfigError as exc:
+        logger.error("%s; running with the config file's values", exc)
+        return cfg
+
+
 def save(cfg: PlategateConfig, section: str, key: str, value: object) -> PlategateConfig:
     """Validate and store one override; returns the config with it applied.
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from . import __version__
-from .config_outputs import WebhookConfig
+from .config_network import WebhookConfig
 from .db import open_sqlite
 from .errors import StorageError
 from .journal import iso_utc
@@ -168,6 +168,15 @@ class Webhooks:
                 key += "#"
             seen.add(key)
             self.senders.append(_Sender(self, cfg, key))
+
+    @classmethod
+    def from_config(cls, cfg) -> Webhooks | None:
+        """The webhooks of a :class:`plategate.config.PlategateConfig`, ``None`` when it has none.
+
+        Raises:
+            StorageError: the outbox cannot be opened.
+        """
+        return cls(cfg.webhook_db(), cfg.webhooks, cfg.site_id, cfg.gate_id) if cfg.webhooks else None
 
     def start(self) -> None:
         for sender in self.senders:

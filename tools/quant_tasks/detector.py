@@ -1,8 +1,8 @@
 """``tools.quantize --task detector``: the CenterNet-style plate detector.
 
 Options (``--task-arg``): ``data=DIR`` (shared datasets folder, used to generate the
-representative set from *training* data only: ro-dashcam/train frames, training
-negatives and synthetic gate/street scenes).
+representative set from *training* data only: ro-dashcam, openimages-plates and
+openlpr-scenes training photos, training negatives and synthetic gate/street scenes).
 
 Validation specs (``--val``): ``DIR`` - a scenes folder with ``boxes.csv``
 (file,x1,y1,x2,y2; e.g. ro-dashcam/valid); ``DIR:night`` / ``DIR:day`` keep files whose
@@ -26,6 +26,8 @@ from tools.quant_tasks import QuantTask
 logger = logging.getLogger(__name__)
 
 MIN_SCORE = 0.55
+#: training photo folders (under ``data=``) that the representative set draws real frames from
+REAL_TRAINING = ("ro-dashcam/train", "openimages-plates/train", "openlpr-scenes/train")
 
 
 def prepare_frame(image: np.ndarray, input_shape: Sequence[int]) -> tuple[np.ndarray, Any]:
@@ -57,25 +59,26 @@ class DetectorTask(QuantTask):
 
         source = scenes.PlateSource(self.data_dir)
         negs: list[Path] = []
-        ro: list[Path] = []
+        real: list[Path] = []
         if self.data_dir:
             negs = scenes.split_negatives(self.data_dir / "negatives")[0] if (self.data_dir / "negatives").is_dir() else []
-            ro_dir = self.data_dir / "ro-dashcam" / "train"
-            ro = scenes.list_images(ro_dir) if ro_dir.is_dir() else []
+            for rel in REAL_TRAINING:
+                folder = self.data_dir / rel
+                real += scenes.list_images(folder) if folder.is_dir() else []
         bgs = scenes.Backgrounds(negs)
         while True:
             r = rng.random()
-            if ro and r < 0.35:
-                img = cv2.imread(str(ro[rng.integers(len(ro))]))
+            if real and r < 0.5:
+                img = cv2.imread(str(real[rng.integers(len(real))]))
                 if img is not None:
                     yield img
                     continue
-            if negs and r < 0.45:
+            if negs and r < 0.6:
                 img = cv2.imread(str(negs[rng.integers(len(negs))]))
                 if img is not None:
                     yield img
                     continue
-            yield (scenes.compose_gate_scene(rng, source, bgs) if r < 0.8 else scenes.compose_street_scene(rng, source, bgs)).image
+            yield (scenes.compose_gate_scene(rng, source, bgs) if r < 0.85 else scenes.compose_street_scene(rng, source, bgs)).image
 
     def generate(self, n: int, seed: int, input_shape: Sequence[int]) -> Iterator[np.ndarray]:
         rng = np.random.default_rng(seed)
@@ -84,7 +87,7 @@ class DetectorTask(QuantTask):
             yield self.prepare(next(frames), input_shape)
 
     def load_validation(self, spec: str, input_shape: Sequence[int]) -> tuple[list[np.ndarray], list[Any]]:
-        from tools.evaluate import read_boxes_csv
+        from tools.eval.evaluate import read_boxes_csv
 
         xs: list[np.ndarray] = []
         ys: list[Any] = []
@@ -120,7 +123,7 @@ class DetectorTask(QuantTask):
         return xs, ys
 
     def evaluate(self, outputs: list[list[np.ndarray]], labels: list[Any], output_info: dict) -> dict[str, Any]:
-        from tools.evaluate import match
+        from tools.eval.evaluate import match
 
         n_truth = n_pred = tp = 0
         for outs, truth in zip(outputs, labels, strict=True):

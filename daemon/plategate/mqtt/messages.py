@@ -143,6 +143,10 @@ class Event(BaseModel):
     site: str | None = None
     gate: str | None = None
     snapshot: bool = Field(False, description="a JPEG follows on event/<id>/snapshot")
+    opened: bool | None = Field(None, description="the relay was switched for this event")
+    requested_by: str | None = Field(None, description="openings on request (reason manual_open, relay_test, "
+                                                        "remote_command): who asked")
+    note: str | None = Field(None, description="openings on request: why")
 
 
 class Status(BaseModel):

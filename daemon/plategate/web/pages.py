@@ -9,11 +9,14 @@ import json
 
 from flask import Flask, Response, abort, g, redirect, render_template, request, url_for
 
-from .app import Console, DaemonRefused
+from .console import Console, DaemonRefused
 
 EVENT_CSV_COLUMNS = ("id", "time", "plate", "confidence", "decision", "reason", "matched", "label",
                      "allowlist_version", "latency_ms", "opened", "candidates")
 PAGE = 50
+#: the ``reason`` of openings on request (:data:`plategate.gatekeeper.MANUAL_OPEN`, ``RELAY_TEST``,
+#: ``REMOTE_COMMAND``), written out so that the web process does not import the pipeline
+OPENING_REASONS = ("manual_open", "relay_test", "remote_command")
 
 
 def spreadsheet_safe(value):
@@ -25,6 +28,15 @@ def spreadsheet_safe(value):
 
 def user_name() -> str:
     return f"web:{g.user}"
+
+
+def openings(console: Console, n: int) -> list[dict]:
+    """The last *n* openings on request (manual opens, relay tests, site commands): events in
+    the daemon's journal, as rows like the audit trail's (ts, user, action, target, detail)."""
+    events = console.call("events_search", reasons=list(OPENING_REASONS), limit=n)["events"]
+    return [{"ts": e["ts"], "user": (e.get("extra") or {}).get("requested_by") or "", "action": e["reason"],
+             "target": e.get("plate"), "detail": {"note": (e.get("extra") or {}).get("note")}, "event": e["id"]}
+            for e in events]
 
 
 def flash(kind: str, text: str) -> None:
@@ -176,7 +188,7 @@ def register(app: Flask, console: Console) -> None:
     @app.get("/relay")
     def relay():
         status = console.call("status")
-        rows = [r for r in console.call("audit", n=100)["rows"] if r["action"] in ("open", "relay_test")][:20]
+        rows = openings(console, 20)
         return render_template("relay.html", s=status, rows=rows, pulse_ms=console.cfg.gate.relay.pulse_ms)
 
     @app.post("/relay/open")
@@ -203,7 +215,9 @@ def register(app: Flask, console: Console) -> None:
     # -- activity and settings --------------------------------------------------
     @app.get("/activity")
     def activity():
-        return render_template("activity.html", rows=console.call("audit", n=200)["rows"])
+        rows = console.call("audit", n=200)["rows"] + openings(console, 200)
+        rows.sort(key=lambda r: r["ts"], reverse=True)
+        return render_template("activity.html", rows=rows[:200])
 
     @app.get("/settings")
     def settings():

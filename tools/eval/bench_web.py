@@ -7,7 +7,7 @@ CPU while a browser-like client loads the dashboard, events, allowlist and live 
 
 Usage::
 
-    python -m tools.bench_web [--idle 10] [--requests 50]
+    python -m tools.eval.bench_web [--idle 10] [--requests 50]
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def start_daemon(root: Path):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench_web", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.eval.bench_web", description=__doc__.splitlines()[0])
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU measurement")
     parser.add_argument("--requests", type=int, default=50, help="requests per page")
     args = parser.parse_args(argv)

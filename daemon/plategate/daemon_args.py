@@ -1,0 +1,55 @@
+"""``plategated``'s command line, and its one-shot modes: ``--relay-off`` (systemd's
+ExecStopPost) and ``--check-config``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import PlategateConfig
+from .errors import PlategateError
+from .gate import create_relay, make_pin_factory
+
+
+def relay_off(cfg: PlategateConfig) -> int:
+    """De-energise the relay and exit (systemd ExecStopPost, after any kind of exit)."""
+    relay = create_relay(cfg.gate.relay, make_pin_factory(cfg.gate.pin_factory))
+    relay.close()
+    print("relay de-energised")
+    return 0
+
+
+def one_shot(args: argparse.Namespace, cfg: PlategateConfig) -> int | None:
+    """Run ``--check-config`` or ``--relay-off`` and return the exit code; ``None`` when the
+    daemon is to run."""
+    if args.check_config is not None:
+        from .preflight import report
+
+        logging.getLogger().setLevel(args.log_level or "WARNING")
+        return report(cfg, str(args.config or "<defaults>"))
+    logging.getLogger().setLevel(args.log_level or cfg.log_level)
+    if args.relay_off:
+        try:
+            return relay_off(cfg)
+        except PlategateError as exc:
+            print(f"plategated: {exc}", file=sys.stderr)
+            return 1
+    return None
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="plategated", description="plategate ANPR gate controller daemon")
+    parser.add_argument("-c", "--config", type=Path, help="TOML config file (default: the embedded defaults)")
+    parser.add_argument("--check-config", nargs="?", const=True, default=None, metavar="FILE",
+                        help="check the config (FILE, or the --config file) and what starting needs (pins, keys, "
+                             "models, files, writable paths) without touching hardware; exit 2 on a problem")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--print-events", action="store_true",
+                        help="print each decision and relay action on stdout (the demo uses this)")
+    parser.add_argument("--relay-off", action="store_true", help="de-energise the relay and exit")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="override log_level")
+    parser.add_argument("--version", action="version", version=f"plategated {__version__}")
+    return parser.parse_args(argv)

@@ -1,0 +1,55 @@
+"""tools.train.train_detector's data stage on real-photo kinds: shards with boxes, commands recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tools.train import train_detector
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    root = tmp_path / "datasets"
+    photos = root / "openimages-plates" / "train"
+    photos.mkdir(parents=True)
+    rows = ["file,x1,y1,x2,y2"]
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        img = rng.integers(0, 120, (480, 640, 3), dtype=np.uint8)
+        img[300:340, 250:400] = 235
+        cv2.imwrite(str(photos / f"p{i}.jpg"), img)
+        rows.append(f"p{i}.jpg,250,300,400,340")
+    (photos / "boxes.csv").write_text("\n".join(rows) + "\n")
+    neg = root / "negatives"
+    neg.mkdir()
+    for i in range(8):
+        cv2.imwrite(str(neg / f"n{i}.jpg"), np.full((300, 400, 3), 30 * i, np.uint8))
+    return root
+
+
+def test_real_and_swap_patches_keep_their_boxes(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(train_detector, "SHARD_SIZE", 40)
+    work = tmp_path / "work"
+    argv = ["data", "--data", str(data), "--work", str(work), "--shards", "1", "--mix", "openimages=0.5,swap=0.5"]
+    assert train_detector.main(argv) == 0
+    assert train_detector.main(argv) == 0  # the shard exists: kept, and the command is recorded once
+    with np.load(work / "data" / "shard_0000.npz") as z:
+        images, ann = z["images"], json.loads(str(z["ann"]))
+    assert images.shape == (40, train_detector.PATCH, train_detector.PATCH)
+    with_box = [a for a in ann if a["boxes"]]
+    assert len(with_box) >= 20  # most patches are cut around the plate
+    w = np.array([b[2] - b[0] for a in with_box for b in a["boxes"]])
+    assert (w > 20).all() and (w < 400).all()
+    commands = json.loads((work / "commands.json").read_text())
+    assert len(commands) == 1 and commands[0]["mix"] == {"openimages": 0.5, "swap": 0.5}
+
+
+def test_unknown_kind_is_refused(data, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        train_detector.main(["data", "--data", str(data), "--work", str(tmp_path / "w"), "--mix", "lorries=1"])
+    assert "--mix: kinds are" in capsys.readouterr().err
