@@ -119,6 +119,7 @@ def test_missing_venv_module_is_installed_through_apt(clone, tmp_path):
     (broken / "ensurepip.py").write_text("raise ImportError('no ensurepip')\n")
     env = dict(env, PYTHONPATH=str(broken))
     proc = run(repo, env, "tools/demo.sh")
+    assert "installing Debian packages: python3-venv" in proc.stdout
     lines = log.read_text().splitlines()
     assert any(line.startswith("apt-get") and "install" in line and "python3-venv" in line for line in lines), lines
 

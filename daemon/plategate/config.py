@@ -241,10 +241,18 @@ class JournalConfig(_Section):
 
 
 class TlsConfig(_Section):
+    """TLS to the broker: the table's presence switches it on (docs/mqtt.md, "TLS")."""
+
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
     insecure: bool = False
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsConfig:
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("key_file: needs cert_file (the client certificate the key belongs to)")
+        return self
 
 
 class MqttConfig(_Section):
