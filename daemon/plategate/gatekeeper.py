@@ -33,7 +33,8 @@ class GateKeeper:
     """Decides on each burst result and carries the decision out.
 
     Args:
-        policy: object with ``decide(read, now=None) -> Decision`` (plategate.access.policy).
+        policy: object with ``direction(reads, text) -> Direction`` and
+            ``decide(read, direction) -> Decision`` (plategate.access.lane.LanePolicy).
         gate: the gate controller to open.
         journal: where every event is stored.
         publisher: optional ``fn(event, snapshot_jpeg)`` (the MQTT bridge's publish_event).
@@ -75,7 +76,8 @@ class GateKeeper:
             return None
         with self._lock:
             read = result.read
-            decision: Decision = self.policy.decide(read)
+            direction = self.policy.direction(result.reads, read.text)
+            decision: Decision = self.policy.decide(read, direction)
             if decision.open_gate:
                 self.gate.open(decision.reason, decision.plate)
             now = time.time()
@@ -94,11 +96,14 @@ class GateKeeper:
                 "allowlist_version": decision.allowlist_version,
                 "latency_ms": round(latency, 1),
                 "opened": bool(decision.open_gate),
-                "extra": {"burst": result.burst_id, "source": result.source, "frames": result.frames_used,
+                "direction": direction.value,
+                "extra": {"direction": direction.value, "lane_rule": decision.detail.get("lane_rule"),
+                          "burst": result.burst_id, "source": result.source, "frames": result.frames_used,
                           "box": list(read.box) if read.box else None, "timing_ms": result.timing_ms},
             }
-            logger.info("decision %s for %s (%.2f): %s%s, %.0f ms after trigger", event["decision"], event["plate"],
-                        read.confidence, decision.reason, " -> OPEN" if decision.open_gate else "", latency)
+            logger.info("decision %s for %s (%.2f, %s): %s%s, %.0f ms after trigger", event["decision"],
+                        event["plate"], read.confidence, direction.value, decision.reason,
+                        " -> OPEN" if decision.open_gate else "", latency)
             self.decisions += 1
         stored = self.journal.record(event, result.crop, result.frame)
         self.last_event = stored
@@ -112,9 +117,17 @@ class GateKeeper:
 
 
 PUBLIC_KEYS = ("id", "time", "plate", "confidence", "candidates", "decision", "reason", "matched", "label",
-               "allowlist_version", "latency_ms", "opened")
+               "allowlist_version", "latency_ms", "opened", "direction")
 
 
 def public_event(event: dict) -> dict:
-    """The event as reported over MQTT and the control socket (no local paths)."""
-    return {k: event.get(k) for k in PUBLIC_KEYS}
+    """The event as reported over MQTT and the control socket (no local paths).
+
+    ``direction`` is kept in the journal's ``extra`` column; rows read back from the
+    journal find it there.
+    """
+    out = {k: event.get(k) for k in PUBLIC_KEYS}
+    if out["direction"] is None:
+        extra = event.get("extra")
+        out["direction"] = (extra.get("direction") if isinstance(extra, dict) else None) or "unknown"
+    return out

@@ -55,12 +55,15 @@ class Service:
         recognizer: a recognizer to use instead of loading the configured models.
         notifier: the sd_notify channel (default: from the environment).
         printer: called with one human-readable line per decision and relay action.
+        instance: the lane name (``plategated -i NAME``), re-applied to the config on reload.
     """
 
     def __init__(self, cfg: PlategateConfig, config_path: Path | None = None, *, pin_factory=None,
-                 recognizer=None, notifier: Notifier | None = None, printer=None, stall_s: float = STALL_S) -> None:
+                 recognizer=None, notifier: Notifier | None = None, printer=None, stall_s: float = STALL_S,
+                 instance: str | None = None) -> None:
         self.cfg = cfg
         self.config_path = config_path
+        self.instance = instance
         self.pin_factory = pin_factory
         self.recognizer = recognizer
         self.notifier = notifier or Notifier()
@@ -104,7 +107,10 @@ class Service:
             from .mqtt.bridge import MqttBridge
 
             self.bridge = MqttBridge(cfg, self.store)
-        self.keeper = GateKeeper(self.policy, self.gate, self.journal,
+        from .access.lane import build_lane_policy
+
+        self.lane = build_lane_policy(self.policy, cfg.lane, cfg.gate_id)
+        self.keeper = GateKeeper(self.lane, self.gate, self.journal,
                                  self.bridge.publish_event if self.bridge else None)
         if self.printer is not None:
             self.keeper.add_listener(self._print_event)
@@ -112,7 +118,8 @@ class Service:
         self.capture = CaptureLoop(self.camera, cfg.motion, self.frames, self.heartbeats, self.stats,
                                    on_end=self._source_ended.set)
         self.worker = RecognitionWorker(self.recognizer, self.frames, self.keeper.handle, self.heartbeats,
-                                        self.stats, cfg.recognition.vote_confidence, roi_tuple(cfg.recognition.roi))
+                                        self.stats, cfg.recognition.vote_confidence, roi_tuple(cfg.recognition.roi),
+                                        ready=self.lane.ready)
         if self.bridge is not None:
             from .handlers import command_handler
 
@@ -167,7 +174,7 @@ class Service:
     def _input_changed(self, name: str, present: bool) -> None:
         self.gate.set_presence(name, present)
         if not present and not self.gate.vehicle_present:
-            self.policy.vehicle_left()
+            self.lane.vehicle_left()
         section = getattr(self.cfg.gate, name)
         if present and section.triggers_capture:
             self.capture.request_trigger(name)
@@ -256,7 +263,11 @@ class Service:
         try:
             if self.config_path is not None:
                 new = load_config(self.config_path)
-                for section in ("camera", "gate", "mqtt", "control", "state_dir"):
+                if self.instance:
+                    from .instance import apply_instance
+
+                    new = apply_instance(new, self.instance)
+                for section in ("camera", "gate", "mqtt", "control", "state_dir", "lane"):
                     if getattr(new, section) != getattr(self.cfg, section):
                         logger.warning("config %s changed: restart plategated to apply it", section)
                 self.cfg.access, self.cfg.journal, self.cfg.log_level = new.access, new.journal, new.log_level
@@ -293,7 +304,7 @@ class Service:
                 logger.exception("stopping %s failed", closer)
         for device in getattr(self, "inputs", {}).values():
             device.close()
-        for closer in ("journal", "store"):
+        for closer in ("journal", "store", "lane"):
             obj = getattr(self, closer, None)
             if obj is not None:
                 obj.close()
@@ -312,6 +323,9 @@ def relay_off(cfg: PlategateConfig) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="plategated", description="plategate ANPR gate controller daemon")
     parser.add_argument("-c", "--config", type=Path, help="TOML config file (default: the embedded defaults)")
+    parser.add_argument("-i", "--instance", metavar="NAME",
+                        help="run the lane NAME: /etc/plategate/NAME.toml (unless --config), with its own state "
+                             "folder, control socket and gate id (plategate@NAME.service)")
     parser.add_argument("--check-config", nargs="?", const=True, default=None, metavar="FILE",
                         help="validate the config (FILE, or the --config file) and exit without starting")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
@@ -331,7 +345,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level or "INFO", stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        cfg = load_config(args.config)
+        if args.instance:
+            from .instance import instance_config_path, load_instance
+
+            args.config = args.config or instance_config_path(args.instance)
+            cfg = load_instance(args.instance, args.config)
+        else:
+            cfg = load_config(args.config)
     except PlategateError as exc:
         print(f"plategated: {exc}", file=sys.stderr)
         return 2
@@ -346,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"plategated: {exc}", file=sys.stderr)
             return 1
     printer = (lambda line: print(line, flush=True)) if args.print_events else None
-    service = Service(cfg, args.config, printer=printer)
+    service = Service(cfg, args.config, printer=printer, instance=args.instance)
     signal.signal(signal.SIGTERM, lambda *_: service.request_stop())
     signal.signal(signal.SIGINT, lambda *_: service.request_stop())
     signal.signal(signal.SIGHUP, lambda *_: service.request_reload())
