@@ -40,10 +40,13 @@ def test_unit_has_the_required_settings():
 
 
 @needs_analyze
-def test_security_exposure_at_most_2_5():
-    proc = subprocess.run([ANALYZE, "security", "--offline=yes", str(UNIT)], capture_output=True, text=True,
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "systemd").glob("*.service")))
+def test_security_exposure_at_most_2_5(tmp_path, name):
+    unit = tmp_path / name.replace("@.", "@lane1.")
+    unit.write_text((ROOT / "systemd" / name).read_text())
+    proc = subprocess.run([ANALYZE, "security", "--offline=yes", str(unit)], capture_output=True, text=True,
                           timeout=60)
-    match = re.search(r"Overall exposure level for plategate.service: (\d+\.\d+)", proc.stdout + proc.stderr)
+    match = re.search(rf"Overall exposure level for {re.escape(unit.name)}: (\d+\.\d+)", proc.stdout + proc.stderr)
     assert match, proc.stdout + proc.stderr
     assert float(match.group(1)) <= 2.5, proc.stdout
 

@@ -149,10 +149,12 @@ fi
 install -d -m 0755 "$ROOT/usr/local/bin"
 ln -sfn "$VENV/bin/platectl" "$ROOT/usr/local/bin/platectl"
 ln -sfn "$VENV/bin/plategated" "$ROOT/usr/local/bin/plategated"
+ln -sfn "$VENV/bin/plategate-site" "$ROOT/usr/local/bin/plategate-site"
 DOC="$ROOT$PREFIX/share/doc/plategate"
 install -d -m 0755 "$DOC"
 install -m 0644 "$SRC/README.md" "$DOC/README.md"
 install -D -m 0644 "$SRC/config/plategate.toml" "$DOC/examples/plategate.toml"
+install -m 0644 "$SRC/config/site.toml" "$DOC/examples/site.toml"
 if [ -d "$SRC/docs" ]; then
     install -d -m 0755 "$DOC/docs"
     cp -r "$SRC/docs/." "$DOC/docs/"
