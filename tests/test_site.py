@@ -232,3 +232,52 @@ def test_nothing_lost_while_the_site_is_down(tmp_path, site, broker, gates, serv
 def test_example_site_config_is_valid():
     cfg = load_site_config(Path(__file__).resolve().parent.parent / "config" / "site.toml")
     assert cfg.site_id == "oakfield" and cfg.mqtt.tls is not None and cfg.client_id() == "plategate-site-oakfield"
+
+
+@pytest.mark.mosquitto
+@needs_broker
+def test_documented_per_gate_acl(tmp_path):
+    """The ACL docs/site.md gives: a gate writes only below its own name and reads the site's list;
+    the site reads every gate."""
+    from tests.brokers import make_password_file
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "site.md").read_text()
+    block = doc.split("`/etc/mosquitto/acl`", 1)[1].split("```", 2)[1]
+    acl = tmp_path / "acl"
+    acl.write_text(block.strip() + "\n")
+    pw = make_password_file(tmp_path / "passwd", {"site": "s1", "entry": "e1", "exit": "x1"})
+    broker = Mosquitto(tmp_path / "b", password_file=pw, acl_file=acl)
+    broker.start()
+    site = Recorder(broker.host, broker.port, ["plategate/oakfield/#"], username="site", password="s1")
+    entry = Recorder(broker.host, broker.port, ["plategate/oakfield/#"], username="entry", password="e1")
+    try:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        def send(user: str, password: str, topic: str, payload: bytes, retain: bool = False) -> None:
+            c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+            c.username_pw_set(user, password)
+            c.connect(broker.host, broker.port)
+            c.loop_start()
+            c.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+            c.disconnect()
+            c.loop_stop()
+
+        send("entry", "e1", "plategate/oakfield/entry/event", b'{"id": "own"}')
+        send("entry", "e1", "plategate/oakfield/exit/event", b'{"id": "forged"}')  # not its topic: dropped
+        send("entry", "e1", "plategate/oakfield/allowlist", b"forged list", retain=True)  # read only: dropped
+        send("site", "s1", "plategate/oakfield/allowlist", b"signed list", retain=True)
+        send("exit", "x1", "plategate/oakfield/exit/event", b'{"id": "exit-own"}')
+        assert site.wait_for(lambda m: len(m) >= 3, 10)
+        seen = {(t, p) for t, p in site.messages}
+        assert ("plategate/oakfield/entry/event", b'{"id": "own"}') in seen
+        assert ("plategate/oakfield/exit/event", b'{"id": "exit-own"}') in seen
+        assert ("plategate/oakfield/allowlist", b"signed list") in seen
+        assert not any(p in (b'{"id": "forged"}', b"forged list") for _, p in site.messages)
+        # The entry gate reads the site's list and its own topics, not another gate's events.
+        assert entry.wait_for(lambda m: any(t == "plategate/oakfield/allowlist" for t, _ in m), 10)
+        assert not any(t.startswith("plategate/oakfield/exit/") for t, _ in entry.messages)
+    finally:
+        site.close()
+        entry.close()
+        broker.stop()
