@@ -81,6 +81,9 @@ def test_staged_install_layout(tmp_path):
     assert (root / "opt/plategate/venv/bin/python").exists()
     assert "include-system-site-packages = true" in (root / "opt/plategate/venv/pyvenv.cfg").read_text()
     assert os.readlink(root / "usr/local/bin/platectl") == "/opt/plategate/venv/bin/platectl"
+    assert os.readlink(root / "usr/local/bin/plategate-site") == "/opt/plategate/venv/bin/plategate-site"
+    assert (root / "opt/plategate/share/doc/plategate/examples/site.toml").read_text() == \
+        (ROOT / "config/site.toml").read_text()
     assert (root / "opt/plategate/share/doc/plategate/README.md").read_text() == (ROOT / "README.md").read_text()
     assert (root / "opt/plategate/share/doc/plategate/docs/install.md").is_file()
     assert (root / "opt/plategate/VERSION").read_text().strip()

@@ -24,10 +24,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..config import LaneConfig
 from ..db import open_sqlite
 from ..direction import Direction, travel_direction
 from ..errors import StorageError
+from ..lane_config import LaneConfig
 from ..types import Decision, DecisionKind, PlateRead, normalise_plate
 
 logger = logging.getLogger(__name__)
