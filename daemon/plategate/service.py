@@ -185,7 +185,8 @@ class Service:
             return
         label = f" [{event['label']}]" if event.get("label") else ""
         self._say(f"{time.strftime('%H:%M:%S')}  {event['plate']:<10} conf {event['confidence']:.2f}  "
-                  f"{event['decision'].upper():<8} {event['reason']}{label}  {event['latency_ms']:.0f} ms")
+                  f"{event['decision'].upper():<8} {event.get('direction') or 'unknown':<11} {event['reason']}{label}  "
+                  f"{event['latency_ms']:.0f} ms")
 
     # -- running --------------------------------------------------------------
     def alive(self) -> bool:
