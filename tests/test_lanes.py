@@ -66,9 +66,11 @@ def test_direction_from_vertical_movement_when_the_size_barely_changes():
     assert travel_direction(at(460, 480, 500), approach_moves="up") is Direction.LEAVING
     assert travel_direction(at(460, 480, 500), approach_moves="none") is Direction.UNKNOWN
     assert travel_direction(at(500, 495, 490)) is Direction.UNKNOWN  # a quarter plate height: not enough
-    # The size, when it speaks, wins over the movement.
-    growing_up = [PlateRead("AB1", 0.9, box=(600, 500 - 10 * i, 700 + 30 * i, 540 - 10 * i + 10 * i)) for i in range(3)]
-    assert travel_direction(growing_up) is Direction.APPROACHING
+    # Cues that contradict each other (growing while moving up under a camera above the lane) give no answer.
+    growing_up = [PlateRead("AB1", 0.9, box=(600, 500 - 30 * i, 700 + 30 * i, 540 - 30 * i)) for i in range(3)]
+    assert travel_direction(growing_up) is Direction.UNKNOWN
+    assert travel_direction(growing_up, approach_moves="none") is Direction.APPROACHING
+    assert travel_direction(growing_up, approach_moves="up") is Direction.APPROACHING
 
 
 # The lane's rules -------------------------------------------------------------------------
@@ -318,3 +320,36 @@ def test_template_instance_verifies_and_is_hardened(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "Overall exposure level for plategate@entry.service: 1." in proc.stdout, \
         proc.stdout[-1500:]
+
+
+def test_an_early_decision_takes_the_direction_from_the_plates_previous_burst(tmp_path, store):
+    """A burst decided after one frame has one box; the same plate's burst a second before supplies
+    the movement. A burst too long ago does not."""
+    from plategate.config import JournalConfig, RelayConfig
+    from plategate.gate import GateController, create_relay
+    from plategate.gatekeeper import GateKeeper
+    from plategate.journal import Journal
+    from plategate.pipeline import BurstResult
+
+    factory = MockFactory()
+    relay = create_relay(RelayConfig(pin=17, pulse_ms=50), factory)
+    gate = GateController(relay, RelayConfig(pin=17, pulse_ms=50))
+    journal = Journal(tmp_path / "j.db", tmp_path / "snaps", JournalConfig(snapshots=False))
+    keeper = GateKeeper(lane(store, tmp_path), gate, journal)
+
+    def burst(n: int, t: float, *ys: float, text: str = "XY999AA") -> dict:
+        reads = [PlateRead(text, 0.97, box=(600, y, 700, y + 25)) for y in ys]
+        return keeper.handle(BurstResult(n, "motion", reads[-1], reads, len(reads), t, t + 0.1))
+
+    try:
+        assert burst(1, 100.0, 300)["direction"] == "unknown"  # one box, no history
+        assert burst(2, 101.0, 330)["direction"] == "approaching"  # 300 -> 330: moved down
+        assert burst(3, 102.0, 310)["direction"] == "leaving"
+        assert burst(4, 110.0, 400)["direction"] == "unknown"  # the last burst is 8 s old
+        assert burst(5, 111.0, 430, text="OTHER1")["direction"] == "unknown"  # another plate's history is not used
+        stored = journal.recent(10)
+        assert [e["direction"] for e in reversed(stored)] == ["unknown", "approaching", "leaving", "unknown",
+                                                              "unknown"]
+    finally:
+        gate.close()
+        journal.close()

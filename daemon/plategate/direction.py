@@ -7,7 +7,9 @@ logarithm of the size change from the first frame to the last. Near the barrier 
 is slow and its plate changes size little; a camera mounted above the lane then still
 sees the plate move: down the picture while the car approaches, up while it leaves.
 That shift, fitted the same way and measured in plate heights, decides when the size
-does not. Pure functions, no state: the pipeline passes the reads of one burst.
+does not; when the two cues contradict each other (small, noisy boxes far away) the
+answer is ``unknown`` rather than a guess. Pure functions, no state: the caller passes
+the reads of a burst (and of the plate's previous burst, when the burst alone is short).
 """
 
 from __future__ import annotations
@@ -93,13 +95,17 @@ def travel_direction(reads: Sequence[PlateRead], text: str | None = None, min_ch
     change = size_change([box_area(r.box) for r in reads])
     if change is None:
         return Direction.UNKNOWN
+    by_size = Direction.UNKNOWN
     if change >= 1.0 + min_change:
-        return Direction.APPROACHING
-    if change <= 1.0 / (1.0 + min_change):
-        return Direction.LEAVING
+        by_size = Direction.APPROACHING
+    elif change <= 1.0 / (1.0 + min_change):
+        by_size = Direction.LEAVING
+    by_shift = Direction.UNKNOWN
     if approach_moves in ("down", "up"):
         shift = vertical_shift([r.box for r in reads])
         if shift is not None and abs(shift) >= min_shift:
             down = shift > 0
-            return Direction.APPROACHING if down == (approach_moves == "down") else Direction.LEAVING
-    return Direction.UNKNOWN
+            by_shift = Direction.APPROACHING if down == (approach_moves == "down") else Direction.LEAVING
+    if Direction.UNKNOWN in (by_size, by_shift) or by_size is by_shift:
+        return by_size if by_size is not Direction.UNKNOWN else by_shift
+    return Direction.UNKNOWN  # the cues contradict each other

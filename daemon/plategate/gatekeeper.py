@@ -17,6 +17,8 @@ from .types import Decision, DecisionKind
 logger = logging.getLogger(__name__)
 
 Publisher = Callable[[dict, bytes | None], None]
+#: a plate's previous burst helps measure its direction when it ended at most this long before
+DIRECTION_HISTORY_S = 3.0
 
 
 def encode_jpeg(image: np.ndarray | None, quality: int = 85) -> bytes | None:
@@ -52,6 +54,7 @@ class GateKeeper:
         self._lock = threading.Lock()
         self.last_event: dict | None = None
         self.decisions = 0
+        self._bursts: dict[str, tuple[float, list]] = {}  # plate -> (trigger time, its boxed reads)
 
     def add_listener(self, fn: Callable[[dict], None]) -> None:
         self.listeners.append(fn)
@@ -67,6 +70,20 @@ class GateKeeper:
             except Exception:
                 logger.exception("event listener failed")
 
+    def _direction_reads(self, text: str, result: BurstResult) -> list:
+        """The burst's reads, preceded by the plate's previous burst (if recent) when fewer than two of
+        this burst's reads have a box: an early decision after one frame still gets a direction from
+        the car's movement since its last burst."""
+        own = [r for r in result.reads if r.text == text and r.box]
+        previous = self._bursts.get(text)
+        self._bursts[text] = (result.trigger_time, own)
+        if len(self._bursts) > 200:
+            self._bursts = {p: v for p, v in self._bursts.items()
+                            if result.trigger_time - v[0] <= DIRECTION_HISTORY_S}
+        if len(own) >= 2 or previous is None or not 0 < result.trigger_time - previous[0] <= DIRECTION_HISTORY_S:
+            return list(result.reads)
+        return [*previous[1][-2:], *own]
+
     def handle(self, result: BurstResult) -> dict | None:
         """Decide on *result*; returns the stored event, or ``None`` when no plate was read."""
         if result.read is None:
@@ -76,7 +93,7 @@ class GateKeeper:
             return None
         with self._lock:
             read = result.read
-            direction = self.policy.direction(result.reads, read.text)
+            direction = self.policy.direction(self._direction_reads(read.text, result), read.text)
             decision: Decision = self.policy.decide(read, direction)
             if decision.open_gate:
                 self.gate.open(decision.reason, decision.plate)
