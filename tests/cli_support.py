@@ -106,7 +106,7 @@ class FakeDaemon:
         handlers = {
             "status": self.status, "events": lambda a: self.journal.recent(int(a.get("n", 20))),
             "event": self.event, "allowlist_list": self.allowlist_list,
-            "allowlist_add": lambda a: self.store.add(entry_from_dict(a)) and {"ok": True},
+            "allowlist_add": lambda a: self.store.add(entry_from_dict({k: v for k, v in a.items() if k != "_peer"})) and {"ok": True},
             "allowlist_remove": lambda a: {"removed": self.store.remove(a["plate"])},
             "allowlist_import": self.allowlist_import, "test_relay": self.test_relay, "snapshot": self.snapshot,
         }

@@ -19,7 +19,7 @@ def datasets() -> Path:
     return DATASETS
 
 
-# MQTT broker (helper M) ------------------------------------------------------------------
+# MQTT broker --------------------------------------------------------------------------------
 
 @pytest.fixture
 def mosquitto_broker(tmp_path):

@@ -1,4 +1,4 @@
-"""tools.average_readers averages the weights of readers of one network and records where they came from."""
+"""tools.train.average_readers averages the weights of readers of one network and records where they came from."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tools import average_readers
+from tools.train import average_readers
 
 
 def test_mix_is_parsed_normalised_and_bad_ones_named():
@@ -36,7 +36,7 @@ def test_weighted_average_keeps_each_arrays_dtype():
 def _reader(seed: int, channels=(4, 4, 8, 8, 8)):
     import tensorflow as tf
 
-    from tools.reader_model import build_model
+    from tools.train.reader_model import build_model
 
     tf.keras.utils.set_random_seed(seed)
     return build_model(37, channels=channels)

@@ -1,4 +1,4 @@
-"""tools.bench_reader scores labelled crop folders, and a label audit changes only the rows it marks wrong."""
+"""tools.eval.bench_reader scores labelled crop folders, and a label audit changes only the rows it marks wrong."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from plategate.errors import PlategateError
-from tools import bench_reader
+from tools.eval import bench_reader
 from tools.synth.plates import render_plate
 
 # clean renders the shipped reader reads exactly (tests/test_reader.py asserts it)
@@ -112,8 +112,8 @@ def test_update_card_merges_figures_and_names_each_command_once(tmp_path):
     assert bench["free"]["crops"] == {"count": 4, "exact_match": 1.0}  # the re-run's figures
     assert bench["formats=LLLDDD"]["crops"]["exact_match"] == 0.75
     assert bench["latency_threads_2"] == latency
-    assert bench["commands"] == ["python -m tools.bench_reader --latency 10",
-                                 "python -m tools.bench_reader --formats LLLDDD"]
+    assert bench["commands"] == ["python -m tools.eval.bench_reader --latency 10",
+                                 "python -m tools.eval.bench_reader --formats LLLDDD"]
 
 
 def test_several_sets_are_also_timed_together(crops, capsys):

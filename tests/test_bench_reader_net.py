@@ -1,4 +1,4 @@
-"""tools.bench_reader_net times untrained candidate reader networks beside real model files."""
+"""tools.eval.bench_reader_net times untrained candidate reader networks beside real model files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import bench_reader_net
+from tools.eval import bench_reader_net
 
 SHIPPED = Path(__file__).resolve().parent.parent / "models" / "reader.tflite"
 

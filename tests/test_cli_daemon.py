@@ -75,7 +75,9 @@ def test_platectl_against_the_service(daemon, capsys):
 
     pin = factory.pin(17)
     assert main(["test-relay", "--pulse", "100", "--confirm", *sock]) == 0
-    assert capsys.readouterr().out.strip() == "relay pulsed for 100 ms by plategated"
+    assert capsys.readouterr().out.strip() == ("relay pulsed for 100 ms by plategated on MOCK pins: nothing was "
+                                               "switched (journaled as relay_test)")
+    assert service.journal.recent(1)[0]["reason"] == "relay_test"
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline and not any(s.state for s in pin.states):
         time.sleep(0.02)

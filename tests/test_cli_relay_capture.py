@@ -50,6 +50,12 @@ def test_capture_single_and_burst(root, capsys):
     assert capsys.readouterr().out.strip() == f"saved {target}"
     assert cv2.imread(str(target)).shape == (240, 320, 3)
     outdir = root / "burst"
+    assert main(["capture", "-o", str(outdir), "--burst", "3"]) == 2
+    assert f"-o {outdir}: no such folder (create it first" in capsys.readouterr().err
+    assert main(["capture", "-o", str(root / "typo" / "shot.jpg")]) == 2
+    assert f"folder {root / 'typo'} does not exist" in capsys.readouterr().err
+    assert not outdir.exists() and not (root / "typo").exists()
+    outdir.mkdir()
     assert main(["capture", "-o", str(outdir), "--burst", "3", "--motion", "--timeout", "10", "--json"]) == 0
     saved = json.loads(capsys.readouterr().out)["saved"]
     assert len(saved) == 3 and all(cv2.imread(p) is not None for p in saved)

@@ -39,7 +39,8 @@ def _handlers() -> dict:
     def crash(_args):
         raise RuntimeError("boom")
 
-    return {"echo": lambda args: {"got": args}, "fail": fail, "crash": crash}
+    return {"echo": lambda args: {"got": {k: v for k, v in args.items() if k != "_peer"}},
+            "whoami": lambda args: args["_peer"], "fail": fail, "crash": crash}
 
 
 @pytest.fixture
@@ -91,6 +92,14 @@ def test_call_roundtrip_and_errors(server):
     assert client.is_running()
     # the server survived the failing handlers
     assert client.call("echo") == {"got": {}}
+
+
+def test_handlers_see_the_peer_from_the_kernel_not_from_the_request(server):
+    import pwd
+
+    me = pwd.getpwuid(os.getuid()).pw_name
+    peer = ControlClient(server.path).call("whoami", _peer={"user": "mallory", "uid": 0})
+    assert peer == {"pid": os.getpid(), "uid": os.getuid(), "user": me}
 
 
 def test_bad_request_lines(server):

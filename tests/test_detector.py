@@ -12,8 +12,8 @@ import pytest
 
 from plategate.errors import ModelError
 from plategate.vision.detector import Detection, PlateDetector, decode, letterbox, nms, roi_pixels, to_gray
-from tools.close_ups import close_up_view
-from tools.evaluate import iou
+from tools.eval.close_ups import close_up_view
+from tools.eval.evaluate import iou
 from tools.synth import scenes
 
 ROOT = Path(__file__).resolve().parent.parent

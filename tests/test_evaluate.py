@@ -1,4 +1,4 @@
-"""tools.evaluate: the metric functions, and a whole run on folders our own tools write."""
+"""tools.eval.evaluate: the metric functions, and a whole run on folders our own tools write."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tools import close_ups, evaluate
+from tools.eval import close_ups, evaluate
 from tools.synth import scenes
 from tools.synth.plates import render_plate
 

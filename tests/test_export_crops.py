@@ -1,4 +1,4 @@
-"""tools.export_crops: labelled scenes -> a crops folder cut as the daemon cuts them."""
+"""tools.eval.export_crops: labelled scenes -> a crops folder cut as the daemon cuts them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import cv2
 import pytest
 
 from plategate.vision.reader import PlateReader
-from tools import export_crops
+from tools.eval import export_crops
 from tools.synth import scenes
 
 ROOT = Path(__file__).resolve().parent.parent

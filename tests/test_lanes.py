@@ -233,6 +233,29 @@ presence_db = "{shared}"
 """
 
 
+def test_a_lane_reloads_with_its_own_paths_and_refuses_a_lane_change(lanes_root):
+    """A reload re-reads the lane's file as the lane's (state folder, socket, gate id stay its own):
+    [access] is applied, a change of [lane] needs a restart."""
+    visitor = next(v for v in make_demo.VEHICLES if v.plate == "KX934PL")
+    path = lanes_root / "etc" / "entry.toml"
+    path.write_text(LANE_TOML.format(footage=approach_footage(lanes_root / "in", visitor), pin=17,
+                                     allowlist=make_demo.ALLOWLIST, lane='approaching = "any"',
+                                     shared=lanes_root / "var" / "shared" / "presence.db"))
+    service = Service(instance.load_instance("entry"), path, pin_factory=MockFactory(), instance="entry")
+    service.start()
+    try:
+        path.write_text(path.read_text().replace("[access]\n", "[access]\nholdoff_s = 5.0\n"))
+        report = service.reload()
+        assert (report.refused, report.applied) == ([], ["access"]), report.errors
+        assert service.cfg.access.holdoff_s == 5.0
+        assert (service.cfg.gate_id, service.cfg.state_dir) == ("entry", lanes_root / "var" / "entry")
+        path.write_text(path.read_text().replace('approaching = "any"', 'approaching = "none"'))
+        report = service.reload()
+        assert report.refused == ["lane"] and service.cfg.lane.approaching == "any"
+    finally:
+        service.stop()
+
+
 @pytest.mark.slow
 def test_two_lanes_on_rendered_footage(lanes_root, capsys):
     """An entry lane lets a visitor in (approaching) and records it; the exit lane, seeing the car drive

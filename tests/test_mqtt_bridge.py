@@ -195,7 +195,7 @@ def test_allowlist_sync_and_commands_over_the_broker(mosquitto, bridge_factory, 
     applied = []
     bridge.on_allowlist_applied(applied.append)
     opened = []
-    bridge.set_command_handler(lambda name, args: opened.append(name) or {"opened": True})
+    bridge.set_command_handler(lambda name, args, origin: opened.append(name) or {"opened": True})
     bridge.start()
     assert bridge.wait_connected(10)
     v1 = [make_entry("AB123CD", "Unit 1"), make_entry("XY99", "Unit 2")]
@@ -252,7 +252,7 @@ def test_home_assistant_open_button_on_trusted_broker(mosquitto, bridge_factory)
     rec = Recorder(host, port, ["homeassistant/#", "plategate/estate/north/cmd/result"])
     bridge, _ = bridge_factory(port, homeassistant=True, allow_unsigned_commands=True)
     opened = []
-    bridge.set_command_handler(lambda name, args: opened.append((name, args)) or {})
+    bridge.set_command_handler(lambda name, args, origin: opened.append((name, args)) or {})
     bridge.start()
     button_topic = "homeassistant/button/plategate_estate_north/open/config"
     assert rec.wait_for(lambda m: any(t == button_topic and p for t, p in m), 10)

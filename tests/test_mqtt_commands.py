@@ -31,7 +31,7 @@ def make(tmp_path, key, allow_unsigned=False):
                             max_age_s=60, max_bytes=4096, allow_unsigned=allow_unsigned)
     calls = []
 
-    def handler(name, args):
+    def handler(name, args, origin):
         calls.append((name, args))
         if args.get("fail"):
             raise GateError("relay not wired")

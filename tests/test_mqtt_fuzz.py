@@ -114,7 +114,7 @@ def commands(tmp_path_factory):
     nonces = NonceStore(tmp_path_factory.mktemp("fuzzcmd") / "outbox.db", 180)
     proc = CommandProcessor("estate", "north", KEYS, nonces, 60, 4096, allow_unsigned=False)
     calls = []
-    proc.handler = lambda name, args: calls.append(name) or {}
+    proc.handler = lambda name, args, origin: calls.append(name) or {}
     yield proc, calls
     nonces.close()
 

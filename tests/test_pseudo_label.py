@@ -1,4 +1,4 @@
-"""tools.pseudo_label: confident reads of unlabelled crops become a labels.csv for training."""
+"""tools.train.pseudo_label: confident reads of unlabelled crops become a labels.csv for training."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tools import pseudo_label
 from tools.synth.plates import render_plate
+from tools.train import pseudo_label
 
 MODEL = Path(__file__).resolve().parent.parent / "models" / "reader.tflite"
 

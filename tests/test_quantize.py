@@ -18,9 +18,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def tiny_keras(tmp_path_factory):
     """A very small reader network trained for a few CTC steps on rendered crops."""
     from plategate.vision.ctc import ALPHABET
-    from tools.reader_model import build_model
     from tools.synth.reader_data import synth_sample
-    from tools.train_reader import encode_labels
+    from tools.train.reader_model import build_model
+    from tools.train.train_reader import encode_labels
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(1)

@@ -45,9 +45,9 @@ def test_reads_known_clean_renders(reader, style, text, seed):
 
 def test_reads_most_random_clean_renders_with_trustworthy_confidence(reader):
     # random texts mix letters and digits freely, so O/0/Q, I/1/J pairs make some reads ambiguous;
-    # since session 5 the renderer also draws seals and coats of arms between the groups of
-    # EU plates (tools.synth.seals), which the shipped reader never trained on and often reads
-    # as a character: 47 of these 60 are right (48 before), hence 75 % rather than 80 %
+    # the renderer also draws seals and coats of arms between the groups of EU plates
+    # (tools.synth.seals), which the reader often reads as a character: 47 of these 60 are
+    # right, hence 75 % rather than 80 %
     rng = np.random.default_rng(2026)
     right = confident = confident_right = 0
     n = 60

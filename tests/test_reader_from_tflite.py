@@ -1,4 +1,4 @@
-"""tools.reader_from_tflite: the shipped int8 reader rebuilt as a trainable float Keras reader."""
+"""tools.train.reader_from_tflite: the shipped int8 reader rebuilt as a trainable float Keras reader."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def crops(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def rebuilt(crops, tmp_path_factory):
-    from tools import reader_from_tflite
+    from tools.train import reader_from_tflite
 
     out = tmp_path_factory.mktemp("rebuilt") / "reader.keras"
     rc = reader_from_tflite.main([str(MODELS / "reader.tflite"), str(out), "--images", str(crops), "--threads", "1"])
@@ -42,7 +42,7 @@ def rebuilt(crops, tmp_path_factory):
 
 
 def test_the_rebuilt_reader_computes_what_the_int8_one_does(rebuilt, crops):
-    from tools.reader_from_tflite import load_crops
+    from tools.train.reader_from_tflite import load_crops
 
     model = tf.keras.models.load_model(rebuilt, compile=False)
     int8 = load_model(MODELS / "reader.tflite", threads=1)
@@ -58,7 +58,7 @@ def test_the_rebuilt_reader_computes_what_the_int8_one_does(rebuilt, crops):
 
 def test_training_mode_starts_where_inference_is(rebuilt, crops):
     """The normalisation layers hold the measured statistics: batch statistics change little."""
-    from tools.reader_from_tflite import load_crops
+    from tools.train.reader_from_tflite import load_crops
 
     model = tf.keras.models.load_model(rebuilt, compile=False)
     x = load_crops(crops, 100, *model.input_shape[1:3])
@@ -71,7 +71,7 @@ def test_training_mode_starts_where_inference_is(rebuilt, crops):
 
 
 def test_a_detector_is_refused(crops, tmp_path, capsys):
-    from tools import reader_from_tflite
+    from tools.train import reader_from_tflite
 
     out = tmp_path / "det.keras"
     rc = reader_from_tflite.main([str(MODELS / "detector.tflite"), str(out), "--images", str(crops)])
@@ -81,7 +81,7 @@ def test_a_detector_is_refused(crops, tmp_path, capsys):
 
 
 def test_an_unknown_layout_is_refused():
-    from tools.reader_from_tflite import RebuildError, stage_widths
+    from tools.train.reader_from_tflite import RebuildError, stage_widths
 
     convs = [{"kind": "Conv2D", "kernel": np.zeros((3, 3, 1, 8))}] * 3
     with pytest.raises(RebuildError, match="not a plategate reader"):
@@ -90,7 +90,7 @@ def test_an_unknown_layout_is_refused():
 
 @pytest.mark.parametrize("args, message", [(["--count", "0"], "--count"), (["--min-agreement", "2"], "--min-agreement")])
 def test_bad_arguments_are_usage_errors(crops, tmp_path, capsys, args, message):
-    from tools import reader_from_tflite
+    from tools.train import reader_from_tflite
 
     with pytest.raises(SystemExit) as exc:
         reader_from_tflite.main([str(MODELS / "reader.tflite"), str(tmp_path / "r.keras"), "--images", str(crops), *args])

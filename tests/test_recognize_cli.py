@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from plategate.cli import recognize
-from tools.evaluate import char_accuracy, iou
+from tools.eval.evaluate import char_accuracy, iou
 from tools.synth import scenes
 from tools.synth.plates import render_plate
 

@@ -1,4 +1,4 @@
-"""tools.train_reader end to end on a tiny run: real + extra crops, checkpoints, resume, training record."""
+"""tools.train.train_reader end to end on a tiny run: real + extra crops, checkpoints, resume, training record."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _labelled(folder: Path, n: int, seed: int, style: str) -> None:
 
 
 def test_tiny_training_run_resumes_and_records_what_trained_it(tmp_path, capsys):
-    from tools import train_reader
+    from tools.train import train_reader
 
     data, work = tmp_path / "data", tmp_path / "work"
     _labelled(data / "br-crops", 10, 1, "br")
@@ -54,8 +54,8 @@ def test_tiny_training_run_resumes_and_records_what_trained_it(tmp_path, capsys)
 
 
 def test_a_label_audit_relabels_the_training_part_and_is_recorded(tmp_path, capsys):
-    from tools import train_reader
     from tools.synth import reader_data
+    from tools.train import train_reader
 
     data, work = tmp_path / "data", tmp_path / "work"
     _labelled(data / "br-crops", 10, 1, "br")
@@ -81,7 +81,7 @@ def test_a_label_audit_relabels_the_training_part_and_is_recorded(tmp_path, caps
 def test_light_stem_makes_the_second_convolution_separable():
     import tensorflow as tf
 
-    from tools.reader_model import build_model
+    from tools.train.reader_model import build_model
 
     def layers(model):
         return [type(layer).__name__ for layer in model.layers]
@@ -97,7 +97,7 @@ def test_light_stem_makes_the_second_convolution_separable():
 def test_transfer_weights_copies_what_agrees_and_leaves_the_new_stem_fresh():
     import numpy as np
 
-    from tools.reader_model import build_model, transfer_weights
+    from tools.train.reader_model import build_model, transfer_weights
 
     widths = (8, 16, 16, 16, 16)
     full = build_model(37, channels=widths)
@@ -116,7 +116,7 @@ def test_transfer_weights_copies_what_agrees_and_leaves_the_new_stem_fresh():
 def test_resample_rows_keeps_a_kernels_response_to_a_taller_input():
     import numpy as np
 
-    from tools.reader_model import resample_rows
+    from tools.train.reader_model import resample_rows
 
     kernel = np.random.default_rng(0).normal(size=(4, 2, 3, 5)).astype(np.float32)
     assert np.array_equal(resample_rows(kernel, 4), kernel)
@@ -134,7 +134,7 @@ def test_transfer_weights_to_a_taller_reader_resamples_the_height_collapse():
     import numpy as np
     import tensorflow as tf
 
-    from tools.reader_model import build_model, resample_rows, transfer_weights
+    from tools.train.reader_model import build_model, resample_rows, transfer_weights
 
     widths = (8, 16, 16, 16, 16)
     small = build_model(37, 32, 128, channels=widths)
@@ -150,7 +150,7 @@ def test_transfer_weights_to_a_taller_reader_resamples_the_height_collapse():
 
 
 def test_training_can_start_from_another_readers_weights(tmp_path, capsys):
-    from tools import train_reader
+    from tools.train import train_reader
 
     common = ["--shards", "1", "--first-shards", "1", "--shard-size", "16", "--val-size", "8", "--steps", "1",
               "--batch", "4", "--channels", "8,8,8,8,8", "--epochs", "1"]
@@ -174,7 +174,7 @@ def test_training_can_start_from_another_readers_weights(tmp_path, capsys):
 
 
 def test_bad_channels_are_a_usage_error(tmp_path):
-    from tools import train_reader
+    from tools.train import train_reader
 
     with pytest.raises(SystemExit) as exc:
         train_reader.main(["--work", str(tmp_path), "--channels", "8,8"])
@@ -182,7 +182,7 @@ def test_bad_channels_are_a_usage_error(tmp_path):
 
 
 def test_extra_folders_are_checked_before_any_work(tmp_path, capsys):
-    from tools import train_reader
+    from tools.train import train_reader
 
     work = tmp_path / "work"
     assert train_reader.main(["--work", str(work), "--extra", str(tmp_path)]) == 2
@@ -194,7 +194,7 @@ def test_extra_folders_are_checked_before_any_work(tmp_path, capsys):
 
 
 def test_epoch_pool_repeats_recent_shards_and_the_real_part_in_order():
-    from tools import reader_pool, train_reader
+    from tools.train import reader_pool, train_reader
 
     a = train_reader.parse_args(["--shard-size", "3", "--recent-from", "2", "--recent-repeat", "3", "--real-repeat", "2"])
     shards = [np.arange(3 * i, 3 * i + 3, dtype=np.uint8)[:, None] for i in range(4)]  # four shards of three samples
@@ -215,8 +215,8 @@ def test_epoch_pool_repeats_recent_shards_and_the_real_part_in_order():
 
 def test_recent_shards_can_be_rendered_with_their_own_style_shares(tmp_path, capsys):
     from plategate.vision.reader import plate_shape
-    from tools import train_reader
     from tools.synth import reader_data
+    from tools.train import train_reader
 
     work = tmp_path / "work"
     common = ["--work", str(work), "--shards", "2", "--shard-size", "40", "--val-size", "8", "--data-only"]
@@ -245,7 +245,7 @@ def test_recent_shards_can_be_rendered_with_their_own_style_shares(tmp_path, cap
 def test_distillation_loss_is_zero_for_agreeing_readers_and_grows_with_disagreement():
     import tensorflow as tf
 
-    from tools.reader_model import distillation_loss
+    from tools.train.reader_model import distillation_loss
 
     rng = np.random.default_rng(0)
     teacher = tf.constant(rng.normal(size=(2, 32, 37)), tf.float32)
@@ -258,7 +258,7 @@ def test_distillation_loss_is_zero_for_agreeing_readers_and_grows_with_disagreem
 
 
 def test_training_can_distil_from_a_teacher_reader(tmp_path, capsys):
-    from tools import train_reader
+    from tools.train import train_reader
 
     common = ["--shards", "1", "--first-shards", "1", "--shard-size", "16", "--val-size", "8", "--steps", "1",
               "--batch", "4", "--channels", "8,8,8,8,8", "--epochs", "1"]
@@ -278,8 +278,8 @@ def test_training_can_distil_from_a_teacher_reader(tmp_path, capsys):
 def test_a_narrower_model_trains_on_shards_cached_for_a_wider_one(tmp_path, capsys):
     import tensorflow as tf
 
-    from tools import train_reader
     from tools.synth import reader_data
+    from tools.train import train_reader
 
     work = tmp_path / "work"
     common = ["--work", str(work), "--shards", "1", "--first-shards", "1", "--shard-size", "16", "--val-size", "8"]

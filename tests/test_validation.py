@@ -45,4 +45,4 @@ def test_a_model_validator_naming_a_key_is_folded_into_the_path():
 
 
 def test_a_problem_of_the_whole_is_at_the_root():
-    assert problems([1, 2]) == ["<root>: must be a valid dictionary or instance of Outer"]
+    assert problems([1, 2]) == ["<root>: must be a valid dictionary or instance of Outer, not a list"]

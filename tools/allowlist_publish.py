@@ -40,8 +40,25 @@ from plategate.site.messages import build_command, build_delta, build_snapshot, 
 __all__ = ["build_command", "build_delta", "build_snapshot", "diff", "main"]
 
 
+def _command_nonce(payload: bytes) -> str | None:
+    try:
+        return json.loads(json.loads(payload)["payload"]).get("nonce")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _reply_for(payload: bytes, reply: bytes) -> bool:
+    """Whether a ``cmd/result`` *reply* answers the command *payload* (same nonce)."""
+    nonce = _command_nonce(payload)
+    try:
+        return nonce is None or json.loads(reply).get("nonce") == nonce
+    except (ValueError, AttributeError):
+        return False
+
+
 def publish(args: argparse.Namespace, topic: str, payload: bytes, retain: bool, wait_topic: str | None = None) -> int:
-    """Publish one message (QoS 1) and optionally print the first reply on *wait_topic*."""
+    """Publish one message (QoS 1) and optionally print the reply on *wait_topic* that answers it
+    (same nonce); a reply with ``"ok": false`` (the gate refused the command) exits 1."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -55,8 +72,9 @@ def publish(args: argparse.Namespace, topic: str, payload: bytes, retain: bool, 
     subscribed = threading.Event()
 
     def on_message(_c, _u, msg):
-        replies.append(bytes(msg.payload))
-        got.set()
+        if _reply_for(payload, bytes(msg.payload)):
+            replies.append(bytes(msg.payload))
+            got.set()
 
     client.on_message = on_message
     client.on_subscribe = lambda *a: subscribed.set()
@@ -77,6 +95,13 @@ def publish(args: argparse.Namespace, topic: str, payload: bytes, retain: bool, 
                 print(f"error: no reply on {wait_topic} within {args.wait} s", file=sys.stderr)
                 return 1
             print(replies[0].decode("utf-8", errors="replace"))
+            try:
+                refused = json.loads(replies[0]).get("ok") is False
+            except (ValueError, AttributeError):
+                refused = False
+            if refused:
+                print("error: the gate refused the command", file=sys.stderr)
+                return 1
     finally:
         client.disconnect()
         client.loop_stop()

@@ -20,4 +20,5 @@ step "rendering the demo footage into $PWD/demo/footage"
 "$VENV_PY" -m tools.make_demo --out demo/footage
 rm -rf demo-state
 step "plategated on the demo footage (allowlist: config/demo-allowlist.csv, journal: $PWD/demo-state); Ctrl-C stops"
+echo "from another terminal: .venv/bin/platectl -c config/demo.toml status (or watch, events tail)"
 exec "$VENV_PY" -m plategate.service --config config/demo.toml --print-events "$@"

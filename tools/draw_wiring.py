@@ -125,7 +125,7 @@ def draw() -> Image.Image:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Draw the wiring diagram PNG.")
+    parser = argparse.ArgumentParser(prog="python -m tools.draw_wiring", description="Draw the wiring diagram PNG.")
     parser.add_argument("-o", "--output", default=str(REPO / "docs" / "wiring.png"))
     args = parser.parse_args(argv)
     out = Path(args.output)

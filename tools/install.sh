@@ -225,8 +225,13 @@ fi
 if [ "$DO_PIP" = 1 ]; then
     for cfg in /etc/plategate/*.toml; do
         [ -f "$cfg" ] || continue
-        case "$(basename "$cfg")" in site.toml) continue ;; esac
-        "$VENV/bin/plategated" --check-config "$cfg" \
+        lane=()
+        case "$(basename "$cfg")" in
+            site.toml) continue ;;
+            plategate.toml) ;;
+            *) lane=(--instance "$(basename "$cfg" .toml)") ;;  # a lane: its own state folder and socket
+        esac
+        "$VENV/bin/plategated" "${lane[@]}" --check-config "$cfg" \
             || say "WARNING: $cfg does not validate with this version; fix it (see $(basename "$cfg").dist)"
     done
 fi

@@ -193,7 +193,7 @@ def render(out: Path, fps: float = 10.0, seed: int = 7, vehicles: tuple[Vehicle,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.make_demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "demo" / "footage", help="output folder (default demo/footage)")
     parser.add_argument("--fps", type=float, default=10.0, help="frame rate the footage is made for")
     parser.add_argument("--seed", type=int, default=7, help="random seed")

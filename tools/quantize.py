@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from tools.quant_tasks import QuantTask, get_task
-from tools.tf_threads import set_threads
+from tools.train.tf_threads import set_threads
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,9 @@ the client hangs up or the daemon stops (``{"ok": true, "end": true}``).
 Access control is two-fold: the socket file is mode 0660 and owned by the service's
 group, and every connection's peer credentials (``SO_PEERCRED``) are checked: root,
 the daemon's own uid, or a member of the group (primary or supplementary) is let in;
-anybody else gets one refusal line and the connection is closed.
+anybody else gets one refusal line and the connection is closed. Handlers find the
+peer's identity in the request under ``_peer`` (``pid``, ``uid``, ``user``), set by the
+server from ``SO_PEERCRED`` (a client cannot forge it), for the audit trail.
 """
 
 from __future__ import annotations
@@ -85,6 +87,14 @@ def resolve_group(group: str | int | None) -> int | None:
         return grp.getgrnam(str(group)).gr_gid
     except KeyError:
         raise ControlError(f"control.group: no such group {group!r} (create it or set control.group)") from None
+
+
+def _peer_info(pid: int, uid: int) -> dict:
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    return {"pid": pid, "uid": uid, "user": user}
 
 
 class ControlServer:
@@ -263,7 +273,7 @@ class ControlServer:
                     return
                 if not line.strip():
                     continue
-                if not self._answer(conn, line):
+                if not self._answer(conn, line, _peer_info(pid, uid)):
                     return
         except OSError as exc:
             logger.debug("control connection ended: %s", exc)
@@ -273,7 +283,7 @@ class ControlServer:
             with contextlib.suppress(OSError):
                 conn.close()
 
-    def _answer(self, conn: socket.socket, line: bytes) -> bool:
+    def _answer(self, conn: socket.socket, line: bytes, peer: dict | None = None) -> bool:
         """Handle one request line; return False when the connection should close."""
         try:
             request = json.loads(line)
@@ -283,6 +293,7 @@ class ControlServer:
             conn.sendall(encode({"ok": False, "error": f"bad request: {exc}"}))
             return True
         cmd = request.pop("cmd")
+        request["_peer"] = peer or {}
         if cmd in self.streams:
             self._stream(conn, cmd, request)
             return False

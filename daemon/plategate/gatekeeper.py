@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .forwarding import EventForwarder
 from .gate import GateController
 from .journal import Journal, iso_utc, new_event_id
 from .pipeline import BurstResult
@@ -16,9 +17,12 @@ from .types import Decision, DecisionKind
 
 logger = logging.getLogger(__name__)
 
-Publisher = Callable[[dict, bytes | None], None]
 #: a plate's previous burst helps measure its direction when it ended at most this long before
 DIRECTION_HISTORY_S = 3.0
+#: reasons of openings nobody's plate asked for (journaled and published like decisions)
+MANUAL_OPEN = "manual_open"
+REMOTE_COMMAND = "remote_command"
+RELAY_TEST = "relay_test"
 
 
 def encode_jpeg(image: np.ndarray | None, quality: int = 85) -> bytes | None:
@@ -39,17 +43,18 @@ class GateKeeper:
             ``decide(read, direction) -> Decision`` (plategate.access.lane.LanePolicy).
         gate: the gate controller to open.
         journal: where every event is stored.
-        publisher: optional ``fn(event, snapshot_jpeg)`` (the MQTT bridge's publish_event).
+        forwarder: hands each journaled event to the MQTT outbox (and catches up later when
+            the outbox cannot take it); ``None`` without MQTT.
 
     The relay is switched first, then the event is stored and published, so that
     neither a slow disk nor a down broker delays the barrier.
     """
 
-    def __init__(self, policy, gate: GateController, journal: Journal, publisher: Publisher | None = None) -> None:
+    def __init__(self, policy, gate: GateController, journal: Journal, forwarder: EventForwarder | None = None) -> None:
         self.policy = policy
         self.gate = gate
         self.journal = journal
-        self.publisher = publisher
+        self.forwarder = forwarder
         self.listeners: list[Callable[[dict], None]] = []
         self._lock = threading.Lock()
         self.last_event: dict | None = None
@@ -122,15 +127,50 @@ class GateKeeper:
                         event["plate"], read.confidence, direction.value, decision.reason,
                         " -> OPEN" if decision.open_gate else "", latency)
             self.decisions += 1
-        stored = self.journal.record(event, result.crop, result.frame)
+        return self._store(event, result.crop, result.frame)
+
+    def _store(self, event: dict, crop: np.ndarray | None, frame: np.ndarray | None) -> dict:
+        forwarder = self.forwarder
+        if forwarder is not None and forwarder.active:
+            with forwarder.lock:  # a refill must not hand this event over at the same time
+                event["outbox"] = 0
+                stored = self.journal.record(event, crop, frame)
+                forwarder.forward(stored, encode_jpeg(crop))
+        else:
+            stored = self.journal.record(event, crop, frame)
         self.last_event = stored
-        if self.publisher is not None:
-            try:
-                self.publisher(public_event(stored), encode_jpeg(result.crop))
-            except Exception:
-                logger.exception("publishing event %s failed (it stays in the journal)", event["id"])
         self._notify({"type": "decision", **public_event(stored)})
         return stored
+
+    def open_on_request(self, reason: str, requested_by: str, note: str = "", plate: str | None = None,
+                        action: Callable[[], object] | None = None) -> dict:
+        """Open the gate (or run *action*, e.g. a relay test pulse) for someone, and journal and
+        publish it like a decision: ``decision`` granted, ``reason`` (:data:`MANUAL_OPEN`,
+        :data:`REMOTE_COMMAND`, :data:`RELAY_TEST`), ``requested_by`` and ``note`` (why).
+
+        Raises:
+            GateError: the relay cannot be driven (nothing is journaled then).
+        """
+        plate = plate or None
+        with self._lock:
+            if action is None:
+                self.gate.open(reason, plate)
+            else:
+                action()
+            event = request_event(reason, requested_by, note, plate,
+                                  getattr(getattr(self.policy, "store", None), "version", None))
+            logger.warning("gate opened on request: %s by %s%s", reason, requested_by, f" ({note})" if note else "")
+        return self._store(event, None, None)
+
+
+def request_event(reason: str, requested_by: str, note: str = "", plate: str | None = None,
+                  allowlist_version: int | None = None) -> dict:
+    """The journal row of an opening nobody's read asked for (see :meth:`GateKeeper.open_on_request`)."""
+    now = time.time()
+    return {"id": new_event_id(now), "ts": now, "time": iso_utc(now), "plate": plate or None, "confidence": None,
+            "candidates": [], "decision": DecisionKind.GRANTED.value, "reason": reason, "matched": None,
+            "label": None, "allowlist_version": allowlist_version, "latency_ms": None, "opened": True,
+            "extra": {"requested_by": requested_by, "note": note or None}}
 
 
 PUBLIC_KEYS = ("id", "time", "plate", "confidence", "candidates", "decision", "reason", "matched", "label",
@@ -138,13 +178,17 @@ PUBLIC_KEYS = ("id", "time", "plate", "confidence", "candidates", "decision", "r
 
 
 def public_event(event: dict) -> dict:
-    """The event as reported over MQTT and the control socket (no local paths).
+    """The event as reported over MQTT and the control socket (no local paths); openings on
+    request add ``requested_by`` and ``note``.
 
     ``direction`` is kept in the journal's ``extra`` column; rows read back from the
     journal find it there.
     """
     out = {k: event.get(k) for k in PUBLIC_KEYS}
+    extra = event.get("extra")
     if out["direction"] is None:
-        extra = event.get("extra")
         out["direction"] = (extra.get("direction") if isinstance(extra, dict) else None) or "unknown"
+    if isinstance(extra, dict) and extra.get("requested_by"):
+        out["requested_by"] = extra["requested_by"]
+        out["note"] = extra.get("note")
     return out

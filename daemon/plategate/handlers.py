@@ -1,4 +1,8 @@
-"""What the running daemon answers on its control socket and to MQTT commands."""
+"""What the running daemon answers on its control socket and to MQTT commands.
+
+The handlers are written against :class:`plategate.parts.DaemonParts`, not the service
+class, so that this module does not depend on the module that uses it.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,17 @@ import logging
 import queue
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from . import __version__
+from .access.filesync import edit_note
 from .errors import ControlError
-from .gatekeeper import encode_jpeg, public_event
-
-if TYPE_CHECKING:
-    from .service import Service
+from .gatekeeper import MANUAL_OPEN, RELAY_TEST, REMOTE_COMMAND, encode_jpeg, public_event
+from .parts import DaemonParts
 
 logger = logging.getLogger(__name__)
 
 
-def status(service: Service) -> dict:
+def status(service: DaemonParts) -> dict:
     """The daemon's status as ``platectl status`` shows it."""
     store = service.store
     bridge = service.bridge
@@ -33,34 +35,47 @@ def status(service: Service) -> dict:
         "pipeline": {**vars(service.stats), "decisions": service.keeper.decisions, "alive": service.alive(),
                      "queue": service.frames.qsize()},
         "gate": service.gate.status,
+        "pin_factory": pin_factory_name(service),
         "inputs": {name: dev.is_active for name, dev in service.inputs.items()},
         "allowlist": {"version": store.version, "count": store.count(), "hash": store.content_hash()},
         "mqtt": {"enabled": True, **bridge.health()} if bridge is not None else {"enabled": False},
         "models": service.models_health(),
         "journal": {"events": service.journal.count(), "snapshots_skipped": service.journal.snapshots_skipped},
         "last_events": [public_event(e) for e in service.journal.recent(5)],
+        **service.status_extra(),
     }
 
 
 def _entry_from_args(args: dict):
     from .access.entry import entry_from_dict
 
-    return entry_from_dict({k: v for k, v in args.items() if k != "cmd"})
+    return entry_from_dict({k: v for k, v in args.items() if k != "cmd" and not k.startswith("_")})
 
 
-def control_handlers(service: Service) -> dict[str, Callable[[dict], object]]:
+def requester(args: dict) -> str:
+    """Who asked, for the journal: the user named by the caller (the web console passes its
+    logged-in user), then the connecting process's account from the kernel."""
+    peer = args.get("_peer") or {}
+    account = f"{peer.get('user', '?')} (uid {peer.get('uid', '?')}, pid {peer.get('pid', '?')})"
+    named = str(args.get("user") or "").strip()
+    return f"{named} via control socket, {account}" if named else f"control socket, {account}"
+
+
+def control_handlers(service: DaemonParts) -> dict[str, Callable[[dict], object]]:
     """Handlers for ``platectl`` (one function per command name)."""
 
     def open_gate(args: dict) -> dict:
-        service.gate.open(args.get("reason") or "manual", args.get("plate"))
-        return {"opened": True, "mode": service.cfg.gate.relay.mode}
+        event = service.keeper.open_on_request(MANUAL_OPEN, requester(args), str(args.get("reason") or ""),
+                                               args.get("plate"))
+        return {"opened": True, "mode": service.cfg.gate.relay.mode, "event": event["id"]}
 
     def test_relay(args: dict) -> dict:
         ms = int(args.get("ms") or service.cfg.gate.relay.pulse_ms)
         if not 10 <= ms <= 60000:
             raise ControlError(f"pulse of {ms} ms out of range (10..60000)")
-        service.relay.pulse(ms)
-        return {"pulsed_ms": ms}
+        event = service.keeper.open_on_request(RELAY_TEST, requester(args), f"test pulse of {ms} ms",
+                                               action=lambda: service.relay.pulse(ms))
+        return {"pulsed_ms": ms, "event": event["id"], "pin_factory": pin_factory_name(service)}
 
     def snapshot(_args: dict) -> dict:
         pair = service.camera.camera.grab(timeout=3.0) if service.camera.camera.opened else None
@@ -80,24 +95,31 @@ def control_handlers(service: Service) -> dict[str, Callable[[dict], object]]:
         return found
 
     def allowlist_list(_args: dict) -> dict:
-        return {**service.store.state(), "entries": [e.to_dict() for e in service.store.entries()]}
+        sources = service.store.sources()
+        return {**service.store.state(),
+                "entries": [dict(e.to_dict(), source=sources.get(e.plate)) for e in service.store.entries()]}
 
     def allowlist_add(args: dict) -> dict:
         service.store.add(_entry_from_args(args))
-        return service.store.state()
+        return {**service.store.state(), "note": edit_note(service.cfg, None)}
 
     def allowlist_remove(args: dict) -> dict:
-        return {"removed": service.store.remove(str(args.get("plate", "")))}
+        from .types import normalise_plate
+
+        plate = normalise_plate(str(args.get("plate", "")))
+        before = service.store.source_of(plate)
+        removed = service.store.remove(plate)
+        return {"removed": removed, "note": edit_note(service.cfg, before, removing=True) if removed else None}
 
     def allowlist_import(args: dict) -> dict:
         from .access.entry import entry_from_dict
 
         entries = [entry_from_dict(e) for e in args.get("entries") or []]
         if args.get("replace", True):
-            service.store.replace_all(entries, origin="platectl")
+            service.store.replace_all(entries, origin="local")
         else:
-            service.store.apply_delta(entries, [], origin="platectl")
-        return service.store.state()
+            service.store.apply_delta(entries, [], origin="local")
+        return {**service.store.state(), "note": edit_note(service.cfg, None)}
 
     def reload(_args: dict) -> dict:
         service.request_reload()
@@ -109,7 +131,7 @@ def control_handlers(service: Service) -> dict[str, Callable[[dict], object]]:
             "allowlist_import": allowlist_import, "reload": reload}
 
 
-def control_streams(service: Service) -> dict[str, Callable[[dict], Iterator[dict | None]]]:
+def control_streams(service: DaemonParts) -> dict[str, Callable[[dict], Iterator[dict | None]]]:
     """Streaming commands: ``watch`` yields every decision (and no-plate burst) live."""
 
     def watch(_args: dict) -> Iterator[dict | None]:
@@ -134,13 +156,26 @@ def control_streams(service: Service) -> dict[str, Callable[[dict], Iterator[dic
     return {"watch": watch}
 
 
-def command_handler(service: Service) -> Callable[[str, dict], dict]:
-    """Carries out verified MQTT commands (``open``, ``reload``, ``snapshot``)."""
+def pin_factory_name(service: DaemonParts) -> str:
+    """The gpiozero pin factory behind the relay and inputs: ``mock (nothing is wired)`` for
+    gpiozero's MockFactory."""
+    from .gate.pins import describe_factory
 
-    def handle(name: str, args: dict) -> dict:
+    return describe_factory(service.pin_factory)
+
+
+def command_handler(service: DaemonParts) -> Callable[[str, dict, dict], dict]:
+    """Carries out verified MQTT commands (``open``, ``reload``, ``snapshot``); *origin* says
+    who sent them (nonce, key id, signed or not) for the journal."""
+
+    def handle(name: str, args: dict, origin: dict | None = None) -> dict:
         if name == "open":
-            service.gate.open("remote command", args.get("plate"))
-            return {"ok": True, "opened": True}
+            origin = origin or {}
+            by = (f"site command {origin.get('nonce')} signed by key {origin.get('key_id')}" if origin.get("signed")
+                  else f"unsigned MQTT command {origin.get('nonce') or ''}".rstrip())
+            note = str(args.get("reason") or args.get("source") or "")
+            event = service.keeper.open_on_request(REMOTE_COMMAND, by, note, args.get("plate"))
+            return {"ok": True, "opened": True, "event": event["id"]}
         if name == "reload":
             service.request_reload()
             return {"ok": True}

@@ -72,3 +72,18 @@ def load_instance(name: str, path: str | os.PathLike | None = None) -> Plategate
         ConfigError: bad name, unreadable or invalid file.
     """
     return apply_instance(load_config(path if path is not None else instance_config_path(name)), name)
+
+
+def daemon_config(path: str | os.PathLike | None, name: str | None) -> tuple[Path | None, PlategateConfig]:
+    """For ``plategated [-c PATH] [-i NAME]``: the file to read and its configuration.
+
+    Without a lane *name*, *path* (or the embedded defaults); with one, *path* or the lane's
+    own file, made the lane's own by :func:`apply_instance`.
+
+    Raises:
+        ConfigError: bad name, unreadable or invalid file.
+    """
+    if not name:
+        return (Path(path) if path is not None else None), load_config(path)
+    file = Path(path) if path is not None else instance_config_path(name)
+    return file, load_instance(name, file)

@@ -4,6 +4,11 @@ Snapshots are kept within an age and a total-size budget. When the disk runs low
 (below ``journal.min_free_mb``) snapshots stop, with one warning, while events keep
 being written; if even an event cannot be written (disk full, I/O error) it is
 held in memory and written later: the journal never stops a decision.
+
+Each row also says whether it still has to reach MQTT (column ``outbox``: NULL = MQTT
+was off when it was recorded, 0 = not yet in the MQTT outbox, 1 = handed to the
+outbox), so that an event the outbox could not take (a full disk) is handed over
+later from here: see :mod:`plategate.forwarding`.
 """
 
 from __future__ import annotations
@@ -56,6 +61,13 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
 CREATE INDEX IF NOT EXISTS events_plate ON events(plate);
 """
+# Added after the first release: journals written before have no ``outbox`` column; their
+# rows get NULL (not to be published again).
+MIGRATIONS = (
+    ("outbox", "ALTER TABLE events ADD COLUMN outbox INTEGER"),
+)
+OUTBOX_INDEX = "CREATE INDEX IF NOT EXISTS events_outbox ON events(seq) WHERE outbox = 0"
+
 
 MAX_BACKLOG = 10_000
 
@@ -92,10 +104,17 @@ class Journal:
         self._backlog: deque[dict] = deque(maxlen=MAX_BACKLOG)
         self.snapshots_skipped = 0
         self._low_disk = False
+        self._queued: set[str] = set()  # handed to the outbox, not yet marked in the database
         try:
             self.snapshot_dir.mkdir(parents=True, exist_ok=True)
             self._db = open_sqlite(self.db_path, synchronous="NORMAL", timeout=5.0)
             self._db.executescript(SCHEMA)
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
+            for column, sql in MIGRATIONS:
+                if column not in have:
+                    self._db.execute(sql)
+            self._db.execute(OUTBOX_INDEX)
+            self._db.commit()
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"journal {self.db_path}: cannot open: {exc}") from exc
 
@@ -151,7 +170,8 @@ class Journal:
         """Store *event* (keys as :data:`COLUMNS`; ``id``, ``ts`` and ``decision`` required).
 
         Snapshots are written first (if possible), then the row. Never raises for
-        storage problems: a row that cannot be written is kept and retried.
+        storage problems: a row that cannot be written is kept and retried. ``outbox``:
+        ``0`` when the event is still to be published over MQTT, ``None`` (default) when not.
         """
         event = dict(event)
         event.setdefault("time", iso_utc(event["ts"]))
@@ -169,14 +189,51 @@ class Journal:
             row[COLUMNS.index("candidates")] = json.dumps(event.get("candidates") or [])
             row[COLUMNS.index("extra")] = json.dumps(event.get("extra") or {})
             row[COLUMNS.index("opened")] = int(bool(event.get("opened")))
+            outbox = event.get("outbox")
+            row.append(1 if outbox is not None and event["id"] in self._queued else outbox)
             try:
                 with self._db:
-                    self._db.execute(f"INSERT OR IGNORE INTO events ({','.join(COLUMNS)}) "
-                                     f"VALUES ({','.join('?' * len(COLUMNS))})", row)
+                    self._db.execute(f"INSERT OR IGNORE INTO events ({','.join(COLUMNS)},outbox) "
+                                     f"VALUES ({','.join('?' * (len(COLUMNS) + 1))})", row)
             except sqlite3.Error as exc:
                 logger.error("journal write failed (%s): %d event(s) held in memory", exc, len(self._backlog))
                 return
+            self._queued.discard(event["id"])
             self._backlog.popleft()
+        self._mark_queued_locked()
+
+    def _mark_queued_locked(self) -> None:
+        if not self._queued:
+            return
+        held = {e["id"] for e in self._backlog}
+        ids = [i for i in self._queued if i not in held]
+        if not ids:
+            return
+        try:
+            with self._db:
+                self._db.executemany("UPDATE events SET outbox = 1 WHERE id = ?", ((i,) for i in ids))
+        except sqlite3.Error as exc:
+            logger.warning("journal: cannot mark %d event(s) as handed to the outbox yet: %s", len(ids), exc)
+            return
+        self._queued.difference_update(ids)
+
+    def mark_queued(self, event_id: str) -> None:
+        """Note that *event_id* is now in the MQTT outbox (never raises; retried on flush)."""
+        with self._lock:
+            self._queued.add(event_id)
+            self._mark_queued_locked()
+
+    def unqueued(self, limit: int = 100) -> list[dict]:
+        """Written events that still have to be handed to the MQTT outbox, oldest first.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        try:
+            rows = self._query("SELECT * FROM events WHERE outbox = 0 ORDER BY seq LIMIT ?", (limit + len(self._queued),))
+        except sqlite3.Error as exc:
+            raise StorageError(f"journal {self.db_path}: cannot read: {exc}") from None
+        return [r for r in rows if r["id"] not in self._queued][:limit]
 
     def flush(self) -> int:
         """Retry held events; returns how many are still held."""
@@ -225,7 +282,7 @@ class Journal:
             for r in rows:
                 out.write(json.dumps(r) + "\n")
         elif fmt == "csv":
-            writer = csv.DictWriter(out, fieldnames=["seq", *COLUMNS, "direction"])
+            writer = csv.DictWriter(out, fieldnames=["seq", *COLUMNS, "direction"], extrasaction="ignore")
             writer.writeheader()
             for r in rows:
                 writer.writerow({**r, "candidates": json.dumps(r["candidates"]), "extra": json.dumps(r["extra"])})

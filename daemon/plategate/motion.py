@@ -3,7 +3,7 @@
 The work is done by small pure numpy functions (crop, downsample, difference
 against a running-average background, changed fraction); :class:`MotionDetector`
 only holds the background and the cool-down between triggers. A 320x240 frame
-costs well under a millisecond (see ``tools/bench_daemon.py``).
+costs well under a millisecond (see ``tools/eval/bench_daemon.py``).
 """
 
 from __future__ import annotations

@@ -3,12 +3,17 @@
 Threads: the capture loop, the recognition worker, the control socket and the MQTT
 bridge run on their own; the main thread supervises: it sends the watchdog only
 while the capture and recognition threads keep beating, updates STATUS, applies
-retention, and handles SIGTERM/SIGINT (stop) and SIGHUP (reload).
+retention, hands journaled events the MQTT outbox could not take over again, and
+handles SIGTERM/SIGINT (stop) and SIGHUP (reload, see :mod:`plategate.reload`).
+
+Before anything else it takes an exclusive lock on ``state_dir`` (:mod:`plategate.statelock`):
+a second daemon on the same state exits with status 1. READY=1 goes to systemd once the
+models are loaded and the camera delivers frames, or after ``ready_wait_s`` with STATUS
+saying what is still missing (the daemon guards the gate meanwhile and keeps retrying).
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import queue
 import signal
@@ -18,20 +23,29 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .access.filesync import load_allowlist_file
+from .access.lane import build_lane_policy
 from .camera import CameraSupervisor, create_supervised_camera
-from .config import PlategateConfig, load_config
+from .config import PlategateConfig
+from .console import ConsolePrinter
+from .daemon_args import parse_args, relay_off
 from .errors import PlategateError
+from .forwarding import EventForwarder
 from .gate import GateController, create_inputs, create_relay, make_pin_factory
-from .gatekeeper import GateKeeper
+from .gatekeeper import GateKeeper, public_event
+from .instance import daemon_config
 from .journal import Journal
 from .notify import Notifier
 from .pipeline import CaptureLoop, Heartbeats, PipelineStats, RecognitionWorker, roi_tuple
+from .reload import ReloadReport, apply_reload
+from .statelock import StateLock
 
 logger = logging.getLogger(__name__)
 
 STALL_S = 15.0  # a pipeline thread that has not beaten for this long is stalled
 RETENTION_EVERY_S = 3600.0
-MQTT_STATUS_EVERY_S = 30.0
+REFILL_EVERY_S = 2.0  # hand journaled events the outbox could not take over again
+READY_WAIT_S = 20.0  # longest wait for the camera's first frame before READY=1
 
 
 def build_recognizer(cfg: PlategateConfig):
@@ -55,11 +69,14 @@ class Service:
         recognizer: a recognizer to use instead of loading the configured models.
         notifier: the sd_notify channel (default: from the environment).
         printer: called with one human-readable line per decision and relay action.
+        log_level_fixed: the log level came from the command line; a reload keeps it.
+        ready_wait_s: longest wait for the camera before READY=1 (then STATUS says why).
         instance: the lane name (``plategated -i NAME``), re-applied to the config on reload.
     """
 
     def __init__(self, cfg: PlategateConfig, config_path: Path | None = None, *, pin_factory=None,
                  recognizer=None, notifier: Notifier | None = None, printer=None, stall_s: float = STALL_S,
+                 log_level_fixed: bool = False, ready_wait_s: float = READY_WAIT_S,
                  instance: str | None = None) -> None:
         self.cfg = cfg
         self.config_path = config_path
@@ -67,7 +84,7 @@ class Service:
         self.pin_factory = pin_factory
         self.recognizer = recognizer
         self.notifier = notifier or Notifier()
-        self.printer = printer
+        self.console = ConsolePrinter(printer) if printer is not None else None
         self.heartbeats = Heartbeats()
         self.stats = PipelineStats()
         self.started_at = time.monotonic()
@@ -79,41 +96,46 @@ class Service:
         self.control = None
         self.watchdog_paused = False
         self.stall_s = stall_s
+        self.log_level_fixed = log_level_fixed
+        self.ready_wait_s = ready_wait_s
+        self.ready_note: str | None = None
+        self.last_reload: dict | None = None
+        self.lock = StateLock(cfg.state_dir)
+        self.forwarder: EventForwarder | None = None
 
     # -- construction -------------------------------------------------------
     def start(self) -> None:
         """Build and start every part.
 
         Raises:
+            AlreadyRunning: another daemon holds the state directory.
             PlategateError: a part cannot start (models, journal, GPIO, camera backend...).
         """
         cfg = self.cfg
         from .access.policy import AccessPolicy
         from .access.store import AllowlistStore
 
+        self.lock.acquire()
         self.journal = Journal(cfg.journal_db(), cfg.snapshot_dir(), cfg.journal)
         self.store = AllowlistStore(cfg.access_db())
-        self._import_allowlist_file()
+        load_allowlist_file(self.store, self.cfg)
         self.policy = AccessPolicy(self.store, cfg.access)
         if self.pin_factory is None:
             self.pin_factory = make_pin_factory(cfg.gate.pin_factory)
-        self.relay = create_relay(cfg.gate.relay, self.pin_factory, self._relay_changed)
-        self.gate = GateController(self.relay, cfg.gate.relay, self._gate_action)
+        console = self.console
+        self.relay = create_relay(cfg.gate.relay, self.pin_factory, console.relay_changed if console else None)
+        self.gate = GateController(self.relay, cfg.gate.relay, console.gate_action if console else None)
         self.inputs = create_inputs(cfg.gate, self.pin_factory, self._input_changed)
         if self.recognizer is None:
             self.recognizer = build_recognizer(cfg)
         self.camera: CameraSupervisor = create_supervised_camera(cfg.camera)
-        if cfg.mqtt.enabled:
-            from .mqtt.bridge import MqttBridge
-
-            self.bridge = MqttBridge(cfg, self.store)
-        from .access.lane import build_lane_policy
-
+        self.forwarder = EventForwarder(self.journal, public_event)
+        self.bridge = self._build_bridge(cfg)
+        self.forwarder.set_publisher(self.bridge.publish_event if self.bridge else None)
         self.lane = build_lane_policy(self.policy, cfg.lane, cfg.gate_id)
-        self.keeper = GateKeeper(self.lane, self.gate, self.journal,
-                                 self.bridge.publish_event if self.bridge else None)
-        if self.printer is not None:
-            self.keeper.add_listener(self._print_event)
+        self.keeper = GateKeeper(self.lane, self.gate, self.journal, self.forwarder)
+        if self.console is not None:
+            self.keeper.add_listener(self.console.event)
         self.frames: queue.Queue = queue.Queue(maxsize=cfg.recognition.queue_size)
         self.capture = CaptureLoop(self.camera, cfg.motion, self.frames, self.heartbeats, self.stats,
                                    on_end=self._source_ended.set)
@@ -121,17 +143,66 @@ class Service:
                                         self.stats, cfg.recognition.vote_confidence, roi_tuple(cfg.recognition.roi),
                                         ready=self.lane.ready)
         if self.bridge is not None:
-            from .handlers import command_handler
-
-            self.bridge.set_command_handler(command_handler(self))
             self.bridge.start()
+            self.forwarder.refill()
         self._start_control()
         self.worker.start()
         self.capture.start()
         self.state = "running"
+        self._wait_for_camera()
         self.notifier.ready(self.status_line())
         logger.info("plategated %s running: camera %s, relay %s, allowlist version %s (%d entries)", __version__,
                     cfg.camera.backend, cfg.gate.relay.type, self.store.version, self.store.count())
+
+    def _build_bridge(self, cfg: PlategateConfig):
+        """A new MQTT bridge wired to this daemon (not started), or ``None`` with MQTT off.
+
+        Raises:
+            PlategateError: bad keys, TLS files, password file, or the outbox cannot be opened.
+        """
+        if not cfg.mqtt.enabled:
+            return None
+        from .handlers import command_handler
+        from .mqtt.bridge import MqttBridge
+
+        bridge = MqttBridge(cfg, self.store)
+        bridge.set_command_handler(command_handler(self))
+        bridge.set_status_source(self.health)
+        return bridge
+
+    def replace_bridge(self, cfg: PlategateConfig) -> None:
+        """Reconnect with *cfg*'s ``[mqtt]`` (or stop MQTT when it is off there).
+
+        Raises:
+            PlategateError: the new bridge cannot be built; the old one keeps running.
+        """
+        new = self._build_bridge(cfg)
+        old, self.bridge = self.bridge, None
+        self.forwarder.set_publisher(None)
+        if old is not None:
+            old.stop()
+        self.bridge = new
+        if new is not None:
+            self.forwarder.set_publisher(new.publish_event)
+            new.start()
+            self.forwarder.refill()
+
+    def _wait_for_camera(self) -> None:
+        def ping() -> None:  # a long wait must not look like a hang
+            if self.alive():
+                self.notifier.watchdog()
+
+        if self.camera.wait_up(self.ready_wait_s, self._stop, ping, self.notifier.watchdog_interval_s):
+            self.ready_note = None
+            return
+        error = self.camera.camera.last_error or "no frame yet"
+        self.ready_note = f"camera not up after {self.ready_wait_s:g} s ({error}); retrying"
+        logger.warning("ready without the camera: %s", self.ready_note)
+
+    def status_extra(self) -> dict:
+        """Readiness and the last reload, for ``platectl status``."""
+        ready = self.ready_note if self.ready_note and not self.camera.healthy else None
+        return {"not_ready": ready, "last_reload": self.last_reload}
 
     def _start_control(self) -> None:
         from .control import ControlServer
@@ -146,31 +217,7 @@ class Service:
                          self.cfg.control.socket, exc)
             self.control = None
 
-    def _import_allowlist_file(self) -> None:
-        path = self.cfg.access.allowlist_file
-        if path is None:
-            return
-        if self.cfg.mqtt.enabled and self.cfg.mqtt.site_public_keys:
-            logger.warning("access.allowlist_file %s ignored: the list comes from the site over signed MQTT sync", path)
-            return
-        try:
-            n = self.store.import_csv(path) if path.suffix.lower() != ".json" else self.store.import_json(path)
-            logger.info("allowlist file %s loaded: %d entries", path, n)
-        except PlategateError as exc:
-            logger.error("allowlist file not loaded, keeping the stored list: %s", exc)
-
     # -- callbacks ------------------------------------------------------------
-    def _say(self, line: str) -> None:
-        if self.printer is not None:
-            self.printer(line)
-
-    def _relay_changed(self, state: str) -> None:
-        self._say(f"{time.strftime('%H:%M:%S')}  relay {state.upper()}")
-
-    def _gate_action(self, action: str, detail: dict) -> None:
-        if action == "open":
-            self._say(f"{time.strftime('%H:%M:%S')}  gate OPEN ({detail.get('reason')}, {detail.get('plate')})")
-
     def _input_changed(self, name: str, present: bool) -> None:
         self.gate.set_presence(name, present)
         if not present and not self.gate.vehicle_present:
@@ -178,15 +225,6 @@ class Service:
         section = getattr(self.cfg.gate, name)
         if present and section.triggers_capture:
             self.capture.request_trigger(name)
-
-    def _print_event(self, event: dict) -> None:
-        if event.get("type") == "no_plate":
-            self._say(f"{time.strftime('%H:%M:%S')}  burst {event['burst']}: no plate read")
-            return
-        label = f" [{event['label']}]" if event.get("label") else ""
-        self._say(f"{time.strftime('%H:%M:%S')}  {event['plate']:<10} conf {event['confidence']:.2f}  "
-                  f"{event['decision'].upper():<8} {event.get('direction') or 'unknown':<11} {event['reason']}{label}  "
-                  f"{event['latency_ms']:.0f} ms")
 
     # -- running --------------------------------------------------------------
     def alive(self) -> bool:
@@ -208,8 +246,14 @@ class Service:
 
     def status_line(self) -> str:
         cam = self.camera.health
-        return (f"{self.state}; camera {cam['state']} {cam['fps']:.1f} fps; decisions {self.keeper.decisions}; "
+        line = (f"{self.state}; camera {cam['state']} {cam['fps']:.1f} fps; decisions {self.keeper.decisions}; "
                 f"allowlist v{self.store.version}")
+        extra = self.status_extra()
+        if extra["not_ready"]:
+            line += f"; {extra['not_ready']}"
+        if self.last_reload and self.last_reload["refused"]:
+            line += f"; last reload refused {', '.join(self.last_reload['refused'])} (restart needed)"
+        return line
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -221,7 +265,8 @@ class Service:
         """Supervise until stopped, the duration is over, or a replay source has ended."""
         deadline = None if duration is None else time.monotonic() + duration
         interval = self.notifier.watchdog_interval_s or 1.0
-        last_status = last_retention = last_mqtt = 0.0
+        last_status = last_retention = last_refill = 0.0
+        health_seen = None
         stalled_logged = False
         while not self._stop.is_set():
             now = time.monotonic()
@@ -245,43 +290,39 @@ class Service:
                 self.notifier.status(self.status_line())
                 self.journal.flush()
                 last_status = now
-            if self.bridge is not None and now - last_mqtt >= MQTT_STATUS_EVERY_S:
-                self.bridge.set_status(self.health())
-                last_mqtt = now
+            bridge = self.bridge
+            if bridge is not None:
+                if now - last_refill >= REFILL_EVERY_S:
+                    self.forwarder.refill()
+                    last_refill = now
+                seen = (self.camera.health["state"], self.gate.status.get("state"), self.alive())
+                if seen != health_seen:  # publish a change of health at once, not at the next interval
+                    bridge.publish_status()
+                    health_seen = seen
             if now - last_retention >= RETENTION_EVERY_S:
                 self.journal.enforce_retention()
                 last_retention = now
             self._stop.wait(min(interval, 0.5))
         return 0
 
-    def reload(self) -> None:
-        """Re-read the config file and the allowlist file (SIGHUP).
-
-        Sections that can change while running (access, motion, recognition voting,
-        journal, log level) are applied; changes that need a restart are logged.
-        """
+    def reload(self) -> ReloadReport:
+        """Re-read the config file and the allowlist file (SIGHUP); see :mod:`plategate.reload`."""
         self.notifier.reloading()
-        try:
-            if self.config_path is not None:
-                new = load_config(self.config_path)
-                if self.instance:
-                    from .instance import apply_instance
-
-                    new = apply_instance(new, self.instance)
-                for section in ("camera", "gate", "mqtt", "control", "state_dir", "lane"):
-                    if getattr(new, section) != getattr(self.cfg, section):
-                        logger.warning("config %s changed: restart plategated to apply it", section)
-                self.cfg.access, self.cfg.journal, self.cfg.log_level = new.access, new.journal, new.log_level
-                self.policy.cfg = new.access
-                self.journal.cfg = new.journal
-                self.capture.motion.cfg = self.capture.cfg = new.motion
-                self.worker.vote_confidence = new.recognition.vote_confidence
-                logging.getLogger().setLevel(new.log_level)
-            self._import_allowlist_file()
-            logger.info("reloaded")
-        except PlategateError as exc:
-            logger.error("reload failed, keeping the running config: %s", exc)
+        report = ReloadReport()
+        if self.config_path is not None:
+            try:
+                new = daemon_config(self.config_path, self.instance)[1]
+            except PlategateError as exc:
+                report.refused.append("config file")
+                report.errors.append(str(exc))
+                logger.error("reload refused, keeping the running config: %s", exc)
+            else:
+                report = apply_reload(self, new, self.log_level_fixed)
+        load_allowlist_file(self.store, self.cfg)
+        self.last_reload = report.as_dict()
+        (logger.warning if report.refused else logger.info)("%s", report.summary())
         self.notifier.ready(self.status_line())
+        return report
 
     def stop(self) -> None:
         """Stop everything; the relay ends de-energised and the journal flushed."""
@@ -309,33 +350,9 @@ class Service:
             obj = getattr(self, closer, None)
             if obj is not None:
                 obj.close()
+        self.lock.release()
         self.state = "stopped"
         logger.info("stopped")
-
-
-def relay_off(cfg: PlategateConfig) -> int:
-    """De-energise the relay and exit (systemd ExecStopPost, after any kind of exit)."""
-    relay = create_relay(cfg.gate.relay, make_pin_factory(cfg.gate.pin_factory))
-    relay.close()
-    print("relay de-energised")
-    return 0
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="plategated", description="plategate ANPR gate controller daemon")
-    parser.add_argument("-c", "--config", type=Path, help="TOML config file (default: the embedded defaults)")
-    parser.add_argument("-i", "--instance", metavar="NAME",
-                        help="run the lane NAME: /etc/plategate/NAME.toml (unless --config), with its own state "
-                             "folder, control socket and gate id (plategate@NAME.service)")
-    parser.add_argument("--check-config", nargs="?", const=True, default=None, metavar="FILE",
-                        help="validate the config (FILE, or the --config file) and exit without starting")
-    parser.add_argument("--duration", type=float, help="stop after this many seconds")
-    parser.add_argument("--print-events", action="store_true",
-                        help="print each decision and relay action on stdout (the demo uses this)")
-    parser.add_argument("--relay-off", action="store_true", help="de-energise the relay and exit")
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="override log_level")
-    parser.add_argument("--version", action="version", version=f"plategated {__version__}")
-    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,19 +363,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level or "INFO", stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        if args.instance:
-            from .instance import instance_config_path, load_instance
-
-            args.config = args.config or instance_config_path(args.instance)
-            cfg = load_instance(args.instance, args.config)
-        else:
-            cfg = load_config(args.config)
+        args.config, cfg = daemon_config(args.config, args.instance)
     except PlategateError as exc:
         print(f"plategated: {exc}", file=sys.stderr)
         return 2
     if args.check_config is not None:
-        print(f"{args.config or '<defaults>'}: configuration is valid")
-        return 0
+        from .preflight import report
+
+        logging.getLogger().setLevel(args.log_level or "WARNING")
+        return report(cfg, str(args.config or "<defaults>"))
     logging.getLogger().setLevel(args.log_level or cfg.log_level)
     if args.relay_off:
         try:
@@ -367,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"plategated: {exc}", file=sys.stderr)
             return 1
     printer = (lambda line: print(line, flush=True)) if args.print_events else None
-    service = Service(cfg, args.config, printer=printer, instance=args.instance)
+    service = Service(cfg, args.config, printer=printer, log_level_fixed=args.log_level is not None,
+                      instance=args.instance)
     signal.signal(signal.SIGTERM, lambda *_: service.request_stop())
     signal.signal(signal.SIGINT, lambda *_: service.request_stop())
     signal.signal(signal.SIGHUP, lambda *_: service.request_reload())

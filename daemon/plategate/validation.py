@@ -19,12 +19,32 @@ def describe(err: Mapping[str, Any]) -> str:
         msg = "unknown key"
     elif kind == "missing":
         msg = "required key is missing"
+    elif kind == "path_type":
+        msg = f"must be a path (a string), not {_kind_of(err.get('input'))}"
     else:
         msg = msg.removeprefix("Value error, ")
         msg = msg.replace("Input should be", "must be")
+        if kind.endswith("_type") and "input" in err:
+            msg += f", not {_kind_of(err['input'])}"
         # Model validators report nested keys as "key: problem"; fold them into the path.
         head, sep, tail = msg.partition(": ")
         if sep and all(part.isidentifier() for part in head.split(".")):
             loc = f"{loc}.{head}" if loc else head
             msg = tail
     return f"{loc or '<root>'}: {msg}"
+
+
+_TOML_KINDS = {str: "the string", bool: "the boolean", int: "the integer", float: "the number"}
+
+
+def _kind_of(value: Any) -> str:
+    """``the string '500'``: what a value of the wrong type was, as TOML would call it."""
+    for kind, name in _TOML_KINDS.items():
+        if type(value) is kind:
+            text = repr(value)
+            return f"{name} {text if len(text) <= 40 else text[:37] + '...'}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a {type(value).__name__}"

@@ -84,7 +84,7 @@ class DetectorTask(QuantTask):
             yield self.prepare(next(frames), input_shape)
 
     def load_validation(self, spec: str, input_shape: Sequence[int]) -> tuple[list[np.ndarray], list[Any]]:
-        from tools.evaluate import read_boxes_csv
+        from tools.eval.evaluate import read_boxes_csv
 
         xs: list[np.ndarray] = []
         ys: list[Any] = []
@@ -120,7 +120,7 @@ class DetectorTask(QuantTask):
         return xs, ys
 
     def evaluate(self, outputs: list[list[np.ndarray]], labels: list[Any], output_info: dict) -> dict[str, Any]:
-        from tools.evaluate import match
+        from tools.eval.evaluate import match
 
         n_truth = n_pred = tp = 0
         for outs, truth in zip(outputs, labels, strict=True):

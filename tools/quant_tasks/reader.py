@@ -12,7 +12,7 @@ best text can be trusted: the temperature minimises the log loss of "the read is
 exactly right", then is raised until reads scoring >= 0.9 are right at least as often
 as the target precision (``--task-arg precision=P``, default 0.995) on the
 calibration set. Calibrate on real crops cut as the daemon cuts them (a crops folder
-written by ``tools.export_crops``), never on a validation set: rendered crops are a
+written by ``tools.eval.export_crops``), never on a validation set: rendered crops are a
 poor proxy for the tail where wrong reads score high.
 
 Task options (``--task-arg KEY=VALUE``): ``data`` (the shared datasets folder, for

@@ -57,14 +57,14 @@ _RIGHT_BAND = ("F", "I")
 AR_OLD_FACE_SHARE = 0.5
 #: share of those old-face plates drawn at the real plate's proportions (294 x 129 mm, not
 #: widened), with the wide light rim (8-14 mm) and characters filling most of the height
-#: inside it, as tight real crops of these plates show them (session 12)
+#: inside it, as tight real crops of these plates show them
 AR_TRUE_SHAPE_SHARE = 0.6
 #: share of old-face plates whose black field ends 0.5-3 mm beside the outer characters, the
 #: rim widened to meet them: on real plates the last character (often a narrow 1) touches the
 #: field's edge, and readers trained on centred text dropped it there (KRW301 read KRW30)
 AR_EDGE_HUG_SHARE = 0.5
 #: share of old-format (LLLDDDD) Brazilian plates drawn red with white characters (commercial
-#: plates). 0.45 until session 14; 0.85 makes light characters on a darker plate as common among
+#: plates). 0.85 (rather than 0.45) makes light characters on a darker plate as common among
 #: rendered old BR crops (69 %) as among the br-crops training part (68.8 % of its 927 crops, by
 #: :func:`tools.synth.reader_data.light_text_share`; rendered at 0.45: 44 %)
 BR_RED_SHARE = 0.85

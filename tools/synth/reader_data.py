@@ -41,7 +41,7 @@ STYLE_WEIGHTS = {"br": 0.3, "ar": 0.27, "eu": 0.15, "uk": 0.1, "us": 0.18, "moto
 #: bottom (or top): real ar-crops often do (the detector box includes the frame above)
 CUT_SHARE = 0.2
 #: share of old-format (LLLDDD) Argentine samples cropped tight and nearly head-on
-#: (:func:`tools.synth.augment.camera_crop` ``tight``), as real crops of them are (session 12)
+#: (:func:`tools.synth.augment.camera_crop` ``tight``), as real crops of them are
 AR_TIGHT_SHARE = 0.5
 
 

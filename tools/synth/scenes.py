@@ -15,7 +15,7 @@ Backgrounds are photographs from ``negatives`` (the training part only, see
 :func:`split_negatives`) or generated clutter when no data folder is given.
 
 Run as a tool to write a labelled scene folder (``boxes.csv`` with file,x1,y1,x2,y2,text)
-that ``tools.evaluate`` reads::
+that ``tools.eval.evaluate`` reads::
 
     python -m tools.synth.scenes --out work/scenes --count 200 --seed 7 --data ../shared/datasets
 """

@@ -24,10 +24,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..config_processing import LaneConfig
 from ..db import open_sqlite
 from ..direction import Direction, travel_direction
 from ..errors import StorageError
-from ..lane_config import LaneConfig
 from ..types import Decision, DecisionKind, PlateRead, normalise_plate
 
 logger = logging.getLogger(__name__)
@@ -104,6 +104,11 @@ class LanePolicy:
         self.lane = lane
         self.presence = presence
         self._last_open: dict[str, float] = {}
+
+    @property
+    def store(self):
+        """The allowlist store the policy decides from."""
+        return self.policy.store
 
     @staticmethod
     def rules(cfg: LaneConfig) -> dict[str, str]:

@@ -5,6 +5,11 @@ transaction that also updates the version and the content hash in the ``meta`` t
 ``kill -9`` or a power cut leaves either the old list or the new one, never a mix (WAL mode,
 ``synchronous=FULL``). After the commit a new :class:`~.index.AllowlistIndex` is swapped in
 for the decision thread.
+
+Each row also records where the entry came from (column ``source``, not part of the content
+hash): ``site`` (signed sync), ``file`` (``access.allowlist_file``, see :meth:`sync_file`) or
+``local`` (``platectl allowlist add`` / ``import``, the control socket). Rows from before
+the column existed have none and count as ``file`` rows.
 """
 
 from __future__ import annotations
@@ -36,10 +41,16 @@ CREATE TABLE IF NOT EXISTS entries (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_COLUMNS = "plate, label, kind, valid_from, valid_until, windows, digest, source"
+SOURCES = ("site", "file", "local")
 _EMPTY_HASH = hash_hex(0)
 
 
-def _row(entry: Entry) -> tuple:
+def _source(origin: str) -> str:
+    return origin if origin in SOURCES else "local"
+
+
+def _row(entry: Entry, source: str) -> tuple:
     return (
         entry.plate,
         entry.label,
@@ -48,6 +59,7 @@ def _row(entry: Entry) -> tuple:
         entry.valid_until,
         ";".join(w.text() for w in entry.windows),
         f"{entry.digest():064x}",
+        source,
     )
 
 
@@ -68,6 +80,8 @@ class AllowlistStore:
         try:
             self._db = open_sqlite(self.path, synchronous="FULL", autocommit=True)
             self._db.executescript(_SCHEMA)
+            if "source" not in {row[1] for row in self._db.execute("PRAGMA table_info(entries)")}:
+                self._db.execute("ALTER TABLE entries ADD COLUMN source TEXT")
             self._index = self._load()
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"{self.path}: cannot open allowlist store: {exc}") from None
@@ -164,7 +178,8 @@ class AllowlistStore:
         Args:
             entries: the new entries (duplicate plates: the last one wins).
             version: the new version; ``None`` keeps the current one.
-            origin: ``"site"`` for a signed snapshot, ``"local"`` for imports and edits.
+            origin: ``"site"`` for a signed snapshot, ``"file"`` for the allowlist file, anything
+                else (``"local"``, ``"platectl"``) for imports and edits: the rows' source.
             expected_hash: if given, the content hash the new list must have.
 
         Raises:
@@ -179,7 +194,8 @@ class AllowlistStore:
 
         def work(db: sqlite3.Connection) -> AllowlistIndex:
             db.execute("DELETE FROM entries")
-            db.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?)", (_row(e) for e in unique.values()))
+            db.executemany(f"INSERT INTO entries ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                           (_row(e, _source(origin)) for e in unique.values()))
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('origin', ?)", (origin,))
             return AllowlistIndex.build(new_version, new_hash, unique.values())
 
@@ -217,7 +233,8 @@ class AllowlistStore:
 
         def work(db: sqlite3.Connection) -> AllowlistIndex:
             db.executemany("DELETE FROM entries WHERE plate=?", ((p,) for p in remove))
-            db.executemany("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?)", (_row(e) for e in upserts.values()))
+            db.executemany(f"INSERT OR REPLACE INTO entries ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                           (_row(e, _source(origin)) for e in upserts.values()))
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('origin', ?)", (origin,))
             return cur.updated(new_version, new_hash, upserts.values(), remove)
 
@@ -246,6 +263,40 @@ class AllowlistStore:
             return False
         self.apply_delta([], [norm], origin="local")
         return True
+
+    def sources(self) -> dict[str, str]:
+        """plate -> where its entry came from (``site``, ``file`` or ``local``)."""
+        with self._lock:
+            rows = self._db.execute("SELECT plate, COALESCE(source, 'file') FROM entries").fetchall()
+        return dict(rows)
+
+    def source_of(self, plate: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT COALESCE(source, 'file') FROM entries WHERE plate=?", (plate,)).fetchone()
+        return row[0] if row else None
+
+    def sync_file(self, entries: Iterable[Entry]) -> dict:
+        """Make the ``file`` entries equal to *entries* (the allowlist file), atomically.
+
+        File entries no longer in the file are removed; a plate that has a ``local`` (or
+        ``site``) entry keeps it: a local edit outlives the file until removed. Returns counts
+        ``{"file": n, "added": ..., "updated": ..., "removed": ..., "local_kept": ...}``.
+
+        Raises:
+            StorageError: the database cannot be written.
+        """
+        wanted = {e.plate: e for e in entries}
+        current = self._index.by_plate
+        sources = self.sources()
+        kept = {p for p, src in sources.items() if src != "file"}
+        remove = [p for p, src in sources.items() if src == "file" and p not in wanted]
+        add = [e for p, e in wanted.items() if p not in kept and current.get(p) != e]
+        counts = {"file": len(wanted), "added": sum(p not in current for p in (e.plate for e in add)),
+                  "updated": sum(p in current for p in (e.plate for e in add)), "removed": len(remove),
+                  "local_kept": len(kept & set(wanted))}
+        if add or remove:
+            self.apply_delta(add, remove, origin="file")
+        return counts
 
     # Import / export -----------------------------------------------------------------
     def import_csv(self, path: str | Path, replace: bool = True) -> int:

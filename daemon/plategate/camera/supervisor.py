@@ -49,6 +49,20 @@ class CameraSupervisor:
         h["state"] = "ended" if self.ended else ("ok" if self.healthy else "reconnecting")
         return h
 
+    def wait_up(self, timeout: float, stop: threading.Event, tick=None, tick_every: float | None = None) -> bool:
+        """Wait until the camera delivers (or its source has ended), at most *timeout* seconds
+        or until *stop* is set; calls *tick()* every *tick_every* seconds meanwhile. Returns
+        whether it is up (or ended)."""
+        deadline = time.monotonic() + timeout
+        ticked = time.monotonic()
+        while not (self.healthy or self.ended) and time.monotonic() < deadline:
+            if stop.wait(0.05):
+                break
+            if tick is not None and tick_every and time.monotonic() - ticked >= tick_every:
+                tick()
+                ticked = time.monotonic()
+        return self.healthy or self.ended
+
     def interrupt(self) -> None:
         """Wake a grab that is waiting out a backoff (used at shutdown)."""
         self._wake.set()

@@ -4,7 +4,10 @@ Through the running daemon (handlers ``allowlist_list``, ``allowlist_add``,
 ``allowlist_remove``, ``allowlist_import``) so that its in-memory index changes at
 once; directly on the SQLite store (``access.database``) when it is not running.
 Import files are parsed here first, so a malformed file is reported with its line
-number and nothing already stored is touched.
+number and nothing already stored is touched. An edit that will not last (signed site
+sync replaces it; a removed file entry comes back) is said on standard error; the model
+is in :mod:`plategate.access.filesync`. Read-only actions (``list``, ``export``) never
+create the store file.
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ from . import common
 from .output import emit, keyvalues, table, to_json
 
 COLUMNS = [("plate", "PLATE"), ("kind", "KIND"), ("label", "LABEL"), ("valid_from", "FROM"),
-           ("valid_until", "UNTIL"), ("windows", "WINDOWS")]
+           ("valid_until", "UNTIL"), ("windows", "WINDOWS"), ("source", "SOURCE")]
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("allowlist", help="list and edit the local allowlist",
                               description="Read and edit the allowlist through the daemon when it runs, "
-                                          "on the store file when it does not. Entries synced from the site "
-                                          "over MQTT replace local edits at the next full snapshot.")
+                                          "on the store file when it does not. Local edits outlive restarts and "
+                                          "reloads; access.allowlist_file only manages its own entries. With "
+                                          "signed site sync on, the site's next full snapshot replaces local edits.")
     sub = p.add_subparsers(dest="action", metavar="ACTION")
     sub.required = True
     ls = sub.add_parser("list", help="all entries")
@@ -54,17 +58,20 @@ def add_parser(subparsers) -> None:
 class Backend:
     """The same five operations on the daemon or on the store file."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, read_only: bool = False) -> None:
         self.daemon = common.daemon(args)
         self.store = None
-        if self.daemon is None:
+        self.cfg = common.load(args)
+        self.path = self.cfg.access_db()
+        self.note: str | None = None
+        if self.daemon is None and not (read_only and not self.path.exists()):
             from ..access.store import AllowlistStore
 
-            self.store = AllowlistStore(common.load(args).access_db())
+            self.store = AllowlistStore(self.path)
 
     @property
     def where(self) -> str:
-        return "daemon" if self.daemon is not None else f"store {self.store.path}"
+        return "daemon" if self.daemon is not None else f"store {self.path}"
 
     def state(self) -> dict:
         if self.daemon is not None:
@@ -72,27 +79,48 @@ class Backend:
             if isinstance(result, list):
                 return {"version": None, "count": len(result), "hash": None, "entries": result}
             return result
-        return dict(self.store.state(), entries=[e.to_dict() for e in self.store.entries()])
+        if self.store is None:  # nothing stored yet: say so without creating the file
+            return {"version": 0, "count": 0, "hash": None, "entries": []}
+        sources = self.store.sources()
+        return dict(self.store.state(),
+                    entries=[dict(e.to_dict(), source=sources.get(e.plate)) for e in self.store.entries()])
+
+    def _noted(self, result) -> None:
+        if isinstance(result, dict) and result.get("note"):
+            self.note = result["note"]
 
     def add(self, entry) -> None:
+        from ..access.filesync import edit_note
+
         if self.daemon is not None:
-            self.daemon.call("allowlist_add", **entry.to_dict())
+            self._noted(self.daemon.call("allowlist_add", **entry.to_dict()))
         else:
             self.store.add(entry)
+            self.note = edit_note(self.cfg, None)
 
     def remove(self, plate: str) -> bool:
+        from ..access.filesync import edit_note
+
         if self.daemon is not None:
             result = self.daemon.call("allowlist_remove", plate=plate)
+            self._noted(result)
             return bool(result.get("removed", True)) if isinstance(result, dict) else bool(result)
-        return self.store.remove(plate)
+        before = self.store.source_of(plate)
+        removed = self.store.remove(plate)
+        self.note = edit_note(self.cfg, before, removing=True) if removed else None
+        return removed
 
     def import_entries(self, entries: list, replace: bool) -> None:
+        from ..access.filesync import edit_note
+
         if self.daemon is not None:
-            self.daemon.call("allowlist_import", entries=[e.to_dict() for e in entries], replace=replace)
-        elif replace:
+            self._noted(self.daemon.call("allowlist_import", entries=[e.to_dict() for e in entries], replace=replace))
+            return
+        if replace:
             self.store.replace_all(entries, origin="local")
         else:
             self.store.apply_delta(entries, [], origin="local")
+        self.note = edit_note(self.cfg, None)
 
     def close(self) -> None:
         if self.store is not None:
@@ -109,11 +137,14 @@ def _read_file(path: str) -> list:
 def run(args: argparse.Namespace) -> int:
     if args.action == "import":  # parse before touching anything
         entries = _read_file(args.file)
-    backend = Backend(args)
+    backend = Backend(args, read_only=args.action in ("list", "export"))
     try:
-        return _dispatch(args, backend, entries if args.action == "import" else None)
+        code = _dispatch(args, backend, entries if args.action == "import" else None)
     finally:
         backend.close()
+    if backend.note:
+        print(backend.note, file=sys.stderr)
+    return code
 
 
 def _dispatch(args: argparse.Namespace, backend: Backend, entries) -> int:

@@ -59,12 +59,21 @@ def draw_rois(frame, cfg):
 
 
 def _targets(output: str, n: int) -> list[Path]:
+    """The files to write; no folder is created (a typo in -o must not leave folders behind).
+
+    Raises:
+        UsageError: the folder to write in does not exist.
+    """
     out = Path(output)
     if out.suffix.lower() in (".jpg", ".jpeg", ".png"):
+        folder = out.parent
+        if not folder.is_dir():
+            raise UsageError(f"-o {output}: folder {folder} does not exist (create it first)")
         if n == 1:
             return [out]
         return [out.with_name(f"{out.stem}-{i + 1}{out.suffix}") for i in range(n)]
-    out.mkdir(parents=True, exist_ok=True)
+    if not out.is_dir():
+        raise UsageError(f"-o {output}: no such folder (create it first, or name a .jpg file)")
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
     return [out / f"capture-{stamp}-{i + 1}.jpg" for i in range(n)]
 
@@ -145,7 +154,6 @@ def capture_direct(cfg, targets: list[Path], motion: bool, timeout: float, roi: 
             frame = _grab(camera, deadline).main()
             if roi:
                 frame = draw_rois(frame, cfg)
-            path.parent.mkdir(parents=True, exist_ok=True)
             if not cv2.imwrite(str(path), frame):
                 raise CameraError(f"{path}: could not write the image")
             saved.append(path)

@@ -114,7 +114,7 @@ def check_one_model(name: str, path: Path, threads: int) -> Result:
     hint = "reinstall the models (pip install . puts them in <venv>/share/plategate/models) or fix recognition." \
            f"{name}_model"
     if not path.exists():
-        return Result(f"model:{name}", Status.FAIL, f"missing file {path}", hint)
+        return Result("models", Status.FAIL, f"{name}: missing file {path}", hint)
     try:
         from ..vision.runtime import load_model
     except ImportError as exc:
@@ -125,20 +125,20 @@ def check_one_model(name: str, path: Path, threads: int) -> Result:
             expected = None
         actual = _sha256(path)
         if expected and expected != actual:
-            return Result(f"model:{name}", Status.FAIL, f"{path.name}: sha256 {actual[:12]} does not match its card "
+            return Result("models", Status.FAIL, f"{name}: {path.name}: sha256 {actual[:12]} does not match its card "
                           f"({str(expected)[:12]})", hint)
-        return Result(f"model:{name}", Status.WARN, f"{path.name}: file present (sha256 {actual[:12]}) but the model "
+        return Result("models", Status.WARN, f"{name}: {path.name}: file present (sha256 {actual[:12]}) but the model "
                       f"runtime is not importable: {exc}", "pip install ai-edge-litert (or tflite-runtime)")
     try:
         with _native_stderr_silenced():  # LiteRT prints "Created TensorFlow Lite XNNPACK delegate" on fd 2
             loaded = load_model(path, threads)
     except PlategateError as exc:
-        return Result(f"model:{name}", Status.FAIL, str(exc), hint)
+        return Result("models", Status.FAIL, f"{name}: {exc}", hint)
     except Exception as exc:  # a broken LiteRT install, an unexpected file
-        return Result(f"model:{name}", Status.FAIL, f"{path}: cannot load: {type(exc).__name__}: {exc}", hint)
+        return Result("models", Status.FAIL, f"{name}: {path}: cannot load: {type(exc).__name__}: {exc}", hint)
     card = getattr(loaded, "card", None)
     sha = getattr(card, "sha256", None) or _sha256(path)
-    return Result(f"model:{name}", Status.PASS, f"{path.name} loads, sha256 {str(sha)[:12]} matches its card")
+    return Result("models", Status.PASS, f"{name}: {path.name} loads, sha256 {str(sha)[:12]} matches its card")
 
 
 def check_models(ctx: Context) -> list[Result]:
@@ -216,6 +216,9 @@ def check_inputs(ctx: Context) -> list[Result]:
         states = common.lookup(ctx.daemon_status, "inputs", "gate.inputs")
         if isinstance(states, dict):
             text = ", ".join(f"{k} {'ACTIVE' if v else 'clear'}" for k, v in states.items())
+            if str(ctx.daemon_status.get("pin_factory", "")).startswith("mock"):
+                return [Result("inputs", Status.WARN, f"{text} (from plategated, on MOCK pins: no real input is read)",
+                               'set gate.pin_factory = "auto" (or lgpio) on the Pi')]
             return [Result("inputs", Status.PASS, f"{text} (from plategated)")]
         return [Result("inputs", Status.WARN, "in use by plategated, which reports no input states", "platectl status")]
     hint = "check gate.pin_factory (lgpio on a Pi; \"mock\" off a Pi), the pin numbers and the gpio group"
@@ -239,6 +242,9 @@ def check_inputs(ctx: Context) -> list[Result]:
         factory.close()
     text = ", ".join(f"{name} (pin {getattr(gate, name).pin}) {'ACTIVE' if on else 'clear'}"
                      for name, on in states.items())
+    if gate.pin_factory == "mock":
+        return [Result("inputs", Status.WARN, f"{text} on MOCK pins: no real input is read",
+                       'set gate.pin_factory = "auto" (or lgpio) on the Pi')]
     return [Result("inputs", Status.PASS, text)]
 
 
@@ -248,8 +254,11 @@ def check_relay(ctx: Context) -> list[Result]:
         return [Result("relay", Status.WARN, "gate.relay.type is 'none': the gate is never opened",
                        "set gate.relay.type to gpio or serial")]
     if ctx.daemon_status is not None:
-        return [Result("relay", Status.PASS, f"{relay.type} relay driven by plategated "
-                       "(platectl test-relay --confirm to hear it click)")]
+        pins = ctx.daemon_status.get("pin_factory")
+        mock = " on MOCK pins: nothing is switched" if pins and str(pins).startswith("mock") else ""
+        return [Result("relay", Status.WARN if mock else Status.PASS,
+                       f"{relay.type} relay driven by plategated{mock} (platectl test-relay --confirm to hear it click)",
+                       'set gate.pin_factory = "auto" (or lgpio) on the Pi' if mock else "")]
     hint = "platectl test-relay --confirm pulses it; check wiring in docs/wiring.md"
     factory = None
     try:
@@ -267,7 +276,8 @@ def check_relay(ctx: Context) -> list[Result]:
             factory.close()
     where = f"GPIO {relay.pin}" if relay.type == "gpio" else f"serial {relay.serial_port}"
     if relay.type == "gpio" and ctx.cfg.gate.pin_factory == "mock":
-        where += " (mock pins: nothing is switched)"
+        return [Result("relay", Status.WARN, f"{where} on MOCK pins (gate.pin_factory = \"mock\"): nothing is "
+                       "switched", 'set gate.pin_factory = "auto" (or lgpio) on the Pi')]
     return [Result("relay", Status.PASS, f"{where} opens and is de-energised (not pulsed)", hint)]
 
 

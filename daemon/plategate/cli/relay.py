@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from ..errors import GateError
@@ -32,12 +33,18 @@ def run(args: argparse.Namespace) -> int:
     daemon = common.daemon(args)
     if daemon is not None:
         result = daemon.call("test_relay", ms=ms)
+        pins = result.get("pin_factory") if isinstance(result, dict) else None
+        mock = " on MOCK pins: nothing was switched" if pins and str(pins).startswith("mock") else ""
         emit(args.json, {"pulsed_ms": ms, "via": "daemon", "result": result},
-             lambda d: f"relay pulsed for {ms} ms by plategated")
+             lambda d: f"relay pulsed for {ms} ms by plategated{mock}"
+             + (" (journaled as relay_test)" if isinstance(result, dict) and result.get("event") else ""))
         return 0
     result = pulse_direct(cfg, ms)
+    result["event"] = journal_direct(cfg, ms)
     emit(args.json, dict(result, via="direct"),
          lambda d: f"relay pulsed for {ms} ms ({d['relay']}); it is now {'ON' if d['energised_after'] else 'off'}")
+    if result.get("mock"):
+        print("note: gate.pin_factory is \"mock\": nothing was switched", file=sys.stderr)
     return 0
 
 
@@ -66,5 +73,37 @@ def pulse_direct(cfg, ms: int) -> dict:
         relay.close()
         if factory is not None:
             factory.close()
+    from ..gate.pins import is_mock
+
+    mock = factory is not None and is_mock(factory)
     where = f"GPIO {rcfg.pin}" if rcfg.type == "gpio" else f"serial {rcfg.serial_port}"
-    return {"pulsed_ms": ms, "relay": where, "changes": changes, "energised_after": after}
+    if mock:
+        where += " on MOCK pins"
+    return {"pulsed_ms": ms, "relay": where, "changes": changes, "energised_after": after, "mock": mock}
+
+
+def journal_direct(cfg, ms: int) -> str | None:
+    """Record the pulse in the daemon's journal (the daemon publishes it over MQTT when it next
+    runs); returns the event id, or ``None`` when the journal cannot be written (said on stderr)."""
+    import os
+    import pwd
+
+    from ..errors import PlategateError
+    from ..gatekeeper import RELAY_TEST, request_event
+    from ..journal import Journal
+
+    user = pwd.getpwuid(os.getuid()).pw_name
+    event = request_event(RELAY_TEST, f"platectl test-relay, {user} (uid {os.getuid()}, pid {os.getpid()})",
+                          f"test pulse of {ms} ms")
+    event["outbox"] = 0 if cfg.mqtt.enabled else None
+    try:
+        journal = Journal(cfg.journal_db(), cfg.snapshot_dir(), cfg.journal)
+    except PlategateError as exc:
+        print(f"warning: the pulse is not journaled: {exc}", file=sys.stderr)
+        return None
+    try:
+        journal.record(event)
+    finally:
+        journal.close()
+        common.match_owner(cfg.journal_db())
+    return event["id"]

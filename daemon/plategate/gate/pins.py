@@ -42,3 +42,15 @@ def make_pin_factory(name: str):
             problems.append(f"{candidate}: {exc}")
     raise GateError("no GPIO pin factory works on this machine (" + "; ".join(problems) +
                     "); on a machine without GPIO set gate.pin_factory = \"mock\"")
+
+
+def is_mock(factory) -> bool:
+    """Whether *factory* is gpiozero's MockFactory (pins that drive nothing)."""
+    return type(factory).__name__ == "MockFactory"
+
+
+def describe_factory(factory) -> str:
+    """``mock (nothing is wired)`` for gpiozero's MockFactory, else the factory's short name."""
+    if is_mock(factory):
+        return "mock (nothing is wired)"
+    return type(factory).__name__.removesuffix("Factory").lower() or "unknown"

@@ -5,6 +5,10 @@ It composes the client (:mod:`.client`), the persistent outbox and its publisher
 commands (:mod:`.commands`) and Home Assistant discovery (:mod:`.homeassistant`).
 ``publish_event`` only writes to the outbox and returns; publishing happens on a
 background thread, so decisions never wait for the network or the broker.
+
+Settings in :data:`LIVE_SETTINGS` (the trusted site keys above all) can be changed on a
+running bridge with :meth:`MqttBridge.apply_settings`; any other ``[mqtt]`` change needs a
+new bridge (a reconnect), which the daemon's reload builds.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import uuid
 from collections.abc import Callable
 
 from ..access.store import AllowlistStore
-from ..config import PlategateConfig
+from ..config import MqttConfig, PlategateConfig
 from ..errors import MqttError
 from .client import MqttClient
 from .commands import CommandHandler, CommandProcessor, NonceStore
@@ -26,12 +30,16 @@ from .messages import now_iso
 from .outbox import MessageKind, Outbox
 from .publisher import OutboxPublisher
 from .signing import load_public_keys
-from .sync import AllowlistSync
+from .sync import AllowlistSync, SyncResult
 from .topics import Topics
 
 logger = logging.getLogger(__name__)
 
 OFFLINE = json.dumps({"state": "offline"}).encode()
+
+#: ``[mqtt]`` keys a running bridge takes without reconnecting
+LIVE_SETTINGS = frozenset({"site_public_keys", "command_max_age_s", "allow_unsigned_commands", "max_snapshot_bytes",
+                           "max_command_bytes", "snapshot_request_interval_s", "outbox_max_mb"})
 
 
 class MqttBridge:
@@ -65,6 +73,7 @@ class MqttBridge:
         self.commands = CommandProcessor(cfg.site_id, cfg.gate_id, self.keys, self.nonces, m.command_max_age_s,
                                          m.max_command_bytes, m.allow_unsigned_commands)
         self._status: dict = {}
+        self._status_source: Callable[[], dict] | None = None
         self._status_lock = threading.Lock()
         self._started_at = time.monotonic()
         self._running = False
@@ -105,6 +114,7 @@ class MqttBridge:
         if self._status_thread is not None:
             self._status_thread.join(timeout)
         self.publisher.stop(timeout)
+        self.sync.close()
         self.client.stop(final=(self.topics.status, OFFLINE), timeout=timeout)
         self.outbox.close()
         self.nonces.close()
@@ -163,9 +173,47 @@ class MqttBridge:
             self._status.update(status)
         self._publish_status()
 
+    def publish_status(self) -> None:
+        """Publish the retained status now (fresh health) if connected."""
+        self._publish_status()
+
+    def set_status_source(self, fn: Callable[[], dict]) -> None:
+        """*fn()* gives the daemon's fresh health; it is called for every status message, so the
+        retained status never repeats stale figures."""
+        self._status_source = fn
+
     def set_command_handler(self, fn: CommandHandler) -> None:
-        """*fn(name, args) -> dict* runs verified commands (``open``, ``reload``, ``snapshot``)."""
+        """*fn(name, args, origin) -> dict* runs verified commands (``open``, ``reload``, ``snapshot``)."""
         self.commands.handler = fn
+
+    def apply_settings(self, m: MqttConfig) -> None:
+        """Apply changed :data:`LIVE_SETTINGS` at once: from the next message on only the new
+        site keys are trusted (a removed key is revoked), and the new limits hold.
+
+        Raises:
+            SignatureError: a listed key is unusable (nothing is changed then).
+            MqttError: *m* differs in a setting that needs a reconnect.
+        """
+        other = {k for k in m.model_fields if getattr(m, k) != getattr(self.cfg.mqtt, k)} - LIVE_SETTINGS
+        if other:
+            raise MqttError(f"mqtt.{', mqtt.'.join(sorted(other))}: needs a reconnect")
+        keys = load_public_keys(m.site_public_keys)
+        self.set_keys(keys)
+        self.sync.max_bytes = m.max_snapshot_bytes
+        self.sync.request_interval_s = m.snapshot_request_interval_s
+        self.commands.max_age_s = m.command_max_age_s
+        self.commands.max_bytes = m.max_command_bytes
+        self.commands.allow_unsigned = m.allow_unsigned_commands
+        self.outbox.max_bytes = m.outbox_max_mb * 1024 * 1024
+        self.cfg = self.cfg.model_copy(update={"mqtt": m})
+
+    def set_keys(self, keys: dict) -> None:
+        """Trust exactly *keys* (key id -> Ed25519 public key) from now on."""
+        self.keys = keys
+        self.sync.keys = keys
+        self.commands.keys = keys
+        if not keys:
+            logger.warning("no site public key is trusted: signed allowlists and commands will all be refused")
 
     def on_allowlist_applied(self, fn: Callable[[dict], None]) -> None:
         """*fn(state)* after a signed snapshot or delta was applied (state: version, count, hash)."""
@@ -188,8 +236,14 @@ class MqttBridge:
 
     # Internals -----------------------------------------------------------------------
     def _status_payload(self) -> bytes:
+        fresh: dict = {}
+        if self._status_source is not None:
+            try:
+                fresh = self._status_source()
+            except Exception:
+                logger.exception("collecting the status failed")
         with self._status_lock:
-            status = {"state": "online", **self._status}
+            status = {"state": "online", **self._status, **fresh}
         status.setdefault("uptime_s", round(time.monotonic() - self._started_at, 1))
         status["allowlist_version"] = self.store.version
         status["outbox_depth"] = self.outbox.depth()
@@ -227,12 +281,15 @@ class MqttBridge:
                                                      self.cfg.mqtt.allow_unsigned_commands):
                 self._publish(topic, payload, retain=True)
         self.publisher.wake()
+        self.sync.send_deferred()
 
     def _on_snapshot(self, topic: str, payload: bytes) -> None:
-        self.sync.handle_snapshot(payload)
+        if self.sync.handle_snapshot(payload) in (SyncResult.REJECTED, SyncResult.PENDING):
+            self._publish_allowlist_state()  # last_error changed; an applied list publishes itself
 
     def _on_delta(self, topic: str, payload: bytes) -> None:
-        self.sync.handle_delta(payload)
+        if self.sync.handle_delta(payload) in (SyncResult.REJECTED, SyncResult.PENDING):
+            self._publish_allowlist_state()
 
     def _on_command(self, topic: str, payload: bytes) -> None:
         result = self.commands.handle(payload)

@@ -6,6 +6,11 @@ A signed command must name this site and gate, carry a nonce never seen before a
 nonces are kept in SQLite (table ``nonces`` in the outbox database) for twice that age, so a
 replay is refused across restarts too. With ``mqtt.allow_unsigned_commands`` (trusted local
 broker only) a plain ``{"cmd": "open"}`` is accepted as well.
+
+A refusal on ``cmd/result`` carries the refused command's ``cmd`` and ``nonce`` whenever the
+payload could be read that far (read without trusting it), so the sender can match it.
+The handler is called as ``handler(name, args, origin)`` where *origin* is
+``{"signed": bool, "nonce": str | None, "key_id": str | None}`` (for the audit trail).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from .signing import decode_json, open_envelope
 
 logger = logging.getLogger(__name__)
 
-CommandHandler = Callable[[str, dict], dict]
+CommandHandler = Callable[[str, dict, dict], dict]
 
 
 class NonceStore:
@@ -92,19 +97,19 @@ class CommandProcessor:
     def handle(self, raw: bytes, now: datetime | None = None) -> dict:
         """Process one raw command payload; never raises for bad input."""
         now = now or datetime.now(UTC)
-        cmd = nonce = None
         try:
-            cmd, nonce, args = self._check(raw, now)
+            cmd, nonce, args, origin = self._check(raw, now)
         except (PlategateError, RecursionError) as exc:
             kind = "signature" if isinstance(exc, SignatureError) else "invalid"
-            logger.warning("command rejected (%s): %s", kind, exc)
+            cmd, nonce = _claimed_name_and_nonce(raw, self.max_bytes)
+            logger.warning("command %s (nonce %s) rejected (%s): %s", cmd, nonce, kind, exc)
             return self._result(cmd, nonce, False, error=f"rejected: {exc}")
         if self.handler is None:
             logger.warning("command %s refused: no command handler registered", cmd)
             return self._result(cmd, nonce, False, error="no command handler")
         logger.info("running remote command %s (nonce %s)", cmd, nonce)
         try:
-            result = self.handler(cmd, args)
+            result = self.handler(cmd, args, origin)
         except PlategateError as exc:
             logger.warning("command %s failed: %s", cmd, exc)
             return self._result(cmd, nonce, False, error=str(exc))
@@ -115,7 +120,7 @@ class CommandProcessor:
             result = {"value": result}
         return self._result(cmd, nonce, True, result=result)
 
-    def _check(self, raw: bytes, now: datetime) -> tuple[str, str | None, dict]:
+    def _check(self, raw: bytes, now: datetime) -> tuple[str, str | None, dict, dict]:
         doc = decode_json(raw, self.max_bytes, "command")
         if self.allow_unsigned and isinstance(doc, dict) and "sig" not in doc:
             plain = parse_unsigned_command(doc)
@@ -123,7 +128,7 @@ class CommandProcessor:
                 self._check_age(parse_time(plain.issued_at), now)
             if plain.nonce is not None and not self.nonces.claim(plain.nonce):
                 raise SignatureError(f"replayed command: nonce {plain.nonce} was already used")
-            return plain.cmd, plain.nonce, plain.args
+            return plain.cmd, plain.nonce, plain.args, {"signed": False, "nonce": plain.nonce, "key_id": None}
         inner = open_envelope(raw, self.keys, self.max_bytes, "command")
         command = parse_command(inner)
         if command.site != self.site or command.gate != self.gate:
@@ -131,7 +136,8 @@ class CommandProcessor:
         self._check_age(parse_time(command.issued_at), now)
         if not self.nonces.claim(command.nonce):
             raise SignatureError(f"replayed command: nonce {command.nonce} was already used")
-        return command.cmd, command.nonce, command.args
+        key = doc.get("key_id") if isinstance(doc, dict) else None
+        return command.cmd, command.nonce, command.args, {"signed": True, "nonce": command.nonce, "key_id": key}
 
     def _check_age(self, issued: datetime, now: datetime) -> None:
         age = (now - issued).total_seconds()
@@ -147,3 +153,22 @@ class CommandProcessor:
     @staticmethod
     def encode(result: dict) -> bytes:
         return json.dumps(result, default=str).encode("utf-8")
+
+
+def _short_text(value: object) -> str | None:
+    if isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable():
+        return value
+    return None
+
+
+def _claimed_name_and_nonce(raw: bytes, max_bytes: int) -> tuple[str | None, str | None]:
+    """``cmd`` and ``nonce`` as a refused payload claims them (not trusted: only echoed back)."""
+    try:
+        doc = decode_json(raw, max_bytes, "command")
+        if isinstance(doc, dict) and isinstance(doc.get("payload"), str):
+            doc = json.loads(doc["payload"])
+    except (PlategateError, ValueError, RecursionError):
+        return None, None
+    if not isinstance(doc, dict):
+        return None, None
+    return _short_text(doc.get("cmd")), _short_text(doc.get("nonce"))

@@ -4,11 +4,14 @@ and deleted only when the broker has acknowledged it (QoS 1).
 Rows are published in ``seq`` order. Under the size cap (``mqtt.outbox_max_mb``) the oldest
 snapshot (JPEG) rows are dropped first; events are dropped only when no snapshot is left,
 and then each dropped event id is logged at ERROR level and counted in :attr:`Outbox.dropped_events`.
+When a snapshot is dropped while its event still waits in the outbox, the event's JSON is
+rewritten with ``"snapshot": false`` so that no consumer waits for a JPEG that will not come.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import sqlite3
 import threading
@@ -130,8 +133,23 @@ class Outbox:
                         logger.error("outbox over its cap of %d bytes: dropped event %s (seq %d) undelivered", self.max_bytes, msg_id, seq)
                     else:
                         self.dropped_snapshots += 1
+                        self._unflag_snapshot(msg_id)
                         logger.warning("outbox over its cap: dropped snapshot of event %s", msg_id)
         return True
+
+    def _unflag_snapshot(self, msg_id: str) -> None:
+        row = self._db.execute("SELECT seq, payload FROM outbox WHERE msg_id=? AND kind=?",
+                               (msg_id, MessageKind.EVENT.value)).fetchone()
+        if row is None:
+            return  # the event has gone out already
+        try:
+            event = json.loads(bytes(row[1]))
+        except ValueError:
+            return
+        if isinstance(event, dict) and event.get("snapshot"):
+            event["snapshot"] = False
+            self._db.execute("UPDATE outbox SET payload=? WHERE seq=?",
+                             (json.dumps(event, separators=(",", ":")).encode("utf-8"), row[0]))
 
     def _refresh_totals(self) -> None:
         try:

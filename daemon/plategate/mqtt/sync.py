@@ -57,8 +57,11 @@ class AllowlistSync:
         self.keys = keys
         self.max_bytes = max_bytes
         self._request = request_snapshot
-        self._interval = min_request_interval_s
+        self.request_interval_s = min_request_interval_s
         self._last_request = -1e18
+        self._request_lock = threading.RLock()
+        self._deferred: str | None = None
+        self._timer: threading.Timer | None = None
         self._pending: dict[int, Delta] = {}
         self._lock = threading.Lock()
         self.last_error: str | None = None
@@ -189,19 +192,60 @@ class AllowlistSync:
         return applied
 
     def request_snapshot(self, reason: str, force: bool = False) -> bool:
-        """Publish an ``allowlist/request`` unless one went out within the rate-limit interval."""
-        now = time.monotonic()
-        if not force and now - self._last_request < self._interval:
-            return False
-        self._last_request = now
-        payload = {"reason": reason, "have_version": self.store.version, "have_hash": self.store.content_hash(), "time": now_iso()}
+        """Publish an ``allowlist/request`` now, or, within the rate-limit interval after the
+        last one (or while the request cannot be published), once the interval is over / the
+        broker is back: a request is deferred, never dropped. Returns whether it went out now."""
+        with self._request_lock:
+            now = time.monotonic()
+            wait = self.request_interval_s - (now - self._last_request)
+            if not force and wait > 0:
+                self._defer(reason, wait)
+                return False
+            return self._send_request(reason)
+
+    def _send_request(self, reason: str) -> bool:
+        self._deferred = None
+        payload = {"reason": reason, "have_version": self.store.version, "have_hash": self.store.content_hash(),
+                   "time": now_iso()}
         try:
             self._request(payload)
-        except Exception:
-            logger.exception("cannot publish allowlist request")
+        except Exception as exc:
+            logger.warning("allowlist request deferred until it can be published: %s", exc)
+            self._deferred = reason
             return False
+        self._last_request = time.monotonic()
         logger.info("asked the site for a full allowlist snapshot: %s", reason)
         return True
+
+    def _defer(self, reason: str, wait: float) -> None:
+        self._deferred = reason
+        if self._timer is None or not self._timer.is_alive():
+            self._timer = threading.Timer(wait, self.send_deferred)
+            self._timer.daemon = True
+            self._timer.start()
+            logger.info("allowlist request (%s) deferred %.1f s by the rate limit", reason, wait)
+
+    def send_deferred(self) -> bool:
+        """Send a deferred request now if its interval is over (the bridge calls this on reconnect)."""
+        with self._request_lock:
+            if self._deferred is None:
+                return False
+            wait = self.request_interval_s - (time.monotonic() - self._last_request)
+            if wait > 0:
+                self._timer = None
+                self._defer(self._deferred, wait)
+                return False
+            return self._send_request(self._deferred)
+
+    @property
+    def deferred(self) -> str | None:
+        """The reason of a request waiting for the rate limit or the broker, if any."""
+        return self._deferred
+
+    def close(self) -> None:
+        """Cancel a pending deferred-request timer."""
+        if self._timer is not None:
+            self._timer.cancel()
 
     def state_payload(self) -> bytes:
         """The retained ``allowlist/state`` payload."""

@@ -27,7 +27,7 @@ FORMAT_PRUNE = 1e-3
 #: the crops read for one plate with ``views`` > 1, as margins per side (share of the
 #: crop's width, share of its height): the crop as given, padded with its edge pixels,
 #: trimmed. The reader's errors on the three differ enough that their mean probability
-#: per text is right more often than any one of them (models/README.md, "Session 16").
+#: per text is right more often than any one of them (docs/model-development.md).
 VIEW_MARGINS: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.04, 0.08), (-0.03, -0.06))
 #: candidates of each view pooled when views are combined
 VIEW_POOL = 5

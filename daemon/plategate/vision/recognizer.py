@@ -23,11 +23,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CROP_HEIGHT = 64
-#: extra margin around a plate crop, as fractions of its width and height. PAD_Y was 0.12 until
-#: session 14; on the 269 hand-read ro-dashcam/train plates (the reader never trains on them) the
-#: shipped reader reads 206 at 0.12 and 211 at 0.06 (208-216 for PAD_Y 0.04-0.08 at any PAD_X from
-#: 0 to 0.09, 199-210 at 0.12-0.18), and more of them confidently (87 against 71, all right). On
-#: the 56 hand-read ro-dashcam/valid plates, checked once afterwards: 49 against 48 right.
+#: extra margin around a plate crop, as fractions of its width and height. The reader is trained
+#: on crops cut close to the plate: on the 269 hand-read ro-dashcam/train plates (the reader never
+#: trains on them) it read 211 at PAD_Y 0.06 against 206 at 0.12 (208-216 for PAD_Y 0.04-0.08 at
+#: any PAD_X from 0 to 0.09, 199-210 at 0.12-0.18), and more of them confidently (87 against 71,
+#: all right). On the 56 hand-read ro-dashcam/valid plates: 49 against 48 right.
 PAD_X, PAD_Y = 0.06, 0.06
 
 

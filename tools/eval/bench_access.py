@@ -1,7 +1,7 @@
 """Benchmark of the access + MQTT part; prints the figures the issue asks for.
 
-    python -m tools.bench_access                 # 100 000 entries, 5 000 outbox events, own mosquitto
-    python -m tools.bench_access --entries 20000 --events 2000 --host 127.0.0.1 --port 1883
+    python -m tools.eval.bench_access                 # 100 000 entries, 5 000 outbox events, own mosquitto
+    python -m tools.eval.bench_access --entries 20000 --events 2000 --host 127.0.0.1 --port 1883
 
 Targets: load of 100 000 entries <= 2 s; one decision (exact + tolerant) <= 1 ms;
 outbox drain >= 500 events/s to a local mosquitto.
@@ -203,7 +203,7 @@ def _count_events(host: str, port: int, topic: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.bench_access", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.eval.bench_access", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entries", type=int, default=100_000, help="allowlist size (default 100000)")
     parser.add_argument("--events", type=int, default=5000, help="events to drain through the outbox (default 5000)")

@@ -1,8 +1,8 @@
 """Plates seen as close-ups: each labelled plate of a scenes folder cut out of its frame so that it
 spans a given share of the picture's width, as a camera a metre or two from the car sees it.
 
-Used by ``python -m tools.evaluate --scenes DIR --close-ups F1,F2,...`` to measure the detector's
-close-up pass (``recognition.close_up``; models/README.md, "Close-ups").
+Used by ``python -m tools.eval.evaluate --scenes DIR --close-ups F1,F2,...`` to measure the detector's
+close-up pass (``recognition.close_up``; models/README.md, "Validation").
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from plategate.imageio import load_image
-from tools.evaluate import SceneTruth, match
+from tools.eval.evaluate import SceneTruth, match
 
 
 def parse_fills(text: str) -> list[float]:

@@ -1,4 +1,4 @@
-"""The detector network and its training targets (shared by tools.train_detector and tools.quantize exports).
+"""The detector network and its training targets (shared by tools.train.train_detector and tools.quantize exports).
 
 Single-class CenterNet-style detector: a depthwise-separable backbone (strides 2..32)
 with a feature-pyramid path back to stride 4, and three heads: a sigmoid heat map of

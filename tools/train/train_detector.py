@@ -12,8 +12,8 @@ Two stages, both seeded and resumable, with everything under ``--work`` (git-ign
 
 Never trains on ``ro-dashcam/valid`` nor on the held-out negatives. Example::
 
-    nice -n 10 python -m tools.train_detector data --data ../shared/datasets --shards 40
-    nice -n 10 python -m tools.train_detector train --steps 6000 --resume
+    nice -n 10 python -m tools.train.train_detector data --data ../shared/datasets --shards 40
+    nice -n 10 python -m tools.train.train_detector train --steps 6000 --resume
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ import cv2
 import numpy as np
 
 from plategate.vision.detector import STRIDE, letterbox
-from tools.detector_model import INPUT_H, INPUT_W, PATCH, WIDTHS, build_model, make_targets
 from tools.synth import scenes
-from tools.tf_threads import set_threads
+from tools.synth.swap import swap_plates
+from tools.train.detector_model import INPUT_H, INPUT_W, PATCH, WIDTHS, build_model, make_targets
+from tools.train.tf_threads import set_threads
 
 logger = logging.getLogger(__name__)
 
@@ -86,13 +87,18 @@ def _sample(kind: str, rng: np.random.Generator, ctx: dict) -> dict:
         sc = scenes.compose_street_scene(rng, ctx["source"], ctx["bgs"])
         return _patch(cv2.cvtColor(sc.image, cv2.COLOR_BGR2GRAY), sc.boxes, sc.corners, np.ones(len(sc.boxes), bool), rng,
                       float(np.exp(rng.uniform(np.log(0.7), np.log(1.6)))))
-    if kind == "dashcam":
-        name, bxs = ctx["ro"][rng.integers(len(ctx["ro"]))]
-        img = cv2.imread(str(ctx["ro_dir"] / name), cv2.IMREAD_COLOR)
-        gray = cv2.cvtColor(scenes.photometric(img, rng, night=False) if rng.random() < 0.5 else img, cv2.COLOR_BGR2GRAY)
+    if kind in REAL_SCENES or kind == "swap":
+        source = kind if kind != "swap" else SWAP_SOURCES[int(rng.integers(len(SWAP_SOURCES)))]
+        name, bxs = ctx[source][rng.integers(len(ctx[source]))]
+        img = cv2.imread(str(ctx["dirs"][source] / name), cv2.IMREAD_COLOR)
+        if kind == "swap":
+            img = swap_plates(img, np.array(bxs, np.float32), rng, ctx["data_dir"])
+        if rng.random() < 0.5:
+            img = scenes.photometric(img, rng, night=bool(rng.random() < 0.3))
         b = np.array(bxs, np.float32).reshape(-1, 4)
         c = np.stack([b[:, [0, 1]], b[:, [2, 1]], b[:, [2, 3]], b[:, [0, 3]]], axis=1)
-        return _patch(gray, b, c, np.zeros(len(b), bool), rng, float(np.exp(rng.uniform(np.log(0.7), np.log(1.8)))))
+        return _patch(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), b, c, np.zeros(len(b), bool), rng,
+                      float(np.exp(rng.uniform(np.log(0.7), np.log(1.8)))))
     # hard negative: a training negatives photo, maybe with distractor text
     img = ctx["bgs"].draw(rng, 960, 540) if rng.random() < 0.5 else cv2.imread(str(ctx["negs"][rng.integers(len(ctx["negs"]))]))
     if rng.random() < 0.3:
@@ -102,6 +108,12 @@ def _sample(kind: str, rng: np.random.Generator, ctx: dict) -> dict:
                   np.zeros(0, bool), rng, float(np.exp(rng.uniform(np.log(0.7), np.log(1.8)))))
 
 
+#: real photos with boxed plates: sample kind -> training folder under --data (never a validation part).
+#: openlpr-scenes boxes only one plate per photo, so its other plates count as background: it is
+#: given a smaller share than the fully boxed sets.
+REAL_SCENES = {"dashcam": "ro-dashcam/train", "openimages": "openimages-plates/train", "openlpr": "openlpr-scenes/train"}
+#: the real photos whose boxed plates the "swap" kind paints over with rendered ones (tools.synth.swap)
+SWAP_SOURCES = ("openimages", "openlpr")
 KIND_WEIGHTS = {"gate": 0.35, "street": 0.2, "dashcam": 0.3, "negative": 0.15}
 
 
@@ -111,10 +123,14 @@ def build_shards(data_dir: Path, work: Path, shards: int, seed: int, kinds_weigh
     out = work / "data"
     out.mkdir(parents=True, exist_ok=True)
     train_negs, _held = scenes.split_negatives(data_dir / "negatives")
-    ro_dir = data_dir / "ro-dashcam" / "train"
-    ctx = {"source": scenes.PlateSource(data_dir), "bgs": scenes.Backgrounds(train_negs), "negs": train_negs,
-           "ro": sorted(_read_boxes(ro_dir).items()), "ro_dir": ro_dir}
     weights = kinds_weights or KIND_WEIGHTS
+    ctx = {"source": scenes.PlateSource(data_dir), "bgs": scenes.Backgrounds(train_negs), "negs": train_negs, "dirs": {}}
+    ctx["data_dir"] = data_dir
+    for kind, rel in REAL_SCENES.items():
+        if weights.get(kind, 0) > 0 or (weights.get("swap", 0) > 0 and kind in SWAP_SOURCES):
+            folder = data_dir / rel
+            ctx["dirs"][kind] = folder
+            ctx[kind] = sorted(_read_boxes(folder).items())
     kinds, probs = list(weights), np.array(list(weights.values()), np.float64)
     for k in range(first, first + shards):
         path = out / f"shard_{k:04d}.npz"
@@ -307,14 +323,14 @@ def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234,
                          "heads": "heat map (sigmoid), box (dx, dy, log w, log h), corners (8 offsets)"},
         "seed": seed, "weights": str(weights),
         "commands": [
-            "nice -n 10 python -m tools.train_detector data --data DATA --shards 36",
-            "nice -n 10 python -m tools.train_detector data --data DATA --shards 12 --first 100 --mix dashcam=0.75,negative=0.25",
-            "nice -n 10 python -m tools.train_detector data --data DATA --shards 8 --first 200 --mix gate=0.5,street=0.3,negative=0.2",
-            "nice -n 10 python -m tools.train_detector train --steps 3000 --size 192",
-            "nice -n 10 python -m tools.train_detector train --steps 8000 --size 192 --box-weight 2 --resume",
-            *([f"nice -n 10 python -m tools.train_detector train --steps {steps} --size 192 --box-weight 2 --resume"]
+            "nice -n 10 python -m tools.train.train_detector data --data DATA --shards 36",
+            "nice -n 10 python -m tools.train.train_detector data --data DATA --shards 12 --first 100 --mix dashcam=0.75,negative=0.25",
+            "nice -n 10 python -m tools.train.train_detector data --data DATA --shards 8 --first 200 --mix gate=0.5,street=0.3,negative=0.2",
+            "nice -n 10 python -m tools.train.train_detector train --steps 3000 --size 192",
+            "nice -n 10 python -m tools.train.train_detector train --steps 8000 --size 192 --box-weight 2 --resume",
+            *([f"nice -n 10 python -m tools.train.train_detector train --steps {steps} --size 192 --box-weight 2 --resume"]
               if steps and steps > 8000 else []),
-            f"python -m tools.train_detector export --steps {steps or 8000}",
+            f"python -m tools.train.train_detector export --steps {steps or 8000}",
         ],
     }
     (work / "export" / "training.json").write_text(json.dumps(info, indent=2))
@@ -323,13 +339,14 @@ def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234,
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
-    ap = argparse.ArgumentParser(prog="python -m tools.train_detector", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.train.train_detector", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="stage", required=True)
     d = sub.add_parser("data", help="write training patch shards")
     d.add_argument("--data", type=Path, required=True, help="shared datasets folder")
     d.add_argument("--shards", type=int, default=40, help=f"number of shards of {SHARD_SIZE} patches")
     d.add_argument("--first", type=int, default=0, help="index of the first shard (another mix goes to another range)")
-    d.add_argument("--mix", default="", help="sample mix, e.g. dashcam=0.7,negative=0.3 (default: " + ",".join(f"{k}={v}" for k, v in KIND_WEIGHTS.items()) + ")")
+    d.add_argument("--mix", default="", help="sample mix over gate, street, negative, swap (real photos with rendered plates painted over theirs) "
+                        "and the real scene kinds " + ", ".join(REAL_SCENES) + ", e.g. openimages=0.5,negative=0.5 (default: " + ",".join(f"{k}={v}" for k, v in KIND_WEIGHTS.items()) + ")")
     t = sub.add_parser("train", help="train on the shards")
     t.add_argument("--steps", type=int, default=6000)
     t.add_argument("--batch", type=int, default=16)
@@ -349,8 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.stage == "data":
         mix = {k: float(v) for k, v in (kv.split("=") for kv in args.mix.split(",") if kv)} or None
-        if mix and not set(mix) <= set(KIND_WEIGHTS):
-            ap.error(f"--mix: kinds are {', '.join(KIND_WEIGHTS)}")
+        kinds = {*KIND_WEIGHTS, *REAL_SCENES, "swap"}
+        if mix and not set(mix) <= kinds:
+            ap.error(f"--mix: kinds are {', '.join(sorted(kinds))}")
         build_shards(args.data, args.work, args.shards, args.seed, mix, args.first)
     elif args.stage == "export":
         logger.info("exported %s", export_savedmodel(args.work, args.weights, args.seed, args.steps, args.data_work))

@@ -2,8 +2,8 @@
 
 Examples::
 
-    python -m tools.bench_reader --latency 500 --threads 1
-    python -m tools.bench_reader --eval ../shared/datasets/br-crops:val --eval ../shared/datasets/ar-crops
+    python -m tools.eval.bench_reader --latency 500 --threads 1
+    python -m tools.eval.bench_reader --eval ../shared/datasets/br-crops:val --eval ../shared/datasets/ar-crops
 
 ``--eval`` takes ``DIR`` (all crops in ``DIR/labels.csv``) or ``DIR:val`` / ``DIR:train``
 (the fixed split by plate text used in training). For each set it prints the
@@ -37,11 +37,11 @@ from plategate.vision.reader import PlateReader, plate_shape
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "reader.tflite"
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "reader.tflite"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tools.bench_reader", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m tools.eval.bench_reader", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="reader model (default: the shipped one)")
     p.add_argument("--threads", type=int, default=1, help="LiteRT threads (default: %(default)s)")
@@ -266,7 +266,7 @@ def update_card(model: Path, figures: dict, argv: list[str] | None) -> None:
         entry[res["set"]] = {k: v for k, v in res.items() if k != "set"}
     if "latency" in figures:
         bench[f"latency_threads_{figures['latency']['threads']}{suffix}"] = figures["latency"]
-    command = "python -m tools.bench_reader " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m tools.eval.bench_reader " + " ".join(argv if argv is not None else sys.argv[1:])
     commands = bench.setdefault("commands", [])
     if command not in commands:  # a re-run refreshes its figures; the list names each command once
         commands.append(command)

@@ -3,10 +3,10 @@
 The time a network takes does not depend on its weights, so an untrained build,
 quantised to int8 the way ``tools.quantize`` does it (random calibration images),
 shows how fast a reader of that shape would be. Each network is given as
-``CHANNELS`` (five stage widths, ``tools.reader_model.build_model``) with an optional
+``CHANNELS`` (five stage widths, ``tools.train.reader_model.build_model``) with an optional
 ``+light`` (depthwise-separable second convolution), e.g.::
 
-    python -m tools.bench_reader_net 24,48,96,192,256 24,48,96,192,256+light 16,32,64,128,192+light
+    python -m tools.eval.bench_reader_net 24,48,96,192,256 24,48,96,192,256+light 16,32,64,128,192+light
 
 The networks (and ``--model`` files, e.g. the shipped reader) are timed in turns,
 ``--rounds`` times, so that a busy or noisy machine slows all of them alike; the
@@ -28,7 +28,7 @@ import numpy as np
 
 from plategate.errors import PlategateError
 from plategate.vision.runtime import interpreter_class
-from tools.reader_model import parse_channels
+from tools.train.reader_model import parse_channels
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def build_int8(channels: tuple[int, ...], light: bool, height: int, width: int, 
     import tensorflow as tf
 
     from tools.quantize import convert_int8
-    from tools.reader_model import build_model
+    from tools.train.reader_model import build_model
 
     model = build_model(classes, height, width, channels, light_stem=light)
     inp = tf.keras.Input((height, width, 1), batch_size=1)
@@ -81,7 +81,7 @@ def time_invoke(interpreter, count: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.bench_reader_net", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m tools.eval.bench_reader_net", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("nets", nargs="*", metavar="CHANNELS[+light]", help="networks to build and time")
     p.add_argument("--model", type=Path, action="append", default=[], help="also time this .tflite file; repeatable")

@@ -12,13 +12,16 @@ Inputs (any combination, each may be given several times):
                      the fraction F of the picture's width (a camera close to the car), scaled to
                      640 px wide: detection recall (and end-to-end reads) per F.
 
+``--suite DATA [options]`` runs the validation suite instead (every real validation set, read
+the way the daemon reads, one table and a macro average): see ``python -m tools.eval.suite --help``.
+
 ``--texts CSV`` adds plate texts (file,x1,y1,x2,y2,text) to the scene boxes, e.g. the hand-read
 ``tools/eval_data/ro-dashcam-valid-text.csv``. ``--group NAME=PREFIX`` reports scene figures separately for files starting with PREFIX
 (e.g. ``--group night=nightride_ --group day=dayride_``). ``--heldout`` keeps only the held-out
 part of a negatives folder (:func:`tools.synth.scenes.split_negatives`); ``--crops DIR:val``
 keeps only the validation part of a crops folder (the reader's split by text). Example::
 
-    python -m tools.evaluate --scenes ../shared/datasets/ro-dashcam/valid --group day=dayride_ \\
+    python -m tools.eval.evaluate --scenes ../shared/datasets/ro-dashcam/valid --group day=dayride_ \\
         --group night=nightride_ --negatives ../shared/datasets/negatives --heldout \\
         --crops ../shared/datasets/ar-crops
 """
@@ -271,9 +274,15 @@ def _print_block(title: str, data: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point; prints the figures, returns 0 (1 if a model cannot be loaded)."""
-    from tools.close_ups import eval_close_ups, parse_fills  # it builds on this module's matching
+    from tools.eval.close_ups import eval_close_ups, parse_fills  # it builds on this module's matching
 
-    ap = argparse.ArgumentParser(prog="python -m tools.evaluate", description=__doc__.split("\n\n")[0],
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--suite"]:  # the validation suite has its own options: python -m tools.eval.suite --help
+        from tools.eval.suite import main as suite_main
+
+        return suite_main(argv[1:])
+
+    ap = argparse.ArgumentParser(prog="python -m tools.eval.evaluate", description=__doc__.split("\n\n")[0],
                                  epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--crops", action="append", default=[], metavar="DIR[:val]",
                     help="folder with labels.csv (file,text); DIR:val keeps only the reader's validation part (split by text)")
@@ -355,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json_out.write_text(json.dumps(results, indent=2))
     if args.update_card:
         card = json.loads(args.update_card.read_text())
-        card.setdefault("metrics", {})["evaluate"] = {"command": "python -m tools.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
+        card.setdefault("metrics", {})["evaluate"] = {"command": "python -m tools.eval.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
                                                       "min_score": args.min_score, "iou": IOU, "results": results}
         args.update_card.write_text(json.dumps(card, indent=2) + "\n")
     return 0

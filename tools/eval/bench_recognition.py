@@ -7,7 +7,7 @@ The raw interpreter invoke time of the detector is printed separately, and so is
 on frames without a plate (each frame painted flat in its mean colour), where the close-up pass
 (``recognition.close_up``) runs the model a second time. Example::
 
-    python -m tools.bench_recognition --threads 2 --count 60 --sizes 1280x720,1920x1080,640x480
+    python -m tools.eval.bench_recognition --threads 2 --count 60 --sizes 1280x720,1920x1080,640x480
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _pct(ms: list[float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the figures."""
-    ap = argparse.ArgumentParser(prog="python -m tools.bench_recognition", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.eval.bench_recognition", description=__doc__.split("\n\n")[0])
     ap.add_argument("--detector", type=Path, default=Path("models/detector.tflite"))
     ap.add_argument("--reader", type=Path, default=Path("models/reader.tflite"))
     ap.add_argument("--threads", type=int, default=2)

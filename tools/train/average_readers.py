@@ -7,8 +7,8 @@ BatchNorm moving statistics included.
 
 Example::
 
-    python -m tools.average_readers work/reader12/reader-e5.keras work/reader15/reader-e5.keras \\
-        --out work/reader17/reader.keras
+    python -m tools.train.average_readers work/seed1/reader.keras work/seed2/reader.keras \\
+        work/seed3/reader.keras --out work/average/reader.keras
 
 The output is a ``.keras`` file for ``tools.quantize``; a ``training.json`` is written
 beside it that records the inputs (path, sha256, mix) and each input's own training
@@ -105,11 +105,11 @@ def training_record(paths: list[Path], mix: list[float]) -> dict:
                 raise AverageError(f"training record {own}: cannot read it: {exc}") from exc
         parts.append(part)
     return {"averaged_from": parts,
-            "method": "weighted average of every weight, BatchNorm moving statistics included (tools.average_readers)"}
+            "method": "weighted average of every weight, BatchNorm moving statistics included (tools.train.average_readers)"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tools.average_readers", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m tools.train.average_readers", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", nargs="+", type=Path, help="two or more .keras models of the same network")
     p.add_argument("--out", type=Path, required=True, help="the averaged .keras model to write")

@@ -8,7 +8,7 @@
 
 Usage::
 
-    python -m tools.bench_daemon [--seconds 10] [--vehicles 4]
+    python -m tools.eval.bench_daemon [--seconds 10] [--vehicles 4]
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def bench_latency(vehicles: int, workdir: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.eval.bench_daemon", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the idle CPU measurement")
     parser.add_argument("--vehicles", type=int, default=4, help="vehicles in the latency footage")
     parser.add_argument("--skip-latency", action="store_true", help="only the motion and idle CPU figures")

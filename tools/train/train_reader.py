@@ -2,7 +2,7 @@
 
 Run from the repository root (needs the ``[train]`` extra)::
 
-    nice -n 10 python -m tools.train_reader --data ../shared/datasets --work work/reader
+    nice -n 10 python -m tools.train.train_reader --data ../shared/datasets --work work/reader
 
 Synthetic shards are rendered once and cached in ``WORK/data``; checkpoints are written
 every epoch to ``WORK/ckpt`` and ``--resume`` continues from the last one; the
@@ -11,7 +11,7 @@ The br-crops validation part (split by plate text, fixed seed) and ar-crops are
 never trained on; they are only evaluated at the end of each epoch.
 
 ``--init-from`` starts from another reader's weights; ``--teacher`` adds a
-distillation loss (:func:`tools.reader_model.distillation_loss`) so that a smaller
+distillation loss (:func:`tools.train.reader_model.distillation_loss`) so that a smaller
 network (e.g. ``--light-stem``) also learns a trained reader's per-step outputs.
 The printed loss is then CTC plus the weighted distillation term.
 """
@@ -30,10 +30,10 @@ import numpy as np
 
 from plategate.errors import PlategateError
 from plategate.vision.ctc import ALPHABET, encode, greedy, softmax
-from tools.reader_model import parse_channels
-from tools.reader_pool import epoch_pool, real_sets, render_shards
 from tools.synth import reader_data
-from tools.tf_threads import set_threads
+from tools.train.reader_model import parse_channels
+from tools.train.reader_pool import epoch_pool, real_sets, render_shards
+from tools.train.tf_threads import set_threads
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ VAL_SHARD = 9999  # index of the held-out synthetic shard (calibration / monitor
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tools.train_reader", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m tools.train.train_reader", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=None,
                    help="shared datasets folder (br-crops, chars, us-plate-backgrounds, negatives); "
@@ -66,7 +66,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "Argentine plates (styles not named keep tools.synth.reader_data.STYLE_WEIGHTS)")
     p.add_argument("--extra", type=Path, action="append", default=[], metavar="DIR",
                    help="another folder of labelled crops (labels.csv: file,text) trained on like the br-crops "
-                        "training part, e.g. pseudo-labels written by tools.pseudo_label; repeatable")
+                        "training part, e.g. pseudo-labels written by tools.train.pseudo_label; repeatable")
     p.add_argument("--label-audit", type=Path, default=None, metavar="CSV",
                    help="label audit of the br-crops training part (file,label,verdict,looks_like, e.g. "
                         "tools/eval_data/br-crops-train-audit.csv): crops marked wrong take their looks_like text; "
@@ -87,12 +87,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="synthetic shards are rendered (and cached) W pixels wide and resized to --width when "
                         "loaded, so a narrower model trains on shards already cached (default: --width)")
     p.add_argument("--channels", type=_channels, default=None,
-                   help="five comma-separated stage widths of the network (default: tools.reader_model.CHANNELS)")
+                   help="five comma-separated stage widths of the network (default: tools.train.reader_model.CHANNELS)")
     p.add_argument("--init-from", type=Path, default=None, metavar="KERAS",
                    help="start (not --resume) from a trained reader's weights wherever the networks agree, "
-                        "e.g. a --light-stem model from a standard one (tools.reader_model.transfer_weights)")
+                        "e.g. a --light-stem model from a standard one (tools.train.reader_model.transfer_weights)")
     p.add_argument("--light-stem", action="store_true",
-                   help="make the second convolution depthwise-separable (a faster model; see tools.reader_model)")
+                   help="make the second convolution depthwise-separable (a faster model; see tools.train.reader_model)")
     p.add_argument("--teacher", type=Path, default=None, metavar="KERAS",
                    help="a trained reader whose softened per-step outputs the model also learns (distillation)")
     p.add_argument("--distil", type=float, default=1.0, metavar="W",
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
-    from tools.reader_model import build_model, distillation_loss, transfer_weights
+    from tools.train.reader_model import build_model, distillation_loss, transfer_weights
 
     set_threads(a.threads)
     tf.keras.utils.set_random_seed(a.seed)
@@ -298,7 +298,7 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
         data.append(f"br-crops training part under the label audit {a.label_audit} (wrong labels replaced; "
                     "unreadable crops and photos of validation plates dropped)")
     data += [f"extra labelled crops: {folder} ({a.real_copies} augmented copies each)" for folder in a.extra]
-    command = "nice -n 10 python -m tools.train_reader " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "nice -n 10 python -m tools.train.train_reader " + " ".join(argv if argv is not None else sys.argv[1:])
     previous = a.work / "training.json"
     before = json.loads(previous.read_text()) if a.resume and previous.is_file() else {}
     commands = before.get("commands", [])

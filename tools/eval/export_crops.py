@@ -5,12 +5,12 @@ each labelled box of ``--texts`` (CSV ``file,x1,y1,x2,y2,text``) is matched to a
 detection at IoU >= 0.5, and the detection is cut out with the recognizer's own
 :func:`plategate.vision.recognizer.crop_plate` (corner rectification, padding). The crops
 and a ``labels.csv`` (file,text) go to ``--out``: a folder that ``tools.quantize
---calibrate``, ``tools.evaluate --crops`` and ``tools.bench_reader --eval`` take.
+--calibrate``, ``tools.eval.evaluate --crops`` and ``tools.eval.bench_reader --eval`` take.
 
 Labelled plates the detector misses are listed and skipped: the reader never sees them
 in service either. Example (the reader's real calibration set)::
 
-    python -m tools.export_crops --scenes DATA/ro-dashcam/train \\
+    python -m tools.eval.export_crops --scenes DATA/ro-dashcam/train \\
         --texts tools/eval_data/ro-dashcam-train-text.csv --out work/ro-calib
 """
 
@@ -27,7 +27,7 @@ import numpy as np
 
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
-from tools.evaluate import IOU, add_texts, match, read_boxes_csv
+from tools.eval.evaluate import IOU, add_texts, match, read_boxes_csv
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def export(detector, scenes: Path, texts: Path, out: Path, min_score: float) -> 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point; 0 on success, 1 if the detector or the inputs cannot be read or the output written."""
-    ap = argparse.ArgumentParser(prog="python -m tools.export_crops", description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(prog="python -m tools.eval.export_crops", description=__doc__.split("\n\n")[0],
                                  epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenes", type=Path, required=True, help="folder with frames and boxes.csv")
     ap.add_argument("--texts", type=Path, required=True, help="CSV file,x1,y1,x2,y2,text of the plates to export")

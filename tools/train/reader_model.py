@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 #: input size of the shipped reader (grayscale)
 HEIGHT, WIDTH = 32, 128
-#: channel widths of the five stages (the shipped reader's; session 1's was 24, 48, 64, 96, 128)
+#: channel widths of the five stages (the shipped reader's; the narrower 24, 48, 64, 96, 128 read less)
 CHANNELS = (24, 48, 96, 192, 256)
 
 
@@ -46,7 +46,7 @@ def build_model(num_classes: int, height: int = HEIGHT, width: int = WIDTH, chan
         light_stem: make the second convolution depthwise-separable. It is a full 3x3
             convolution in the shipped reader and holds about a third of the model's
             multiply-adds; separable, int8 invoke took 0.69 instead of 0.81-0.84 ms
-            (median, 2 threads, ``tools.bench_reader --latency``, session 3).
+            (median, 2 threads, ``tools.eval.bench_reader --latency``).
 
     Returns:
         A ``tf.keras.Model`` mapping (B, height, width, 1) float images in [0, 1] to

@@ -1,5 +1,5 @@
 """What the reader trains on in one epoch: cached synthetic shards, the br-crops training part
-and ``--extra`` folders (augmented), and the evaluation sets; used by :mod:`tools.train_reader`,
+and ``--extra`` folders (augmented), and the evaluation sets; used by :mod:`tools.train.train_reader`,
 whose arguments (``a``) every function here takes."""
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ lives in the git-ignored ``work/`` folder of the machine that trained it. On a f
 machine the chain would have to be re-run from scratch (53 epochs) before the next
 fine-tune could start. This tool makes the shipped model itself the checkpoint::
 
-    python -m tools.reader_from_tflite models/reader.tflite work/reader26/reader22-float.keras \\
+    python -m tools.train.reader_from_tflite models/reader.tflite work/start.keras \\
         --images work/reader/br-split/train
 
-It builds :func:`tools.reader_model.build_model` with the stage widths read off the
+It builds :func:`tools.train.reader_model.build_model` with the stage widths read off the
 model file and fills it with the model's dequantised weights. Each convolution of the
 ``.tflite`` carries its BatchNormalization folded in (one kernel and one bias); the
 Keras network keeps separate BatchNormalization layers, so each is set to pass its
@@ -16,7 +16,7 @@ convolution's output through unchanged except for adding the folded bias, *with 
 moving statistics of that output measured on --images*. In inference the rebuilt
 network computes the folded one exactly (up to the int8 rounding of weights and
 activations); in training mode the batch statistics are close to the stored ones, so
-a fine-tune (``tools.train_reader --init-from``) starts where the shipped model is
+a fine-tune (``tools.train.train_reader --init-from``) starts where the shipped model is
 instead of from a network whose normalisation has jumped.
 
 It prints how closely the rebuilt float model follows the int8 one on --images (logit
@@ -40,7 +40,7 @@ from plategate.vision.preprocess import prepare_crop
 from plategate.vision.runtime import interpreter_class, load_model, verify
 from tools.quantize import image_files
 from tools.synth.reader_data import read_image
-from tools.tf_threads import set_threads
+from tools.train.tf_threads import set_threads
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class RebuildError(PlategateError):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tools.reader_from_tflite",
+    p = argparse.ArgumentParser(prog="python -m tools.train.reader_from_tflite",
                                 description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument("model", type=Path, help="int8 reader .tflite with its card .json beside it")
@@ -123,7 +123,7 @@ def conv_ops(model_path: Path) -> list[dict[str, Any]]:
 
 
 def stage_widths(convs: list[dict[str, Any]]) -> tuple[tuple[int, ...], bool]:
-    """The five stage widths of :func:`tools.reader_model.build_model` and its ``light_stem``, read off *convs*.
+    """The five stage widths of :func:`tools.train.reader_model.build_model` and its ``light_stem``, read off *convs*.
 
     Raises:
         RebuildError: the sequence of convolutions is not one build_model makes.
@@ -163,12 +163,12 @@ def rebuild(model_path: Path, crops: np.ndarray):
         The ``tf.keras.Model``.
 
     Raises:
-        RebuildError: the model is not a reader of :func:`tools.reader_model.build_model`'s
+        RebuildError: the model is not a reader of :func:`tools.train.reader_model.build_model`'s
             family, or a weight shape does not fit.
     """
     import tensorflow as tf
 
-    from tools.reader_model import build_model
+    from tools.train.reader_model import build_model
 
     convs = conv_ops(model_path)
     channels, light = stage_widths(convs)

@@ -2,13 +2,13 @@
 
 Run from the repository root::
 
-    python -m tools.pseudo_label --model models/reader.tflite --images ../shared/datasets/eu-crops \\
+    python -m tools.train.pseudo_label --model models/reader.tflite --images ../shared/datasets/eu-crops \\
         --out work/reader/eu-pseudo --min-confidence 0.9
 
 Every image of ``--images`` is read with :class:`plategate.vision.reader.PlateReader`;
 reads whose calibrated confidence reaches ``--min-confidence`` (and whose length is
 within ``--min-length``..``--max-length``) are written to ``OUT/labels.csv`` with a
-symbolic link to each image, the layout ``tools.train_reader --extra OUT`` reads.
+symbolic link to each image, the layout ``tools.train.train_reader --extra OUT`` reads.
 Among the shipped reader's reads scoring >= 0.9 on the validation sets, all were
 right, so such labels are nearly clean. Folders that are evaluation sets
 (``ar-crops``) or already labelled (``br-crops``) are refused.
@@ -37,7 +37,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tools.pseudo_label", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m tools.train.pseudo_label", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, required=True, help="reader .tflite with its card beside it")
     p.add_argument("--images", type=Path, required=True, help="folder of unlabelled plate crops")

@@ -1,0 +1,83 @@
+"""tools.eval.suite: the validation suite on a small data folder our own tools write, and the shipping rule."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tools.eval import suite
+from tools.synth import scenes
+from tools.synth.plates import render_plate
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """A datasets folder shaped like the shared one: rendered scenes, crops and blank negatives."""
+    root = tmp_path_factory.mktemp("datasets")
+    scenes.write_scene_folder(root / "openimages-plates" / "val", 6, seed=3, data_dir=None)
+    rng = np.random.default_rng(5)
+    crops = root / "scene-crops"
+    (crops / "images").mkdir(parents=True)
+    with (crops / "crops.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "source", "scene", "split", "plate_width_px", "text", "status"])
+        for i in range(8):
+            img, text = render_plate(style="eu", rng=rng, height=48)
+            cv2.imwrite(str(crops / "images" / f"c{i}.jpg"), img)
+            w.writerow([f"c{i}.jpg", "test", "s.jpg", "val" if i < 6 else "train", img.shape[1], text,
+                        ("ok", "unsure", "unreadable")[i % 3]])
+    neg = root / "negatives"
+    neg.mkdir()
+    for i in range(12):
+        cv2.imwrite(str(neg / f"n{i:03d}.jpg"), np.full((360, 640, 3), 40 + 10 * i, np.uint8))
+    return root
+
+
+def test_the_suite_scores_every_set_present(data):
+    result = suite.run_suite(data, threads=1, progress=lambda _m: None)
+    sets = result["sets"]
+    assert set(sets) == {"openimages val", "negatives held out", "scene-crops val"}
+    scene = sets["openimages val"]
+    assert scene["images"] == 6 and scene["plates"] > 0
+    assert 0.0 <= scene["score"] <= 1.0 and scene["score"] == scene["recall_40px"]
+    crops = sets["scene-crops val"]
+    assert crops["n"] == 4  # the val split's ok and unsure crops; unreadable ones are not scored
+    assert crops["score"] == crops["exact"]
+    assert sets["negatives held out"]["score"] == pytest.approx(max(0.0, 1 - sets["negatives held out"]["fp_per_image"]))
+    assert result["macro"] == pytest.approx(np.mean([v["score"] for v in sets.values()]), abs=1e-4)
+    assert result["settings"]["reader_views"] == 3 and result["settings"]["plate_formats"] == []
+    text = suite.table(result)
+    assert text.count("\n") == len(sets) + 2 and "macro average" in text
+
+
+def test_shipping_rule():
+    base = {"macro": 0.80, "sets": {"a": {"score": 0.90}, "b": {"score": 0.70}}}
+    better = {"macro": 0.85, "sets": {"a": {"score": 0.89}, "b": {"score": 0.81}}}
+    assert suite.shipping_verdict(better, base)[0]
+    falls = {"macro": 0.86, "sets": {"a": {"score": 0.87}, "b": {"score": 0.85}}}
+    ok, reasons = suite.shipping_verdict(falls, base)
+    assert not ok and any(r.startswith("a falls") for r in reasons)
+    flat = {"macro": 0.80, "sets": base["sets"]}
+    assert not suite.shipping_verdict(flat, base)[0]
+
+
+def test_command_line_writes_json_and_verdict(data, tmp_path, capsys):
+    out = tmp_path / "suite.json"
+    assert suite.main([str(data), "--threads", "1", "--json-out", str(out)]) == 0
+    first = json.loads(out.read_text())
+    assert suite.main([str(data), "--threads", "1", "--baseline", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| **macro average** |" in printed
+    assert "shipping rule: KEEP THE SHIPPED MODEL" in printed  # the same models do not raise the macro average
+    assert first["macro"] is not None
+
+
+def test_bad_folder_and_empty_folder(tmp_path, capsys):
+    assert suite.main([str(tmp_path / "missing")]) == 2
+    assert suite.main([str(tmp_path)]) == 2
+    assert "holds none of the suite's sets" in capsys.readouterr().err

@@ -1,0 +1,116 @@
+"""Contact sheets for checking plate labels by eye: numbered crops with their label and a reader's read.
+
+Picks the crops of a labelled folder (``labels.csv``: file,text) that deserve a second look:
+those a reader reads differently from the label at ``--min-confidence`` or above, plus those
+whose file is listed in ``--also`` (e.g. the ``unsure`` ones), and draws them 16 to a PNG
+sheet, each with its number, its label and the reader's read::
+
+    python -m tools.train.label_sheets work/real/scene-train --reader models/reader.tflite \\
+        --also-status ../shared/datasets/scene-crops/crops.csv:unsure --out work/sheets
+
+Next to the sheets, ``index.csv`` (sheet,number,file,label,read,confidence) says which crop
+each number is. Whoever reads the sheets writes down what each crop shows; corrections go
+to ``tools/labels/scene-crops-train-fixes.csv`` (file,text,action), which
+``tools.train.real_crops`` applies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from plategate.errors import PlategateError
+from plategate.imageio import load_image
+
+PER_SHEET = 16
+COLUMNS = 4
+TILE_W, TILE_H = 360, 150
+
+
+def tile(img: np.ndarray, number: int, label: str, read: str, conf: float) -> np.ndarray:
+    """One crop scaled into a tile with its number, label and read written below it."""
+    out = np.full((TILE_H, TILE_W, 3), 255, np.uint8)
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    h, w = img.shape[:2]
+    scale = min((TILE_W - 10) / w, (TILE_H - 52) / h)
+    small = cv2.resize(img, (max(1, int(w * scale)), max(1, int(h * scale))),
+                       interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
+    x0 = (TILE_W - small.shape[1]) // 2
+    out[4 : 4 + small.shape[0], x0 : x0 + small.shape[1]] = small
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(out, f"#{number}", (4, TILE_H - 28), font, 0.6, (0, 0, 200), 2, cv2.LINE_AA)
+    cv2.putText(out, f"label {label}", (60, TILE_H - 28), font, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(out, f"read  {read} ({conf:.2f})", (60, TILE_H - 8), font, 0.55, (90, 90, 90), 1, cv2.LINE_AA)
+    cv2.rectangle(out, (0, 0), (TILE_W - 1, TILE_H - 1), (200, 200, 200), 1)
+    return out
+
+
+def sheet(tiles: list[np.ndarray]) -> np.ndarray:
+    """Tiles in rows of COLUMNS (blank tiles fill the last row)."""
+    blank = np.full((TILE_H, TILE_W, 3), 255, np.uint8)
+    tiles = tiles + [blank] * (-len(tiles) % COLUMNS)
+    return np.vstack([np.hstack(tiles[i : i + COLUMNS]) for i in range(0, len(tiles), COLUMNS)])
+
+
+def status_files(spec: str) -> set[str]:
+    """``crops.csv:unsure`` -> the files of that status."""
+    path, _, status = spec.rpartition(":")
+    with open(path, newline="") as fh:
+        return {r["file"] for r in csv.DictReader(fh) if r["status"] == status}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tools.train.label_sheets", description=__doc__.split("\n\n")[0], epilog=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("folder", type=Path, help="labelled crops folder (labels.csv: file,text)")
+    p.add_argument("--reader", type=Path, default=Path("models/reader.tflite"), help="reader .tflite (default: %(default)s)")
+    p.add_argument("--min-confidence", type=float, default=0.7,
+                   help="a read that differs from the label at this confidence or above puts the crop on a sheet (default: %(default)s)")
+    p.add_argument("--also-status", action="append", default=[], metavar="CROPS_CSV:STATUS",
+                   help="also every crop of this status in a crops.csv (repeatable)")
+    p.add_argument("--out", type=Path, default=Path("work/sheets"), help="(default: %(default)s)")
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args(argv)
+    from plategate.vision.reader import PlateReader
+    from tools.synth.reader_data import load_labelled
+
+    try:
+        reader = PlateReader(a.reader, threads=a.threads, views=1)
+        samples = load_labelled(a.folder)
+        also = set().union(*(status_files(s) for s in a.also_status)) if a.also_status else set()
+    except (PlategateError, OSError, KeyError, ValueError) as exc:
+        print(f"label_sheets: error: {exc}", file=sys.stderr)
+        return 2
+    picked = []
+    for s in samples:
+        try:
+            img = load_image(s.path)
+        except PlategateError as exc:
+            print(f"label_sheets: skipping {exc}", file=sys.stderr)
+            continue
+        r = reader.read(img)
+        if s.path.name in also or (r.text != s.text and r.confidence >= a.min_confidence):
+            picked.append((s, img, r))
+    a.out.mkdir(parents=True, exist_ok=True)
+    with (a.out / "index.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["sheet", "number", "file", "label", "read", "confidence"])
+        for k in range(0, len(picked), PER_SHEET):
+            part = picked[k : k + PER_SHEET]
+            name = f"sheet_{k // PER_SHEET:03d}.png"
+            tiles = [tile(img, n, s.text, r.text, r.confidence) for n, (s, img, r) in enumerate(part, 1)]
+            cv2.imwrite(str(a.out / name), sheet(tiles))
+            for n, (s, _img, r) in enumerate(part, 1):
+                w.writerow([name, n, s.path.name, s.text, r.text, round(r.confidence, 3)])
+    print(f"{len(picked)} of {len(samples)} crops on {-(-len(picked) // PER_SHEET)} sheets in {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Lay out the real labelled plate crops as folders the reader tools take (labels.csv + links).
+
+The shared datasets keep their labels in several forms (``scene-crops/crops.csv`` with a
+split and a status per crop; the eu-crops texts read by eye in ``tools/labels`` and
+``tools/eval_data``; ``br-crops/labels.csv``). This tool writes one folder per set under
+``--out``, each with a ``labels.csv`` (file,text) and symbolic links to the images, so that
+``tools.train_reader --extra``, ``tools.evaluate --crops`` and ``tools.quantize
+--calibrate`` read them alike::
+
+    python -m tools.train.real_crops --data ../shared/datasets --out work/real
+
+Folders written (those whose source is missing are skipped with a note):
+
+* ``scene-train``: ``scene-crops`` train split, status ``ok`` or ``unsure``, after the
+  corrections of ``--fixes`` (default ``tools/labels/scene-crops-train-fixes.csv``);
+* ``scene-val``: ``scene-crops`` val split, status ``ok`` or ``unsure`` (the scored part);
+* ``eu-hand``: the eu-crops read by eye for training (``tools/labels/eu-crops-text.csv``);
+* ``eu-test``, ``eu-calib``: the eu-crops evaluation and calibration texts
+  (``tools/eval_data``).
+
+Images never get copied into the project: the links point into ``--data``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from plategate.errors import PlategateError
+
+logger = logging.getLogger(__name__)
+
+TOOLS = Path(__file__).resolve().parents[1]
+DEFAULT_FIXES = TOOLS / "labels" / "scene-crops-train-fixes.csv"
+#: statuses of scene-crops whose text is scored and trained on
+READ_STATUSES = ("ok", "unsure")
+#: the reader emits at most this many characters
+MAX_TEXT = 10
+
+
+class LabelError(PlategateError):
+    """A label file is missing a column, or a correction names a crop that does not exist."""
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A correction of one scene-crops training label: a new text, or dropped."""
+
+    file: str
+    text: str
+    drop: bool
+
+
+def clean_text(text: str) -> str:
+    """Upper-case 0-9A-Z only."""
+    return "".join(c for c in text.upper() if c.isascii() and c.isalnum())
+
+
+def load_fixes(path: Path) -> dict[str, Fix]:
+    """Read a corrections CSV ``file,text,action``: ``fix`` (the crop shows *text*), ``drop``
+    (unreadable or not a registration) or ``keep`` (checked again, the label is right).
+
+    Raises:
+        LabelError: a column is missing or an action is unknown (the row is named).
+    """
+    fixes: dict[str, Fix] = {}
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"file", "text", "action"} - set(reader.fieldnames or [])
+        if missing:
+            raise LabelError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        for line, row in enumerate(reader, 2):
+            action = row["action"].strip()
+            if action not in ("fix", "drop", "keep"):
+                raise LabelError(f"{path}:{line}: action must be fix, drop or keep, got {action!r}")
+            if action == "keep":
+                continue
+            text = clean_text(row["text"])
+            if action == "fix" and not text:
+                raise LabelError(f"{path}:{line}: a fix needs a text")
+            fixes[row["file"].strip()] = Fix(row["file"].strip(), text, action == "drop")
+    return fixes
+
+
+def scene_rows(crops_csv: Path, split: str, fixes: dict[str, Fix] | None = None,
+               max_text: int | None = MAX_TEXT) -> list[tuple[str, str]]:
+    """``(file, text)`` of the readable crops of *split*, corrections applied; texts longer
+    than *max_text* (the reader's limit, for training) are left out unless it is None.
+
+    Raises:
+        LabelError: a correction names a crop that is not in *split* of *crops_csv*.
+    """
+    fixes = fixes or {}
+    out, seen = [], set()
+    with crops_csv.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["split"] != split:
+                continue
+            seen.add(row["file"])
+            fix = fixes.get(row["file"])
+            if fix is not None:
+                if not fix.drop:
+                    out.append((row["file"], fix.text))
+                continue
+            text = clean_text(row["text"])
+            if row["status"] in READ_STATUSES and text and (max_text is None or 1 < len(text) <= max_text):
+                out.append((row["file"], text))
+    unknown = sorted(set(fixes) - seen)
+    if unknown:
+        raise LabelError(f"{crops_csv}: corrections name crops not in its {split} split: {', '.join(unknown[:5])}")
+    return out
+
+
+def text_rows(labels_csv: Path) -> list[tuple[str, str]]:
+    """``(file, text)`` of a ``file,text`` CSV (extra columns are ignored)."""
+    with labels_csv.open(newline="") as fh:
+        return [(r["file"].strip(), clean_text(r["text"])) for r in csv.DictReader(fh) if clean_text(r["text"])]
+
+
+def write_folder(out: Path, images: Path, rows: list[tuple[str, str]]) -> int:
+    """Write ``out/labels.csv`` and a link per image found in *images*; returns the rows written."""
+    out.mkdir(parents=True, exist_ok=True)
+    kept = []
+    for name, text in rows:
+        src = (images / name).resolve()
+        if not src.is_file():
+            logger.warning("%s: not found, left out", src)
+            continue
+        link = out / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(src)
+        kept.append((name, text))
+    with (out / "labels.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "text"])
+        w.writerows(kept)
+    return len(kept)
+
+
+def plan(data: Path, fixes_path: Path | None) -> dict[str, tuple[Path, list[tuple[str, str]]]]:
+    """The folders to write: name -> (image folder, rows)."""
+    jobs: dict[str, tuple[Path, list[tuple[str, str]]]] = {}
+    scene = data / "scene-crops"
+    if (scene / "crops.csv").is_file():
+        fixes = load_fixes(fixes_path) if fixes_path is not None and fixes_path.is_file() else {}
+        jobs["scene-train"] = (scene / "images", scene_rows(scene / "crops.csv", "train", fixes))
+        jobs["scene-val"] = (scene / "images", scene_rows(scene / "crops.csv", "val", max_text=None))
+    eu = data / "eu-crops"
+    if eu.is_dir():
+        for name, csv_path in (("eu-hand", TOOLS / "labels" / "eu-crops-text.csv"),
+                               ("eu-test", TOOLS / "eval_data" / "eu-crops-test-text.csv"),
+                               ("eu-calib", TOOLS / "eval_data" / "eu-crops-calib-text.csv")):
+            jobs[name] = (eu, text_rows(csv_path))
+    return jobs
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tools.train.real_crops", description=__doc__.split("\n\n")[0],
+                                epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, required=True, help="shared datasets folder")
+    p.add_argument("--out", type=Path, default=Path("work/real"), help="where the folders go (default: %(default)s)")
+    p.add_argument("--fixes", type=Path, default=DEFAULT_FIXES,
+                   help="corrections of scene-crops training labels, CSV file,text,action (default: %(default)s)")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not a.data.is_dir():
+        print(f"error: --data {a.data}: not a folder", file=sys.stderr)
+        return 2
+    try:
+        jobs = plan(a.data, a.fixes)
+    except (LabelError, OSError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not jobs:
+        print(f"error: {a.data} holds neither scene-crops nor eu-crops", file=sys.stderr)
+        return 2
+    for name, (images, rows) in jobs.items():
+        n = write_folder(a.out / name, images, rows)
+        print(f"{a.out / name}: {n} crops", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
