@@ -26,12 +26,12 @@ from pydantic import Field, ValidationError
 from .config_base import MAX_READER_VIEWS, PathStr, Roi, Section, default_models_dir
 from .config_devices import CameraConfig, GateConfig, InputConfig, LoopDetectorConfig, PhotoEyeConfig, RelayConfig
 from .config_network import ControlConfig, MqttConfig, TlsConfig
-from .config_processing import AccessConfig, JournalConfig, MotionConfig, RecognitionConfig
+from .config_processing import AccessConfig, JournalConfig, LaneConfig, MotionConfig, RecognitionConfig
 from .errors import ConfigError
 from .validation import describe
 
 __all__ = ["MAX_READER_VIEWS", "AccessConfig", "CameraConfig", "ControlConfig", "GateConfig", "InputConfig",
-           "JournalConfig", "LoopDetectorConfig", "MotionConfig", "MqttConfig", "PhotoEyeConfig", "PlategateConfig",
+           "JournalConfig", "LaneConfig", "LoopDetectorConfig", "MotionConfig", "MqttConfig", "PhotoEyeConfig", "PlategateConfig",
            "RecognitionConfig", "RelayConfig", "Roi", "TlsConfig", "default_models_dir", "load_config", "parse_config"]
 
 
@@ -50,6 +50,7 @@ class PlategateConfig(Section):
     gate: GateConfig = GateConfig()
     journal: JournalConfig = JournalConfig()
     mqtt: MqttConfig = MqttConfig()
+    lane: LaneConfig = LaneConfig()
     control: ControlConfig = ControlConfig()
 
     # Derived paths -----------------------------------------------------
@@ -80,6 +81,7 @@ _PATH_KEYS = (
     ("mqtt", "tls", "cert_file"),
     ("mqtt", "tls", "key_file"),
     ("control", "socket"),
+    ("lane", "presence_db"),
 )
 
 

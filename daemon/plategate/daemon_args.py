@@ -21,6 +21,9 @@ def relay_off(cfg: PlategateConfig) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="plategated", description="plategate ANPR gate controller daemon")
     parser.add_argument("-c", "--config", type=Path, help="TOML config file (default: the embedded defaults)")
+    parser.add_argument("-i", "--instance", metavar="NAME",
+                        help="run the lane NAME: /etc/plategate/NAME.toml (unless --config), with its own state "
+                             "folder, control socket and gate id (plategate@NAME.service)")
     parser.add_argument("--check-config", nargs="?", const=True, default=None, metavar="FILE",
                         help="check the config (FILE, or the --config file) and what starting needs (pins, keys, "
                              "models, files, writable paths) without touching hardware; exit 2 on a problem")

@@ -8,7 +8,7 @@ Every section of the new file is either applied whole or refused whole:
   (:data:`plategate.mqtt.bridge.LIVE_SETTINGS`), anything else by reconnecting with a new
   MQTT bridge (turning MQTT on or off included);
 * refused, with an ERROR line and a note in STATUS and ``platectl status``: a change of
-  ``state_dir``, ``site_id``, ``gate_id``, ``camera``, ``gate``, ``control`` (and any other
+  ``state_dir``, ``site_id``, ``gate_id``, ``camera``, ``gate``, ``control``, ``lane`` (and any other
   top-level key without a live path) or of the other ``recognition`` keys (models,
   threads...), which need a restart. The daemon keeps running
   with the old values of those sections.
@@ -73,7 +73,7 @@ def apply_reload(daemon, new: PlategateConfig, log_level_fixed: bool = False) ->
     logger.debug("reload: changed in the file: %s", ", ".join(changed_keys(old, new)) or "nothing")
     updates: dict = {}
     for key in changed_keys(old, new):
-        if key not in LIVE_KEYS:  # state_dir, site_id, gate_id, camera, gate, control, ...
+        if key not in LIVE_KEYS:  # state_dir, site_id, gate_id, camera, gate, control, lane, ...
             report.refused.append(key)
             report.errors.append(f"{key}: changed; needs a restart of plategated")
     rec_changed = {k for k in type(old.recognition).model_fields

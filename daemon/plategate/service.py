@@ -24,14 +24,16 @@ from pathlib import Path
 
 from . import __version__
 from .access.filesync import load_allowlist_file
+from .access.lane import build_lane_policy
 from .camera import CameraSupervisor, create_supervised_camera
-from .config import PlategateConfig, load_config
+from .config import PlategateConfig
 from .console import ConsolePrinter
 from .daemon_args import parse_args, relay_off
 from .errors import PlategateError
 from .forwarding import EventForwarder
 from .gate import GateController, create_inputs, create_relay, make_pin_factory
 from .gatekeeper import GateKeeper, public_event
+from .instance import daemon_config
 from .journal import Journal
 from .notify import Notifier
 from .pipeline import CaptureLoop, Heartbeats, PipelineStats, RecognitionWorker, roi_tuple
@@ -69,13 +71,16 @@ class Service:
         printer: called with one human-readable line per decision and relay action.
         log_level_fixed: the log level came from the command line; a reload keeps it.
         ready_wait_s: longest wait for the camera before READY=1 (then STATUS says why).
+        instance: the lane name (``plategated -i NAME``), re-applied to the config on reload.
     """
 
     def __init__(self, cfg: PlategateConfig, config_path: Path | None = None, *, pin_factory=None,
                  recognizer=None, notifier: Notifier | None = None, printer=None, stall_s: float = STALL_S,
-                 log_level_fixed: bool = False, ready_wait_s: float = READY_WAIT_S) -> None:
+                 log_level_fixed: bool = False, ready_wait_s: float = READY_WAIT_S,
+                 instance: str | None = None) -> None:
         self.cfg = cfg
         self.config_path = config_path
+        self.instance = instance
         self.pin_factory = pin_factory
         self.recognizer = recognizer
         self.notifier = notifier or Notifier()
@@ -117,8 +122,9 @@ class Service:
         self.policy = AccessPolicy(self.store, cfg.access)
         if self.pin_factory is None:
             self.pin_factory = make_pin_factory(cfg.gate.pin_factory)
-        self.relay = create_relay(cfg.gate.relay, self.pin_factory, self._relay_changed)
-        self.gate = GateController(self.relay, cfg.gate.relay, self._gate_action)
+        console = self.console
+        self.relay = create_relay(cfg.gate.relay, self.pin_factory, console.relay_changed if console else None)
+        self.gate = GateController(self.relay, cfg.gate.relay, console.gate_action if console else None)
         self.inputs = create_inputs(cfg.gate, self.pin_factory, self._input_changed)
         if self.recognizer is None:
             self.recognizer = build_recognizer(cfg)
@@ -126,14 +132,16 @@ class Service:
         self.forwarder = EventForwarder(self.journal, public_event)
         self.bridge = self._build_bridge(cfg)
         self.forwarder.set_publisher(self.bridge.publish_event if self.bridge else None)
-        self.keeper = GateKeeper(self.policy, self.gate, self.journal, self.forwarder)
+        self.lane = build_lane_policy(self.policy, cfg.lane, cfg.gate_id)
+        self.keeper = GateKeeper(self.lane, self.gate, self.journal, self.forwarder)
         if self.console is not None:
             self.keeper.add_listener(self.console.event)
         self.frames: queue.Queue = queue.Queue(maxsize=cfg.recognition.queue_size)
         self.capture = CaptureLoop(self.camera, cfg.motion, self.frames, self.heartbeats, self.stats,
                                    on_end=self._source_ended.set)
         self.worker = RecognitionWorker(self.recognizer, self.frames, self.keeper.handle, self.heartbeats,
-                                        self.stats, cfg.recognition.vote_confidence, roi_tuple(cfg.recognition.roi))
+                                        self.stats, cfg.recognition.vote_confidence, roi_tuple(cfg.recognition.roi),
+                                        ready=self.lane.ready)
         if self.bridge is not None:
             self.bridge.start()
             self.forwarder.refill()
@@ -210,18 +218,10 @@ class Service:
             self.control = None
 
     # -- callbacks ------------------------------------------------------------
-    def _relay_changed(self, state: str) -> None:
-        if self.console is not None:
-            self.console.relay_changed(state)
-
-    def _gate_action(self, action: str, detail: dict) -> None:
-        if self.console is not None:
-            self.console.gate_action(action, detail)
-
     def _input_changed(self, name: str, present: bool) -> None:
         self.gate.set_presence(name, present)
         if not present and not self.gate.vehicle_present:
-            self.policy.vehicle_left()
+            self.lane.vehicle_left()
         section = getattr(self.cfg.gate, name)
         if present and section.triggers_capture:
             self.capture.request_trigger(name)
@@ -311,7 +311,7 @@ class Service:
         report = ReloadReport()
         if self.config_path is not None:
             try:
-                new = load_config(self.config_path)
+                new = daemon_config(self.config_path, self.instance)[1]
             except PlategateError as exc:
                 report.refused.append("config file")
                 report.errors.append(str(exc))
@@ -346,7 +346,7 @@ class Service:
                 logger.exception("stopping %s failed", closer)
         for device in getattr(self, "inputs", {}).values():
             device.close()
-        for closer in ("journal", "store"):
+        for closer in ("journal", "store", "lane"):
             obj = getattr(self, closer, None)
             if obj is not None:
                 obj.close()
@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level or "INFO", stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        cfg = load_config(args.config)
+        args.config, cfg = daemon_config(args.config, args.instance)
     except PlategateError as exc:
         print(f"plategated: {exc}", file=sys.stderr)
         return 2
@@ -380,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"plategated: {exc}", file=sys.stderr)
             return 1
     printer = (lambda line: print(line, flush=True)) if args.print_events else None
-    service = Service(cfg, args.config, printer=printer, log_level_fixed=args.log_level is not None)
+    service = Service(cfg, args.config, printer=printer, log_level_fixed=args.log_level is not None,
+                      instance=args.instance)
     signal.signal(signal.SIGTERM, lambda *_: service.request_stop())
     signal.signal(signal.SIGINT, lambda *_: service.request_stop())
     signal.signal(signal.SIGHUP, lambda *_: service.request_reload())
