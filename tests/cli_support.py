@@ -149,7 +149,7 @@ class FakeDaemon:
     def snapshot(self, _args: dict) -> dict:
         import base64
 
-        ok, data = cv2.imencode(".jpg", np.zeros((24, 32, 3), np.uint8))
+        ok, data = cv2.imencode(".jpg", np.full((240, 320, 3), 90, np.uint8))
         return {"jpeg_b64": base64.b64encode(data.tobytes()).decode()}
 
     def __enter__(self) -> FakeDaemon:

@@ -34,7 +34,7 @@ class Recorder:
 
     def __init__(self, host: str, port: int, topics: list[str], client_id: str | None = None,
                  clean_session: bool = True, username: str | None = None, password: str | None = None,
-                 tls: tuple[str, str, str] | None = None) -> None:
+                 tls: tuple[str, str | None, str | None] | None = None) -> None:
         self.messages: list[tuple[str, bytes]] = []
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
@@ -44,7 +44,8 @@ class Recorder:
         if username:
             self.client.username_pw_set(username, password)
         if tls:
-            self.client.tls_set(ca_certs=str(tls[0]), certfile=str(tls[1]), keyfile=str(tls[2]))
+            self.client.tls_set(ca_certs=str(tls[0]), certfile=str(tls[1]) if tls[1] else None,
+                                keyfile=str(tls[2]) if tls[2] else None)
         self.topics = topics
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message

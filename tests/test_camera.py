@@ -130,3 +130,44 @@ def test_exposure_cap_on_both_tuning_layouts():
     v2 = {"channels": [{"exposure_modes": {"short": {"shutter": [100, 5000], "gain": [1.0, 16.0]}}}] * 2}
     assert cap_exposure({}, v2, 1000, 4.0) == 2
     assert cap_exposure({}, None, 1000, 4.0) == 0
+
+
+def test_picamera2_orientation_and_focus_settings():
+    """What the picamera2 backend hands to libcamera for the [camera] controls."""
+    from plategate.camera.controls import describe, focus_controls, transform_flags
+    from plategate.config import parse_config
+
+    assert transform_flags(0, False, False) == {"hflip": False, "vflip": False}
+    assert transform_flags(180, False, False) == {"hflip": True, "vflip": True}
+    assert transform_flags(180, True, False) == {"hflip": False, "vflip": True}  # a flip undoes half the turn
+    assert transform_flags(0, False, True) == {"hflip": False, "vflip": True}
+    with pytest.raises(ValueError, match="cannot rotate by 90"):
+        transform_flags(90, False, False)
+    assert focus_controls("default", None) == {}
+    assert focus_controls("continuous", None) == {"AfMode": 2}
+    assert focus_controls("auto", None) == {"AfMode": 1, "AfTrigger": 0}
+    assert focus_controls("manual", 0.5) == {"AfMode": 0, "LensPosition": 0.5}
+    cfg = parse_config({"camera": {"index": 1, "rotation": 180, "focus": "manual", "lens_position": 0.25}}).camera
+    assert describe(cfg) == "camera 1, hflip+vflip, focus manual at 0.25 dioptres"
+
+
+@pytest.mark.parametrize("camera, message", [
+    ({"focus": "manual"}, 'camera.lens_position: set it exactly when focus = "manual"'),
+    ({"lens_position": 2.0}, 'camera.lens_position: set it exactly when focus = "manual"'),
+    ({"rotation": 90}, "camera.rotation: must be 0 or 180"),
+    ({"index": -1}, "camera.index: must be greater than or equal to 0"),
+    ({"focus": "macro"}, "camera.focus: must be 'default', 'continuous', 'auto' or 'manual'"),
+    ({"focus": "manual", "lens_position": 40}, "camera.lens_position: must be less than or equal to 32"),
+    ({"backend": "opencv", "source": "0", "rotation": 180},
+     "camera.rotation: applies to the picamera2 backend only (backend is 'opencv')"),
+])
+def test_camera_control_errors_name_the_key(camera, message, tmp_path, capsys):
+    """plategated --check-config refuses them, naming the key."""
+    from plategate.service import main as plategated
+
+    lines = ["[camera]"] + [f"{k} = {v!r}".replace("'", '"') if isinstance(v, str) else f"{k} = {v}"
+                            for k, v in camera.items()]
+    path = tmp_path / "cam.toml"
+    path.write_text("\n".join(lines) + "\n")
+    assert plategated(["--check-config", str(path)]) == 2
+    assert message in capsys.readouterr().err

@@ -114,3 +114,29 @@ def test_a_truncated_model_is_named(tmp_path):
     cfg = parse_config({"recognition": {"reader_model": str(bad)}, "state_dir": str(tmp_path / "s")})
     problems = preflight(cfg, load_models=False)
     assert any(p.startswith("recognition.reader_model: model file") and "1000 bytes" in p for p in problems), problems
+
+
+def test_the_lane_presence_db_folder_is_checked(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    cfg = parse_config({"state_dir": str(tmp_path / "s"),
+                        "lane": {"presence": "enter", "presence_db": str(blocker / "lanes" / "presence.db")}})
+    problems = preflight(cfg, load_models=False)
+    assert f"lane.presence_db: {blocker} is not a directory" in problems, problems
+    cfg = parse_config({"state_dir": str(tmp_path / "s"),
+                        "lane": {"presence": "enter", "presence_db": str(tmp_path / "lanes" / "presence.db")}})
+    assert not [p for p in preflight(cfg, load_models=False) if p.startswith("lane.")]
+
+
+def test_picamera2_controls_are_shown_and_tls_key_needs_its_cert(tmp_path):
+    text = good_config(tmp_path).replace('backend = "replay"', 'backend = "picamera2"')
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("source")) + "\n"
+    path = tmp_path / "p.toml"
+    path.write_text(text.replace("[camera]\n", "[camera]\nrotation = 180\nfocus = \"manual\"\nlens_position = 2\n"))
+    done = check(path)
+    assert done.returncode == 0, done.stderr
+    assert "camera 0, hflip+vflip, focus manual at 2 dioptres" in done.stdout
+    path.write_text(text + f'[mqtt]\nenabled = true\n[mqtt.tls]\nkey_file = "{tmp_path / "k.pem"}"\n')
+    done = check(path)
+    assert done.returncode == 2
+    assert "mqtt.tls.key_file: needs cert_file (the client certificate the key belongs to)" in done.stderr

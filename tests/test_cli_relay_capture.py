@@ -75,6 +75,64 @@ def test_capture_through_daemon(root, capsys):
     with FakeDaemon(root):
         target = root / "d.jpg"
         assert main(["capture", "-o", str(target)]) == 0
-        assert cv2.imread(str(target)).shape == (24, 32, 3)
+        assert cv2.imread(str(target)).shape == (240, 320, 3)
         assert main(["capture", "--motion"]) == 2
         assert "--motion needs the camera" in capsys.readouterr().err
+
+
+ROI_EXTRA = """
+[motion.roi]
+x1 = 0.25
+y1 = 0.5
+x2 = 0.75
+y2 = 1.0
+
+[recognition.roi]
+x1 = 0.1
+y1 = 0.1
+x2 = 0.9
+y2 = 0.9
+"""
+
+
+def _colour_share(img, colour, region) -> float:
+    """Share of the pixels in *region* (x1, y1, x2, y2) within 60 of *colour* (BGR, JPEG-tolerant)."""
+    x1, y1, x2, y2 = region
+    patch = img[y1:y2, x1:x2].astype(int)
+    return float(((abs(patch - colour)).max(axis=2) < 60).mean())
+
+
+@pytest.mark.parametrize("through_daemon", [False, True])
+def test_capture_draws_the_rois(root, capsys, through_daemon):
+    """The saved picture shows the motion ROI (green) and the recognition ROI (orange) where the config puts
+    them, directly and through the daemon; --no-roi leaves the picture as the camera gave it."""
+    from contextlib import nullcontext
+
+    from plategate.cli.capture import MOTION_COLOUR, RECOGNITION_COLOUR
+
+    cfg = root / "roi.toml"
+    cfg.write_text((root / "plategate.toml").read_text() + ROI_EXTRA)
+    with FakeDaemon(root) if through_daemon else nullcontext():
+        shot, plain = root / "roi.jpg", root / "plain.jpg"
+        assert main(["--config", str(cfg), "capture", "-o", str(shot)]) == 0
+        assert main(["--config", str(cfg), "capture", "-o", str(plain), "--no-roi"]) == 0
+    img, raw = cv2.imread(str(shot)), cv2.imread(str(plain))
+    assert img.shape == raw.shape
+    h, w = img.shape[:2]
+
+    def at(fx1, fy1, fx2, fy2):
+        return (round(fx1 * (w - 1)), round(fy1 * (h - 1)), round(fx2 * (w - 1)) + 1, round(fy2 * (h - 1)) + 1)
+
+    motion_left = at(0.25, 0.6, 0.25, 0.9)  # the left edge of the motion ROI
+    recognition_top = at(0.3, 0.1, 0.7, 0.1)  # the top edge of the recognition ROI
+    inside = at(0.45, 0.7, 0.55, 0.8)
+
+    def changed(region) -> float:
+        x1, y1, x2, y2 = region
+        return float(abs(img[y1:y2, x1:x2].astype(int) - raw[y1:y2, x1:x2].astype(int)).mean())
+
+    assert changed(motion_left) > 40 and changed(recognition_top) > 40 and changed(inside) < 15
+    assert _colour_share(img, MOTION_COLOUR, motion_left) > 0.5
+    assert _colour_share(img, RECOGNITION_COLOUR, recognition_top) > 0.5
+    assert _colour_share(raw, MOTION_COLOUR, motion_left) < 0.05
+    capsys.readouterr()

@@ -60,10 +60,11 @@ def test_staged_install_layout(tmp_path):
     groups = group_members(root)
     assert {"gpio", "video", "dialout"} <= {g for g, members in groups.items() if "plategate" in members}
 
-    unit = root / "etc/systemd/system/plategate.service"
-    assert unit.read_text() == (ROOT / "systemd/plategate.service").read_text()
+    for shipped in (ROOT / "systemd").glob("*.service"):  # every unit, the lane template included
+        assert (root / "etc/systemd/system" / shipped.name).read_text() == shipped.read_text()
     wants = root / "etc/systemd/system/multi-user.target.wants/plategate.service"
     assert os.readlink(wants) == "/etc/systemd/system/plategate.service"
+    assert not list((root / "etc/systemd/system/multi-user.target.wants").glob("plategate@*"))
     assert (root / "usr/lib/sysusers.d/plategate.conf").read_text() == (ROOT / "systemd/plategate.sysusers").read_text()
     assert (root / "usr/lib/tmpfiles.d/plategate.conf").is_file()
 
@@ -80,6 +81,9 @@ def test_staged_install_layout(tmp_path):
     assert (root / "opt/plategate/venv/bin/python").exists()
     assert "include-system-site-packages = true" in (root / "opt/plategate/venv/pyvenv.cfg").read_text()
     assert os.readlink(root / "usr/local/bin/platectl") == "/opt/plategate/venv/bin/platectl"
+    assert os.readlink(root / "usr/local/bin/plategate-site") == "/opt/plategate/venv/bin/plategate-site"
+    assert (root / "opt/plategate/share/doc/plategate/examples/site.toml").read_text() == \
+        (ROOT / "config/site.toml").read_text()
     assert (root / "opt/plategate/share/doc/plategate/README.md").read_text() == (ROOT / "README.md").read_text()
     assert (root / "opt/plategate/share/doc/plategate/docs/install.md").is_file()
     assert (root / "opt/plategate/VERSION").read_text().strip()
@@ -119,9 +123,51 @@ def test_prefix_and_no_enable(tmp_path):
     assert (root / "srv/pg/venv/bin/python").exists()
 
 
+def test_lanes_get_their_own_config_and_units(tmp_path):
+    """--lane entry --lane exit: one config and one enabled plategate@NAME each, no single-lane unit;
+    the lane files leave state_dir, gate_id and the socket to the instance; upgrades keep them."""
+    from plategate.config import load_config
+    from plategate.instance import apply_instance
+
+    root = tmp_path / "root"
+    proc = install(root, "--no-pip", "--lane", "entry", "--lane", "exit")
+    assert proc.returncode == 0, proc.stderr
+    wants = root / "etc/systemd/system/multi-user.target.wants"
+    for lane in ("entry", "exit"):
+        assert os.readlink(wants / f"plategate@{lane}.service") == "/etc/systemd/system/plategate@.service"
+        cfg_file = root / "etc/plategate" / f"{lane}.toml"
+        assert stat.S_IMODE(cfg_file.stat().st_mode) == 0o640
+        cfg = apply_instance(load_config(cfg_file), lane)
+        assert (cfg.gate_id, str(cfg.state_dir)) == (lane, f"/var/lib/plategate/{lane}")
+        assert str(cfg.control.socket) == f"/run/plategate/{lane}/control.sock"
+    assert not (wants / "plategate.service").exists()
+    assert not (root / "etc/plategate/plategate.toml").exists()
+
+    entry = root / "etc/plategate/entry.toml"
+    entry.write_text(entry.read_text() + "\n[lane]\nleaving = \"none\"\n")
+    (root / "var/lib/plategate/entry").mkdir(parents=True, exist_ok=True)
+    (root / "var/lib/plategate/entry/journal.db").write_bytes(b"entry events")
+    proc = install(root, "--no-pip", "--lane", "entry", "--lane", "exit")
+    assert proc.returncode == 0, proc.stderr
+    assert 'leaving = "none"' in entry.read_text()
+    assert (root / "etc/plategate/entry.toml.dist").is_file() and not (root / "etc/plategate/exit.toml.dist").exists()
+    assert (root / "var/lib/plategate/entry/journal.db").read_bytes() == b"entry events"
+
+
+def test_refuses_a_32_bit_python(tmp_path):
+    fake = tmp_path / "python32"
+    fake.write_text("#!/bin/sh\necho 32\n")
+    fake.chmod(0o755)
+    proc = install(tmp_path / "root", "--no-pip", "--python", str(fake))
+    assert proc.returncode != 0
+    assert "install.sh: error: a 64-bit OS is required" in proc.stderr and "Raspberry Pi OS (64-bit)" in proc.stderr
+    assert not (tmp_path / "root/opt").exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--frobnicate"], "install.sh: error: unknown option '--frobnicate' (see --help)"),
     (["--prefix", "relative/dir"], "install.sh: error: --prefix must be an absolute path, got 'relative/dir'"),
+    (["--lane", "../x"], "install.sh: error: --lane '../x': use letters, digits, '_' or '-' (e.g. entry)"),
 ])
 def test_bad_options(tmp_path, args, message):
     proc = install(tmp_path / "root", *args)
@@ -136,10 +182,12 @@ def test_help():
 
 @pytest.mark.slow
 def test_full_install_with_pip(tmp_path):
-    """The real pip step into the staged venv; the installed platectl runs; the unit verifies."""
+    """The real pip step into the staged venv (from the configured package index, progress shown);
+    the installed platectl runs; every unit verifies."""
     root = tmp_path / "root"
-    proc = install(root, "--pip-args", "--no-build-isolation --no-index")
+    proc = install(root)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Successfully installed" in proc.stdout and "pip shows each package" in proc.stdout
     venv_bin = root / "opt/plategate/venv/bin"
     out = subprocess.run([str(venv_bin / "platectl"), "--version"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.startswith("platectl ")
@@ -160,16 +208,23 @@ def test_full_install_with_pip(tmp_path):
                 assert found and found[0]["status"] == "PASS", results
                 assert "matches its card" in found[0]["message"]
     analyze = shutil.which("systemd-analyze")
-    if analyze:
-        unit = tmp_path / "plategate.service"
-        unit.write_text((root / "etc/systemd/system/plategate.service").read_text()
-                        .replace("/opt/plategate/venv", str(root / "opt/plategate/venv")))
-        proc = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+    if analyze:  # every installed unit, with the real executables of the staged venv
+        units = tmp_path / "units"
+        units.mkdir()
+        for installed in (root / "etc/systemd/system").glob("*.service"):
+            text = installed.read_text().replace("/opt/plategate/venv", str(root / "opt/plategate/venv"))
+            (units / installed.name).write_text(text)
+            if installed.name.endswith("@.service"):
+                (units / installed.name.replace("@.", "@lane1.")).write_text(text)
+        for unit in units.glob("*.service"):
+            if unit.name.endswith("@.service"):
+                continue
+            proc = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
+            assert proc.returncode == 0 and not (proc.stdout + proc.stderr).strip(), (unit, proc.stdout + proc.stderr)
 
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed (apt-get install shellcheck)")
-@pytest.mark.parametrize("script", ["install.sh", "test.sh", "demo.sh", "train_setup.sh"])
+@pytest.mark.parametrize("script", ["install.sh", "test.sh", "demo.sh", "venv.sh", "train_setup.sh"])
 def test_shellcheck(script):
-    proc = subprocess.run(["shellcheck", str(ROOT / "tools" / script)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(["shellcheck", "-x", f"tools/{script}"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout

@@ -51,9 +51,11 @@ def test_payloads_validate_against_the_documented_schemas(tmp_path):
     bridge = MqttBridge(cfg, store)
     bridge.publish_event({"plate": "AB123CD", "confidence": 0.97, "candidates": [("AB123CD", 0.97)], "decision": "granted",
                           "reason": "exact_match", "matched": "AB123CD", "label": "Unit 1", "allowlist_version": 3,
-                          "latency_ms": 140.0}, snapshot=b"\xff\xd8")
+                          "latency_ms": 140.0, "direction": "approaching"}, snapshot=b"\xff\xd8")
     event = json.loads(bridge.outbox.pending(0, 1)[0].payload)
     jsonschema.validate(event, schema("event"))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**event, "direction": "sideways"}, schema("event"))
     jsonschema.validate(json.loads(bridge._status_payload()), schema("status"))
     jsonschema.validate(json.loads(bridge.sync.state_payload()), schema("allowlist-state"))
     requests = []

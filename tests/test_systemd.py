@@ -40,10 +40,13 @@ def test_unit_has_the_required_settings():
 
 
 @needs_analyze
-def test_security_exposure_at_most_2_5():
-    proc = subprocess.run([ANALYZE, "security", "--offline=yes", str(UNIT)], capture_output=True, text=True,
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "systemd").glob("*.service")))
+def test_security_exposure_at_most_2_5(tmp_path, name):
+    unit = tmp_path / name.replace("@.", "@lane1.")
+    unit.write_text((ROOT / "systemd" / name).read_text())
+    proc = subprocess.run([ANALYZE, "security", "--offline=yes", str(unit)], capture_output=True, text=True,
                           timeout=60)
-    match = re.search(r"Overall exposure level for plategate.service: (\d+\.\d+)", proc.stdout + proc.stderr)
+    match = re.search(rf"Overall exposure level for {re.escape(unit.name)}: (\d+\.\d+)", proc.stdout + proc.stderr)
     assert match, proc.stdout + proc.stderr
     assert float(match.group(1)) <= 2.5, proc.stdout
 
@@ -65,14 +68,19 @@ def test_security_threshold_is_enforced():
 
 
 @needs_analyze
-def test_verify(tmp_path):
-    """systemd-analyze verify, with the executables pointed at real files on this machine."""
-    unit = tmp_path / "plategate.service"
-    fake = tmp_path / "opt" / "venv" / "bin" / "plategated"
-    fake.parent.mkdir(parents=True)
-    fake.write_text("#!/bin/sh\nexit 0\n")
-    fake.chmod(0o755)
-    unit.write_text(UNIT.read_text().replace("/opt/plategate/venv", str(tmp_path / "opt" / "venv")))
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "systemd").glob("*.service")))
+def test_verify(tmp_path, name):
+    """systemd-analyze verify on every shipped unit (a template as an instance), with the executables
+    pointed at real files on this machine."""
+    text = (ROOT / "systemd" / name).read_text().replace("/opt/plategate/venv", str(tmp_path / "opt" / "venv"))
+    for exe in set(re.findall(r"/opt/venv/bin/([\w-]+)", text.replace(str(tmp_path), ""))):
+        fake = tmp_path / "opt" / "venv" / "bin" / exe
+        fake.parent.mkdir(parents=True, exist_ok=True)
+        fake.write_text("#!/bin/sh\nexit 0\n")
+        fake.chmod(0o755)
+    (tmp_path / name).write_text(text)
+    unit = tmp_path / name.replace("@.", "@lane1.")
+    unit.write_text(text)
     proc = subprocess.run([ANALYZE, "verify", str(unit)], capture_output=True, text=True, timeout=60)
     out = (proc.stdout + proc.stderr).strip()
     if "Failed to connect to bus" in out or "Failed to initialize manager" in out:

@@ -1,4 +1,7 @@
-"""Site side of the signed allowlist sync: key pair, signed snapshots/deltas/commands, publish.
+"""Site side of the signed allowlist sync from files: key pair, signed snapshots/deltas/commands, publish.
+
+The site service ``plategate-site`` does all this from its own master list; this tool
+signs single messages from CSV files (the message builders are plategate.site.messages).
 
 Examples (run from the repository root)::
 
@@ -21,10 +24,8 @@ import os
 import secrets
 import sys
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
-from plategate.access.entry import Entry, content_hash
 from plategate.access.io import read_csv
 from plategate.errors import PlategateError
 from plategate.mqtt.signing import (
@@ -33,49 +34,10 @@ from plategate.mqtt.signing import (
     load_private_key,
     private_key_pem,
     public_key_b64,
-    sign_bytes,
 )
+from plategate.site.messages import build_command, build_delta, build_snapshot, diff
 
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def build_snapshot(entries: list[Entry], site: str, version: int, key, issued_at: str | None = None) -> bytes:
-    """A signed snapshot message for *entries* at *version*."""
-    payload = {
-        "type": "snapshot", "site": site, "version": version, "issued_at": issued_at or _now(),
-        "entries": [e.to_dict() for e in sorted(entries, key=lambda e: e.plate)], "hash": content_hash(entries),
-    }
-    return sign_bytes(payload, key)
-
-
-def diff(old: list[Entry], new: list[Entry]) -> tuple[list[Entry], list[str]]:
-    """Entries to add/replace and plates to remove to go from *old* to *new*."""
-    old_by = {e.plate: e for e in old}
-    new_by = {e.plate: e for e in new}
-    add = [e for p, e in sorted(new_by.items()) if old_by.get(p) != e]
-    remove = sorted(p for p in old_by if p not in new_by)
-    return add, remove
-
-
-def build_delta(old: list[Entry], new: list[Entry], site: str, from_version: int, key,
-                issued_at: str | None = None) -> bytes:
-    """A signed delta from *old* (at *from_version*) to *new* (at *from_version* + 1)."""
-    add, remove = diff(old, new)
-    payload = {
-        "type": "delta", "site": site, "from_version": from_version, "version": from_version + 1,
-        "issued_at": issued_at or _now(), "add": [e.to_dict() for e in add], "remove": remove, "hash": content_hash(new),
-    }
-    return sign_bytes(payload, key)
-
-
-def build_command(cmd: str, site: str, gate: str, key, args: dict | None = None, nonce: str | None = None,
-                  issued_at: str | None = None) -> bytes:
-    """A signed command with a fresh nonce."""
-    payload = {"type": "command", "cmd": cmd, "site": site, "gate": gate, "nonce": nonce or secrets.token_hex(12),
-               "issued_at": issued_at or _now(), "args": args or {}}
-    return sign_bytes(payload, key)
+__all__ = ["build_command", "build_delta", "build_snapshot", "diff", "main"]
 
 
 def _command_nonce(payload: bytes) -> str | None:

@@ -266,17 +266,21 @@ def render() -> str:
              "`plategated --check-config FILE` checks the file and everything starting needs, without touching "
              "hardware: GPIO pin names valid and no pin used twice, each `mqtt.site_public_keys[i]` parses, "
              "the model files exist, match their cards and load, the allowlist file exists and parses, the "
-             "state paths are writable (or can be created), the replay source, serial port, MQTT password "
-             "and TLS files and the webhooks' secret files exist. It prints one `key.path: problem` line each and exits 2 on any (install.sh "
-             "relies on this), 0 when the daemon can start; a missing `control.group` is a warning. "
+             "state paths and `lane.presence_db` are writable (or can be created), the replay source, serial "
+             "port, MQTT password and TLS files and the webhooks' secret files exist. It prints one "
+             "`key.path: problem` line each and exits 2 on any (install.sh relies on this), 0 when the daemon "
+             "can start; a missing `control.group` is a warning. With "
+             "`--instance NAME` it checks the lane's own file with the lane's state folder, socket and gate id "
+             "([lanes.md](lanes.md)). For the picamera2 backend it also prints the camera index, flips and "
+             "focus it will apply. "
              "`platectl diag` checks the running system.", "",
              "A reload (`systemctl reload plategate`, SIGHUP, `platectl reload`) applies `[access]` (and the "
              "allowlist file), `[motion]`, `[journal]`, `log_level` (unless `--log-level` was given), "
              "`recognition.vote_confidence` and `recognition.roi`, and `[mqtt]`: the site keys and limits "
              "at once, anything else by reconnecting. A change of `state_dir`, `site_id`, `gate_id`, "
-             "`[camera]`, `[gate]`, `[control]`, `[[webhooks]]` or the other `[recognition]` keys needs a "
-             "restart: the reload refuses that section (an ERROR log line, STATUS and `platectl status` say "
-             "so) and keeps its old values. `[web]` is read by plategate-web: restart that to apply it.", "",
+             "`[camera]`, `[gate]`, `[control]`, `[lane]`, `[[webhooks]]` or the other `[recognition]` keys "
+             "needs a restart: the reload refuses that section (an ERROR log line, STATUS and `platectl status` "
+             "say so) and keeps its old values. `[web]` is read by plategate-web: restart that to apply it.", "",
              "A documented example is [config/plategate.toml](../config/plategate.toml). "
              "MQTT topics and payloads are in [mqtt.md](mqtt.md); keys and signed sync in "
              "[allowlist-sync.md](allowlist-sync.md).", ""]

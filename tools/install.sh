@@ -2,7 +2,11 @@
 # Install or upgrade plategate on Raspberry Pi OS (Bookworm) or any systemd Debian.
 #
 #   sudo tools/install.sh                      # install / upgrade, enable the service
+#   sudo tools/install.sh --lane entry --lane exit   # one daemon per camera (plategate@NAME)
 #   tools/install.sh --root /tmp/stage         # stage into a folder (no apt, no systemctl start)
+#
+# Needs a 64-bit OS (Raspberry Pi OS Bookworm 64-bit): the LiteRT runtime exists only for
+# 64-bit Python (aarch64, x86_64).
 #
 # Options:
 #   --root DIR          install below DIR instead of / (DESTDIR style; implies --no-apt
@@ -12,16 +16,18 @@
 #   --no-apt            do not install Debian packages
 #   --no-pip            create the venv but do not pip install the package (tests)
 #   --pip-args "ARGS"   extra arguments for pip install (e.g. "--no-build-isolation")
-#   --no-enable         install the unit but do not enable it
+#   --no-enable         install the units but do not enable any
+#   --lane NAME         a lane (camera): enable plategate@NAME instead of plategate.service,
+#                       with /etc/plategate/NAME.toml from the example if missing (repeatable)
 #   --web               also install the web console's packages (flask, cheroot, argon2-cffi);
 #                       plategate-web.service is installed either way and starts only once
 #                       a password is set (sudo platectl web passwd USER)
 #   --start             also (re)start the service now
 #   -h, --help          this text
 #
-# Idempotent: run it again to upgrade. An existing /etc/plategate/plategate.toml and
-# everything in /var/lib/plategate (journal, allowlist, outbox) are kept; the new example
-# config is written next to it as plategate.toml.dist.
+# Idempotent: run it again to upgrade. Existing files in /etc/plategate and everything in
+# /var/lib/plategate (journals, allowlists, outboxes, per lane) are kept; the new example
+# config is written next to each changed one as NAME.toml.dist. Running units are restarted.
 set -euo pipefail
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,6 +40,7 @@ DO_ENABLE=1
 DO_START=0
 PIP_ARGS=""
 EXTRAS=""
+LANES=()
 APT_PACKAGES=(python3 python3-venv python3-pip python3-picamera2 python3-lgpio python3-libcamera
               rpicam-apps-lite mosquitto-clients ca-certificates)
 
@@ -52,6 +59,8 @@ while [ $# -gt 0 ]; do
         --no-apt) DO_APT=0; shift ;;
         --no-pip) DO_PIP=0; shift ;;
         --no-enable) DO_ENABLE=0; shift ;;
+        --lane) [ $# -ge 2 ] || die "--lane needs a name"; LANES+=("$2"); shift 2 ;;
+        --lane=*) LANES+=("${1#--lane=}"); shift ;;
         --web) EXTRAS="[web]"; shift ;;
         --start) DO_START=1; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -60,6 +69,9 @@ while [ $# -gt 0 ]; do
 done
 
 case "$PREFIX" in /*) ;; *) die "--prefix must be an absolute path, got '$PREFIX'" ;; esac
+for lane in ${LANES[@]+"${LANES[@]}"}; do
+    [[ "$lane" =~ ^[A-Za-z0-9_-]{1,64}$ ]] || die "--lane '$lane': use letters, digits, '_' or '-' (e.g. entry)"
+done
 if [ -n "$ROOT" ]; then
     mkdir -p "$ROOT" || die "cannot create --root $ROOT"
     ROOT="$(cd "$ROOT" && pwd)"
@@ -76,6 +88,10 @@ if [ ! -f "$SRC/setup.cfg" ] || [ ! -f "$SRC/systemd/plategate.service" ]; then
     die "run from a plategate source tree ($SRC)"
 fi
 command -v systemd-sysusers >/dev/null || die "systemd-sysusers not found: plategate needs systemd"
+command -v "$PYTHON" >/dev/null || die "no Python '$PYTHON' (apt-get install python3 python3-venv)"
+bits="$("$PYTHON" -c 'import struct; print(struct.calcsize("P") * 8)')"
+[ "$bits" = 64 ] || die "a 64-bit OS is required ($PYTHON is a ${bits}-bit Python on $(uname -m)):" \
+    "install Raspberry Pi OS (64-bit) Bookworm; the LiteRT runtime has no 32-bit build"
 
 ETC="$ROOT/etc/plategate"
 VENV="$PREFIX/venv"
@@ -131,73 +147,112 @@ if [ "$DO_PIP" = 1 ]; then
     : > "$constraints"
     sys_numpy="$("$PYTHON" -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)"
     [ -z "$sys_numpy" ] || echo "numpy==$sys_numpy" >> "$constraints"
-    say "installing plategate from $SRC${sys_numpy:+ (numpy kept at $sys_numpy)}"
+    say "installing plategate from $SRC into $ROOT$VENV${sys_numpy:+ (numpy kept at $sys_numpy)}; pip shows each package"
     # shellcheck disable=SC2086
-    "$ROOT$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c "$constraints" $PIP_ARGS "$SRC$EXTRAS"
+    "$ROOT$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar on -c "$constraints" $PIP_ARGS "$SRC$EXTRAS"
 fi
 install -d -m 0755 "$ROOT/usr/local/bin"
 ln -sfn "$VENV/bin/platectl" "$ROOT/usr/local/bin/platectl"
 ln -sfn "$VENV/bin/plategated" "$ROOT/usr/local/bin/plategated"
 ln -sfn "$VENV/bin/plategate-web" "$ROOT/usr/local/bin/plategate-web"
+ln -sfn "$VENV/bin/plategate-site" "$ROOT/usr/local/bin/plategate-site"
 DOC="$ROOT$PREFIX/share/doc/plategate"
 install -d -m 0755 "$DOC"
 install -m 0644 "$SRC/README.md" "$DOC/README.md"
 install -D -m 0644 "$SRC/config/plategate.toml" "$DOC/examples/plategate.toml"
+install -m 0644 "$SRC/config/site.toml" "$DOC/examples/site.toml"
 if [ -d "$SRC/docs" ]; then
     install -d -m 0755 "$DOC/docs"
     cp -r "$SRC/docs/." "$DOC/docs/"
     chmod -R u=rwX,go=rX "$DOC"
 fi
 
-# 4. Configuration: keep the operator's file -----------------------------------------
+# 4. Configuration: keep the operator's files ----------------------------------------
 install -d -m 0750 "$ETC"
-if [ -f "$ETC/plategate.toml" ]; then
-    if cmp -s "$SRC/config/plategate.toml" "$ETC/plategate.toml"; then
-        rm -f "$ETC/plategate.toml.dist"
+# put_config NAME EXAMPLE: /etc/plategate/NAME.toml from EXAMPLE if missing; else NAME.toml.dist
+put_config() {
+    local name="$1" example="$2" dest="$ETC/$1.toml"
+    if [ -f "$dest" ]; then
+        if cmp -s "$example" "$dest"; then
+            rm -f "$dest.dist"
+        else
+            install -m 0640 "$example" "$dest.dist"
+            say "kept $dest; the new example is $name.toml.dist"
+        fi
     else
-        install -m 0640 "$SRC/config/plategate.toml" "$ETC/plategate.toml.dist"
-        say "kept $ETC/plategate.toml; the new example is plategate.toml.dist"
+        install -m 0640 "$example" "$dest"
+        say "installed the example config $dest: edit it (site_id, camera, relay pin, MQTT)"
     fi
-else
-    install -m 0640 "$SRC/config/plategate.toml" "$ETC/plategate.toml"
-    say "installed the example config $ETC/plategate.toml: edit site_id, gate_id, relay pin, MQTT"
+    [ "$IS_ROOT" = 0 ] || chown 0:"$GID" "$dest"*
+    chmod 0640 "$dest"*
+}
+# A lane's file must not pin the shared paths: the daemon gives each lane its own.
+lane_example="$ROOT$PREFIX/share/doc/plategate/examples/lane.toml"
+sed -e '/^state_dir *=/d' -e '/^gate_id *=/d' -e '/^socket *= *"\/run\/plategate\/control.sock"/d' \
+    "$SRC/config/plategate.toml" > "$lane_example"
+chmod 0644 "$lane_example"
+if [ ${#LANES[@]} -eq 0 ] || [ -f "$ETC/plategate.toml" ]; then
+    put_config plategate "$SRC/config/plategate.toml"
 fi
-if [ "$IS_ROOT" = 1 ]; then
-    chown 0:"$GID" "$ETC" "$ETC"/plategate.toml*
-fi
+for lane in ${LANES[@]+"${LANES[@]}"}; do
+    put_config "$lane" "$lane_example"
+done
+[ "$IS_ROOT" = 0 ] || chown 0:"$GID" "$ETC"
 chmod 0750 "$ETC"
-chmod 0640 "$ETC"/plategate.toml*
 
-# 5. The unit --------------------------------------------------------------------------
-sed -e "s|/opt/plategate|$PREFIX|g" "$SRC/systemd/plategate.service" > "$UNIT_DIR/plategate.service.new"
-chmod 0644 "$UNIT_DIR/plategate.service.new"
-mv -f "$UNIT_DIR/plategate.service.new" "$UNIT_DIR/plategate.service"
-sed -e "s|/opt/plategate|$PREFIX|g" "$SRC/systemd/plategate-web.service" > "$UNIT_DIR/plategate-web.service"
-chmod 0644 "$UNIT_DIR/plategate-web.service"
+# 5. The units -------------------------------------------------------------------------
+UNITS=()
+for unit in "$SRC"/systemd/*.service; do
+    name="$(basename "$unit")"
+    UNITS+=("$name")
+    sed -e "s|/opt/plategate|$PREFIX|g" "$unit" > "$UNIT_DIR/$name.new"
+    chmod 0644 "$UNIT_DIR/$name.new"
+    mv -f "$UNIT_DIR/$name.new" "$UNIT_DIR/$name"
+done
+say "units in $UNIT_DIR: ${UNITS[*]}"
 sed -n 's/^__version__ = "\(.*\)"/\1/p' "$SRC/daemon/plategate/__init__.py" > "$ROOT$PREFIX/VERSION"
+ENABLE=()
+if [ ${#LANES[@]} -eq 0 ]; then
+    ENABLE=(plategate.service)
+else
+    for lane in "${LANES[@]}"; do ENABLE+=("plategate@$lane.service"); done
+fi
+SYSTEMCTL=(systemctl)
+[ -z "$ROOT" ] || SYSTEMCTL=(systemctl --root="$ROOT")
 
 if [ -n "$ROOT" ]; then
     if [ "$DO_ENABLE" = 1 ]; then
-        systemctl --root="$ROOT" --quiet enable plategate.service
+        "${SYSTEMCTL[@]}" --quiet enable "${ENABLE[@]}"
     fi
     say "staged into $ROOT"
     exit 0
 fi
 
 if [ "$DO_PIP" = 1 ]; then
-    "$VENV/bin/plategated" --check-config /etc/plategate/plategate.toml \
-        || say "WARNING: /etc/plategate/plategate.toml does not validate with this version; fix it (see plategate.toml.dist)"
+    for cfg in /etc/plategate/*.toml; do
+        [ -f "$cfg" ] || continue
+        lane=()
+        case "$(basename "$cfg")" in
+            site.toml) continue ;;
+            plategate.toml) ;;
+            *) lane=(--instance "$(basename "$cfg" .toml)") ;;  # a lane: its own state folder and socket
+        esac
+        "$VENV/bin/plategated" "${lane[@]}" --check-config "$cfg" \
+            || say "WARNING: $cfg does not validate with this version; fix it (see $(basename "$cfg").dist)"
+    done
 fi
 systemctl daemon-reload
 if [ "$DO_ENABLE" = 1 ]; then
-    systemctl --quiet enable plategate.service
+    systemctl --quiet enable "${ENABLE[@]}"
+    say "enabled: ${ENABLE[*]}"
 fi
-if systemctl --quiet is-active plategate.service; then
-    say "restarting the running service (upgrade)"
-    systemctl restart plategate.service
+mapfile -t running < <(systemctl list-units --state=active --no-legend --plain 'plategate*.service' | awk '{print $1}')
+if [ ${#running[@]} -gt 0 ]; then
+    say "restarting the running units (upgrade): ${running[*]}"
+    systemctl restart "${running[@]}"
 elif [ "$DO_START" = 1 ]; then
-    systemctl start plategate.service
+    systemctl start "${ENABLE[@]}"
 else
-    say "start it with: sudo systemctl start plategate; then check: sudo platectl diag"
+    say "start with: sudo systemctl start ${ENABLE[*]}; then check: sudo platectl diag"
 fi
 say "done (version $(cat "$PREFIX/VERSION"))"

@@ -26,14 +26,14 @@ from pydantic import Field, ValidationError
 from .config_base import MAX_READER_VIEWS, PathStr, Roi, Section, default_models_dir
 from .config_devices import CameraConfig, GateConfig, InputConfig, LoopDetectorConfig, PhotoEyeConfig, RelayConfig
 from .config_network import ControlConfig, MqttConfig, TlsConfig, WebConfig, WebhookConfig
-from .config_processing import AccessConfig, JournalConfig, MotionConfig, RecognitionConfig
+from .config_processing import AccessConfig, JournalConfig, LaneConfig, MotionConfig, RecognitionConfig
 from .errors import ConfigError
 from .validation import describe
 
 __all__ = ["MAX_READER_VIEWS", "AccessConfig", "CameraConfig", "ControlConfig", "GateConfig", "InputConfig",
-           "JournalConfig", "LoopDetectorConfig", "MotionConfig", "MqttConfig", "PhotoEyeConfig", "PlategateConfig",
-           "RecognitionConfig", "RelayConfig", "Roi", "TlsConfig", "WebConfig", "WebhookConfig", "default_models_dir",
-           "load_config", "parse_config"]
+           "JournalConfig", "LaneConfig", "LoopDetectorConfig", "MotionConfig", "MqttConfig", "PhotoEyeConfig",
+           "PlategateConfig", "RecognitionConfig", "RelayConfig", "Roi", "TlsConfig", "WebConfig", "WebhookConfig",
+           "default_models_dir", "load_config", "parse_config"]
 
 
 class PlategateConfig(Section):
@@ -51,6 +51,7 @@ class PlategateConfig(Section):
     gate: GateConfig = GateConfig()
     journal: JournalConfig = JournalConfig()
     mqtt: MqttConfig = MqttConfig()
+    lane: LaneConfig = LaneConfig()
     control: ControlConfig = ControlConfig()
     web: WebConfig = WebConfig()
     webhooks: list[WebhookConfig] = Field(default_factory=list, description="HTTP receivers of every event")
@@ -89,6 +90,7 @@ _PATH_KEYS = (
     ("web", "password_file"),
     ("web", "tls_cert"),
     ("web", "tls_key"),
+    ("lane", "presence_db"),
 )
 
 

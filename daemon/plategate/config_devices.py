@@ -21,6 +21,16 @@ class CameraConfig(Section):
     lores_height: PosInt = 240
     exposure_max_us: PosInt = Field(2000, description="picamera2: longest exposure; short against motion blur at night")
     analogue_gain_max: PosFloat = 16.0
+    index: Annotated[int, Field(ge=0, le=7)] = Field(0, description="picamera2: which camera (0, or 1 for the second "
+                                                                   "CSI port of a Pi 5)")
+    rotation: Literal[0, 180] = Field(0, description="picamera2: 180 for a camera mounted upside down")
+    hflip: bool = Field(False, description="picamera2: mirror left-right")
+    vflip: bool = Field(False, description="picamera2: mirror top-bottom")
+    focus: Literal["default", "continuous", "auto", "manual"] = Field(
+        "default", description="picamera2, Camera Module 3: continuous autofocus, auto (focus once at start), or "
+                               "manual at lens_position; default: the camera's own")
+    lens_position: Annotated[float, Field(ge=0, le=32)] | None = Field(
+        None, description="focus = manual: lens position in dioptres (1 / distance in m; 0 = infinity, 0.25 = 4 m)")
     reopen_min_s: PosFloat = 1.0
     reopen_max_s: PosFloat = 30.0
     frame_timeout_s: PosFloat = 5.0
@@ -35,6 +45,13 @@ class CameraConfig(Section):
             raise ValueError("lores_width/lores_height: must not exceed width/height")
         if self.reopen_max_s < self.reopen_min_s:
             raise ValueError("reopen_max_s: must be at least reopen_min_s")
+        if (self.focus == "manual") != (self.lens_position is not None):
+            raise ValueError("lens_position: set it exactly when focus = \"manual\"")
+        if self.backend != "picamera2":
+            for key, default in (("index", 0), ("rotation", 0), ("hflip", False), ("vflip", False),
+                                 ("focus", "default")):
+                if getattr(self, key) != default:
+                    raise ValueError(f"{key}: applies to the picamera2 backend only (backend is {self.backend!r})")
         return self
 
 

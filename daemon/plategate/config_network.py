@@ -13,10 +13,18 @@ from .config_base import PathStr, PosFloat, PosInt, Section
 
 
 class TlsConfig(Section):
+    """TLS to the broker: the table's presence switches it on (docs/mqtt.md, "TLS")."""
+
     ca_file: PathStr | None = None
     cert_file: PathStr | None = None
     key_file: PathStr | None = None
     insecure: bool = False
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsConfig:
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("key_file: needs cert_file (the client certificate the key belongs to)")
+        return self
 
 
 class MqttConfig(Section):

@@ -1,14 +1,14 @@
 """The configuration of what the daemon does with frames and events: motion, recognition,
-access policy, journal."""
+access policy, the lane's rules per direction of travel, journal."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from .config_base import MAX_READER_VIEWS, Fraction, PathStr, PosInt, Roi, Section, default_models_dir
+from .config_base import MAX_READER_VIEWS, Fraction, PathStr, PosFloat, PosInt, Roi, Section, default_models_dir
 
 
 class MotionConfig(Section):
@@ -78,6 +78,37 @@ class AccessConfig(Section):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+
+LaneRule = Literal["listed", "any", "seen", "none"]
+
+
+class LaneConfig(Section):
+    """The lane: what each direction of travel may do (docs/lanes.md)."""
+
+    approaching: LaneRule = Field("listed", description="cars coming towards the camera: listed = the allowlist "
+                                  "decides; any = every read plate not blocklisted; seen = listed, or recorded inside "
+                                  "by an entry lane; none = never open")
+    leaving: LaneRule = Field("listed", description="cars going away from the camera (same choices)")
+    unknown: LaneRule = Field("listed", description="direction not measured (plate in one frame only, or too little "
+                                                   "change in size)")
+    min_size_change: Annotated[float, Field(gt=0, le=5)] = Field(
+        0.15, description="plate size change over the burst that counts as travel (0.15: 15 %)")
+    approach_moves: Literal["down", "up", "none"] = Field(
+        "down", description="where an approaching plate moves in the picture when its size barely changes "
+                            "(down: camera above the lane); none: size only")
+    min_shift: PosFloat = Field(0.5, description="that movement, in plate heights over the burst, that counts")
+    presence: Literal["none", "enter", "exit"] = Field(
+        "none", description="enter: cars this lane opens for are recorded inside; exit: recorded gone")
+    presence_db: PathStr | None = Field(None, description="SQLite file the lanes of a box share for presence and 'seen'")
+    presence_max_h: PosFloat = Field(24.0, description="a car recorded inside counts as seen for this many hours")
+
+    @model_validator(mode="after")
+    def _presence(self) -> LaneConfig:
+        uses = self.presence != "none" or "seen" in (self.approaching, self.leaving, self.unknown)
+        if uses and self.presence_db is None:
+            raise ValueError("presence_db: required when presence is set or a direction uses 'seen'")
+        return self
 
 
 class JournalConfig(Section):

@@ -34,4 +34,6 @@ class ConsolePrinter:
         confidence = f"conf {event['confidence']:.2f}" if event.get("confidence") is not None else "on request"
         latency = f"  {event['latency_ms']:.0f} ms" if event.get("latency_ms") is not None else ""
         plate = event.get("plate") or "-"
-        self._say(f"{plate:<10} {confidence}  {event['decision'].upper():<8} {event['reason']}{label}{latency}")
+        direction = f"{event.get('direction') or 'unknown':<11} " if event.get("confidence") is not None else ""
+        self._say(f"{plate:<10} {confidence}  {event['decision'].upper():<8} {direction}{event['reason']}{label}"
+                  f"{latency}")

@@ -17,6 +17,8 @@ from .types import Decision, DecisionKind
 
 logger = logging.getLogger(__name__)
 
+#: a plate's previous burst helps measure its direction when it ended at most this long before
+DIRECTION_HISTORY_S = 3.0
 #: reasons of openings nobody's plate asked for (journaled and published like decisions)
 MANUAL_OPEN = "manual_open"
 REMOTE_COMMAND = "remote_command"
@@ -37,7 +39,8 @@ class GateKeeper:
     """Decides on each burst result and carries the decision out.
 
     Args:
-        policy: object with ``decide(read, now=None) -> Decision`` (plategate.access.policy).
+        policy: object with ``direction(reads, text) -> Direction`` and
+            ``decide(read, direction) -> Decision`` (plategate.access.lane.LanePolicy).
         gate: the gate controller to open.
         journal: where every event is stored.
         forwarder: hands each journaled event to the MQTT outbox (and catches up later when
@@ -56,6 +59,7 @@ class GateKeeper:
         self._lock = threading.Lock()
         self.last_event: dict | None = None
         self.decisions = 0
+        self._bursts: dict[str, tuple[float, list]] = {}  # plate -> (trigger time, its boxed reads)
 
     def add_listener(self, fn: Callable[[dict], None]) -> None:
         self.listeners.append(fn)
@@ -71,6 +75,20 @@ class GateKeeper:
             except Exception:
                 logger.exception("event listener failed")
 
+    def _direction_reads(self, text: str, result: BurstResult) -> list:
+        """The burst's reads, preceded by the plate's previous burst (if recent) when fewer than two of
+        this burst's reads have a box: an early decision after one frame still gets a direction from
+        the car's movement since its last burst."""
+        own = [r for r in result.reads if r.text == text and r.box]
+        previous = self._bursts.get(text)
+        self._bursts[text] = (result.trigger_time, own)
+        if len(self._bursts) > 200:
+            self._bursts = {p: v for p, v in self._bursts.items()
+                            if result.trigger_time - v[0] <= DIRECTION_HISTORY_S}
+        if len(own) >= 2 or previous is None or not 0 < result.trigger_time - previous[0] <= DIRECTION_HISTORY_S:
+            return list(result.reads)
+        return [*previous[1][-2:], *own]
+
     def handle(self, result: BurstResult) -> dict | None:
         """Decide on *result*; returns the stored event, or ``None`` when no plate was read."""
         if result.read is None:
@@ -80,7 +98,8 @@ class GateKeeper:
             return None
         with self._lock:
             read = result.read
-            decision: Decision = self.policy.decide(read)
+            direction = self.policy.direction(self._direction_reads(read.text, result), read.text)
+            decision: Decision = self.policy.decide(read, direction)
             if decision.open_gate:
                 self.gate.open(decision.reason, decision.plate)
             now = time.time()
@@ -99,11 +118,14 @@ class GateKeeper:
                 "allowlist_version": decision.allowlist_version,
                 "latency_ms": round(latency, 1),
                 "opened": bool(decision.open_gate),
-                "extra": {"burst": result.burst_id, "source": result.source, "frames": result.frames_used,
+                "direction": direction.value,
+                "extra": {"direction": direction.value, "lane_rule": decision.detail.get("lane_rule"),
+                          "burst": result.burst_id, "source": result.source, "frames": result.frames_used,
                           "box": list(read.box) if read.box else None, "timing_ms": result.timing_ms},
             }
-            logger.info("decision %s for %s (%.2f): %s%s, %.0f ms after trigger", event["decision"], event["plate"],
-                        read.confidence, decision.reason, " -> OPEN" if decision.open_gate else "", latency)
+            logger.info("decision %s for %s (%.2f, %s): %s%s, %.0f ms after trigger", event["decision"],
+                        event["plate"], read.confidence, direction.value, decision.reason,
+                        " -> OPEN" if decision.open_gate else "", latency)
             self.decisions += 1
         return self._store(event, result.crop, result.frame)
 
@@ -152,14 +174,20 @@ def request_event(reason: str, requested_by: str, note: str = "", plate: str | N
 
 
 PUBLIC_KEYS = ("id", "time", "plate", "confidence", "candidates", "decision", "reason", "matched", "label",
-               "allowlist_version", "latency_ms", "opened")
+               "allowlist_version", "latency_ms", "opened", "direction")
 
 
 def public_event(event: dict) -> dict:
     """The event as reported over MQTT and the control socket (no local paths); openings on
-    request add ``requested_by`` and ``note``."""
+    request add ``requested_by`` and ``note``.
+
+    ``direction`` is kept in the journal's ``extra`` column; rows read back from the
+    journal find it there.
+    """
     out = {k: event.get(k) for k in PUBLIC_KEYS}
     extra = event.get("extra")
+    if out["direction"] is None:
+        out["direction"] = (extra.get("direction") if isinstance(extra, dict) else None) or "unknown"
     if isinstance(extra, dict) and extra.get("requested_by"):
         out["requested_by"] = extra["requested_by"]
         out["note"] = extra.get("note")

@@ -250,6 +250,8 @@ class Journal:
                 out[key] = json.loads(out[key])
         if "opened" in out:
             out["opened"] = bool(out["opened"])
+        if isinstance(out.get("extra"), dict):  # the direction of travel is stored in extra
+            out["direction"] = out["extra"].get("direction") or "unknown"
         return out
 
     def _query(self, sql: str, args: tuple = ()) -> list[dict]:
@@ -308,7 +310,7 @@ class Journal:
             for r in rows:
                 out.write(json.dumps(r) + "\n")
         elif fmt == "csv":
-            writer = csv.DictWriter(out, fieldnames=["seq", *COLUMNS], extrasaction="ignore")
+            writer = csv.DictWriter(out, fieldnames=["seq", *COLUMNS, "direction"], extrasaction="ignore")
             writer.writeheader()
             for r in rows:
                 writer.writerow({**r, "candidates": json.dumps(r["candidates"]), "extra": json.dumps(r["extra"])})

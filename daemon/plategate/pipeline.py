@@ -202,12 +202,16 @@ class RecognitionWorker(threading.Thread):
         on_result: called with each :class:`BurstResult` (in this thread).
         vote_confidence: decide before the burst ends once the vote reaches this.
         roi: fractional ROI passed to the recognizer.
+        ready: ``fn(reads, voted) -> bool``: whether a confident vote may be reported
+            before the burst ends (the lane waits for the direction of travel); None: always.
     """
 
     def __init__(self, recognizer, frames_in: queue.Queue, on_result: Callable[[BurstResult], None],
                  heartbeats: Heartbeats, stats: PipelineStats, vote_confidence: float = 0.9,
-                 roi: tuple[float, float, float, float] | None = None) -> None:
+                 roi: tuple[float, float, float, float] | None = None,
+                 ready: Callable[[list[PlateRead], PlateRead], bool] | None = None) -> None:
         super().__init__(name="recognition", daemon=True)
+        self.ready = ready
         self.recognizer = recognizer
         self.frames_in = frames_in
         self.on_result = on_result
@@ -266,7 +270,8 @@ class RecognitionWorker(threading.Thread):
             if cur["frame"] is None or best.confidence >= max(r.confidence for r in cur["reads"]):
                 cur["frame"] = item.frame
         voted = cur["voted"] = vote(cur["reads"])
-        if voted is not None and voted.confidence >= self.vote_confidence:
+        if voted is not None and voted.confidence >= self.vote_confidence and (
+                self.ready is None or self.ready(cur["reads"], voted)):
             self._emit(cur, time.monotonic())
             return
         self._finish_if_last(item)

@@ -2,8 +2,9 @@
 
 ``plategated --check-config`` runs :func:`preflight` after the schema: pin names valid and
 no GPIO used twice, site public keys that parse, model files present, matching their cards
-and loadable, the allowlist file present and well-formed, state paths writable, the replay
-source, serial port, MQTT password and TLS files and webhook secret files present. Each problem is one line
+and loadable, the allowlist file present and well-formed, state paths (and the lanes'
+shared ``lane.presence_db``) writable, the replay source, serial port, MQTT password and
+TLS files and webhook secret files present. Each problem is one line
 ``key.path: what is wrong``. :func:`warnings` lists what a start survives but an installer
 wants to know (the control socket's group missing: the daemon runs, platectl cannot reach
 it). No pin is driven, no port opened, no broker contacted and nothing is created.
@@ -39,6 +40,10 @@ def report(cfg: PlategateConfig, source: str) -> int:
         print(f"plategated: {source}: cannot start:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 2
     print(f"{source}: configuration is valid (schema, pins, keys, models, files, paths)")
+    if cfg.camera.backend == "picamera2":
+        from .camera.controls import describe
+
+        print(f"  {describe(cfg.camera)}")
     return 0
 
 
@@ -137,10 +142,15 @@ def _state_paths(cfg: PlategateConfig) -> list[str]:
               ("control.socket", cfg.control.socket.parent)]
     if cfg.mqtt.enabled:
         places.append(("mqtt.outbox", cfg.outbox_db().parent))
+    if cfg.lane.presence_db is not None:
+        places.append(("lane.presence_db", cfg.lane.presence_db.parent))
     problems = []
     for key, folder in places:
         problems += _writable_dir(key, Path(folder))
-    for key, db in (("journal.database", cfg.journal_db()), ("access.database", cfg.access_db())):
+    dbs = [("journal.database", cfg.journal_db()), ("access.database", cfg.access_db())]
+    if cfg.lane.presence_db is not None:
+        dbs.append(("lane.presence_db", cfg.lane.presence_db))
+    for key, db in dbs:
         if db.exists() and not os.access(db, os.R_OK | os.W_OK):
             problems.append(f"{key}: {db} is not readable and writable for this user (uid {os.geteuid()})")
     return problems

@@ -10,7 +10,7 @@ Every section of the new file is either applied whole or refused whole:
 * taken without anything to apply: ``web`` (read by plategate-web, which a restart of its
   own applies);
 * refused, with an ERROR line and a note in STATUS and ``platectl status``: a change of
-  ``state_dir``, ``site_id``, ``gate_id``, ``camera``, ``gate``, ``control`` (and any other
+  ``state_dir``, ``site_id``, ``gate_id``, ``camera``, ``gate``, ``control``, ``lane`` (and any other
   top-level key without a live path) or of the other ``recognition`` keys (models,
   threads...), which need a restart. The daemon keeps running
   with the old values of those sections.
@@ -80,7 +80,7 @@ def apply_reload(daemon, new: PlategateConfig, log_level_fixed: bool = False) ->
         if key in OTHER_PROCESS_KEYS:
             updates[key] = getattr(new, key)
             logger.info("reload: %s changed; it is read by plategate-web (restart that to apply it)", key)
-        elif key not in LIVE_KEYS:  # state_dir, site_id, gate_id, camera, gate, control, ...
+        elif key not in LIVE_KEYS:  # state_dir, site_id, gate_id, camera, gate, control, lane, ...
             report.refused.append(key)
             report.errors.append(f"{key}: changed; needs a restart of plategated")
     rec_changed = {k for k in type(old.recognition).model_fields

@@ -24,15 +24,17 @@ from pathlib import Path
 
 from . import __version__, overrides
 from .access.filesync import load_allowlist_file
+from .access.lane import build_lane_policy
 from .audit import AuditLog
 from .camera import CameraSupervisor, create_supervised_camera
-from .config import PlategateConfig, load_config
+from .config import PlategateConfig
 from .console import ConsolePrinter
-from .daemon_args import one_shot, parse_args
+from .daemon_args import prepare
 from .errors import PlategateError
 from .forwarding import EventForwarder, FanOut
 from .gate import GateController, create_inputs, create_relay, make_pin_factory
 from .gatekeeper import GateKeeper, public_event
+from .instance import daemon_config
 from .journal import Journal
 from .notify import Notifier
 from .pipeline import CaptureLoop, Heartbeats, PipelineStats, RecognitionWorker, roi_tuple
@@ -71,13 +73,16 @@ class Service:
         printer: called with one human-readable line per decision and relay action.
         log_level_fixed: the log level came from the command line; a reload keeps it.
         ready_wait_s: longest wait for the camera before READY=1 (then STATUS says why).
+        instance: the lane name (``plategated -i NAME``), re-applied to the config on reload.
     """
 
     def __init__(self, cfg: PlategateConfig, config_path: Path | None = None, *, pin_factory=None,
                  recognizer=None, notifier: Notifier | None = None, printer=None, stall_s: float = STALL_S,
-                 log_level_fixed: bool = False, ready_wait_s: float = READY_WAIT_S) -> None:
+                 log_level_fixed: bool = False, ready_wait_s: float = READY_WAIT_S,
+                 instance: str | None = None) -> None:
         self.cfg = cfg
         self.config_path = config_path
+        self.instance = instance
         self.pin_factory = pin_factory
         self.recognizer = recognizer
         self.notifier = notifier or Notifier()
@@ -123,7 +128,7 @@ class Service:
         if self.pin_factory is None:
             self.pin_factory = make_pin_factory(cfg.gate.pin_factory)
         self.relay = create_relay(cfg.gate.relay, self.pin_factory, self._relay_changed)
-        self.gate = GateController(self.relay, cfg.gate.relay, self._gate_action)
+        self.gate = GateController(self.relay, cfg.gate.relay, self.console and self.console.gate_action)
         self.inputs = create_inputs(cfg.gate, self.pin_factory, self._input_changed)
         if self.recognizer is None:
             self.recognizer = build_recognizer(cfg)
@@ -132,14 +137,16 @@ class Service:
         self.bridge = self._build_bridge(cfg)
         self.webhooks = Webhooks.from_config(cfg)
         self._set_publisher()
-        self.keeper = GateKeeper(self.policy, self.gate, self.journal, self.forwarder)
+        self.lane = build_lane_policy(self.policy, cfg.lane, cfg.gate_id)
+        self.keeper = GateKeeper(self.lane, self.gate, self.journal, self.forwarder)
         if self.console is not None:
             self.keeper.add_listener(self.console.event)
         self.frames: queue.Queue = queue.Queue(maxsize=cfg.recognition.queue_size)
         self.capture = CaptureLoop(self.camera, cfg.motion, self.frames, self.heartbeats, self.stats,
                                    on_end=self._source_ended.set)
         self.worker = RecognitionWorker(self.recognizer, self.frames, self.keeper.handle, self.heartbeats,
-                                        self.stats, cfg.recognition.vote_confidence, roi_tuple(cfg.recognition.roi))
+                                        self.stats, cfg.recognition.vote_confidence, roi_tuple(cfg.recognition.roi),
+                                        ready=self.lane.ready)
         if self.bridge is not None:
             self.bridge.start()
         if self.webhooks is not None:
@@ -228,14 +235,10 @@ class Service:
             self.console.relay_changed(state)
         self._status_changed.set()  # the supervisor republishes the MQTT status (Home Assistant's sensors)
 
-    def _gate_action(self, action: str, detail: dict) -> None:
-        if self.console is not None:
-            self.console.gate_action(action, detail)
-
     def _input_changed(self, name: str, present: bool) -> None:
         self.gate.set_presence(name, present)
         if not present and not self.gate.vehicle_present:
-            self.policy.vehicle_left()
+            self.lane.vehicle_left()
         section = getattr(self.cfg.gate, name)
         if present and section.triggers_capture:
             self.capture.request_trigger(name)
@@ -327,7 +330,7 @@ class Service:
         report = ReloadReport()
         if self.config_path is not None:
             try:
-                new = overrides.applied(load_config(self.config_path))
+                new = overrides.applied(daemon_config(self.config_path, self.instance)[1])
             except PlategateError as exc:
                 report.refused.append("config file")
                 report.errors.append(str(exc))
@@ -362,7 +365,7 @@ class Service:
                 logger.exception("stopping %s failed", closer)
         for device in getattr(self, "inputs", {}).values():
             device.close()
-        for closer in ("journal", "audit", "store"):
+        for closer in ("journal", "audit", "store", "lane"):
             obj = getattr(self, closer, None)
             if obj is not None:
                 obj.close()
@@ -373,21 +376,13 @@ class Service:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``plategated``; returns the process exit code."""
-    args = parse_args(argv)
-    if isinstance(args.check_config, str):
-        args.config = Path(args.check_config)
-    logging.basicConfig(level=args.log_level or "INFO", stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        cfg = load_config(args.config)
-    except PlategateError as exc:
-        print(f"plategated: {exc}", file=sys.stderr)
-        return 2
-    code = one_shot(args, cfg)
-    if code is not None:
-        return code
+    prepared = prepare(argv)
+    if isinstance(prepared, int):  # a config error or a one-shot mode (--check-config, --relay-off)
+        return prepared
+    args, cfg = prepared
     printer = (lambda line: print(line, flush=True)) if args.print_events else None
-    service = Service(cfg, args.config, printer=printer, log_level_fixed=args.log_level is not None)
+    service = Service(cfg, args.config, printer=printer, log_level_fixed=args.log_level is not None,
+                      instance=args.instance)
     signal.signal(signal.SIGTERM, lambda *_: service.request_stop())
     signal.signal(signal.SIGINT, lambda *_: service.request_stop())
     signal.signal(signal.SIGHUP, lambda *_: service.request_reload())

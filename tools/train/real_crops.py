@@ -4,7 +4,7 @@ The shared datasets keep their labels in several forms (``scene-crops/crops.csv`
 split and a status per crop; the eu-crops texts read by eye in ``tools/labels`` and
 ``tools/eval_data``; ``br-crops/labels.csv``). This tool writes one folder per set under
 ``--out``, each with a ``labels.csv`` (file,text) and symbolic links to the images, so that
-``tools.train_reader --extra``, ``tools.evaluate --crops`` and ``tools.quantize
+``tools.train.train_reader --extra``, ``tools.eval.evaluate --crops`` and ``tools.quantize
 --calibrate`` read them alike::
 
     python -m tools.train.real_crops --data ../shared/datasets --out work/real

@@ -23,7 +23,8 @@ def create_camera(cfg: CameraConfig) -> Camera:
     from .picam import PiCamera
 
     return PiCamera(cfg.width, cfg.height, cfg.fps, cfg.lores_width, cfg.lores_height,
-                    cfg.exposure_max_us, cfg.analogue_gain_max)
+                    cfg.exposure_max_us, cfg.analogue_gain_max, camera_num=cfg.index, rotation=cfg.rotation,
+                    hflip=cfg.hflip, vflip=cfg.vflip, focus=cfg.focus, lens_position=cfg.lens_position)
 
 
 def create_supervised_camera(cfg: CameraConfig) -> CameraSupervisor:

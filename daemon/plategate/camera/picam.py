@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import CameraError
 from .base import Camera, FramePair
+from .controls import focus_controls, transform_flags
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,13 @@ class PiCamera(Camera):
     name = "picamera2"
 
     def __init__(self, width: int, height: int, fps: float, lores_width: int, lores_height: int,
-                 exposure_max_us: int, analogue_gain_max: float, camera_num: int = 0) -> None:
+                 exposure_max_us: int, analogue_gain_max: float, camera_num: int = 0, rotation: int = 0,
+                 hflip: bool = False, vflip: bool = False, focus: str = "default",
+                 lens_position: float | None = None) -> None:
         super().__init__()
+        self.transform = transform_flags(rotation, hflip, vflip)
+        self.focus = focus
+        self.focus_controls = focus_controls(focus, lens_position)
         self.size = (width, height)
         self.lores_size = (lores_width, lores_height)
         self.fps = fps
@@ -77,11 +83,21 @@ class PiCamera(Camera):
                 logger.warning("cannot load the sensor tuning file (%s): exposure not capped", exc)
                 tuning = None
             cam = Picamera2(self.camera_num, tuning=tuning)
+            from libcamera import Transform
+
             frame_us = int(1_000_000 / self.fps)
+            controls = {"FrameDurationLimits": (frame_us, frame_us)}
+            if self.focus_controls:
+                if "AfMode" in cam.camera_controls:
+                    controls.update(self.focus_controls)
+                else:
+                    logger.warning("camera.focus = %r ignored: camera %d has no autofocus lens (Camera Module 3 has)",
+                                   self.focus, self.camera_num)
             config = cam.create_video_configuration(
                 main={"size": self.size, "format": "RGB888"},  # RGB888 is BGR byte order, as OpenCV wants
                 lores={"size": self.lores_size, "format": "YUV420"},
-                controls={"FrameDurationLimits": (frame_us, frame_us)},
+                controls=controls,
+                transform=Transform(**self.transform),
                 buffer_count=4,
             )
             cam.configure(config)

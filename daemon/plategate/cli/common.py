@@ -9,6 +9,7 @@ from pathlib import Path
 from ..config import PlategateConfig, load_config
 from ..control_client import ControlClient, DaemonNotRunning
 from ..errors import PlategateError
+from ..instance import apply_instance, instance_config_path
 
 DEFAULT_CONFIG = Path("/etc/plategate/plategate.toml")
 CONFIG_ENV = "PLATEGATE_CONFIG"
@@ -19,8 +20,14 @@ class UsageError(PlategateError):
 
 
 def config_path(args: argparse.Namespace) -> Path | None:
-    """--config, else $PLATEGATE_CONFIG, else /etc/plategate/plategate.toml if present, else None."""
-    explicit = getattr(args, "config", None) or os.environ.get(CONFIG_ENV)
+    """--config, else the lane's file (--instance NAME: /etc/plategate/NAME.toml), else $PLATEGATE_CONFIG,
+    else /etc/plategate/plategate.toml if present, else None."""
+    explicit = getattr(args, "config", None)
+    if explicit:
+        return Path(explicit)
+    if getattr(args, "instance", None):
+        return instance_config_path(args.instance)
+    explicit = os.environ.get(CONFIG_ENV)
     if explicit:
         return Path(explicit)
     return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
@@ -35,6 +42,8 @@ def load(args: argparse.Namespace) -> PlategateConfig:
     cached = getattr(args, "_cfg", None)
     if cached is None:
         cached = load_config(config_path(args))
+        if getattr(args, "instance", None):
+            cached = apply_instance(cached, args.instance)
         args._cfg = cached
     return cached
 

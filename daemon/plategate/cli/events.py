@@ -18,9 +18,10 @@ from .common import UsageError
 from .output import cell, emit, keyvalues, local_time, table, to_json
 
 COLUMNS = [("time", "TIME"), ("plate", "PLATE"), ("decision", "DECISION"), ("reason", "REASON"),
-           ("confidence", "CONF"), ("label", "LABEL"), ("opened", "OPENED"), ("latency_ms", "MS"), ("id", "ID")]
+           ("confidence", "CONF"), ("direction", "DIRECTION"), ("label", "LABEL"), ("opened", "OPENED"),
+           ("latency_ms", "MS"), ("id", "ID")]
 EXPORT_FIELDS = ("id", "time", "plate", "confidence", "decision", "reason", "matched", "label",
-                 "allowlist_version", "latency_ms", "opened", "crop_path", "frame_path", "candidates")
+                 "allowlist_version", "latency_ms", "opened", "direction", "crop_path", "frame_path", "candidates")
 
 
 def add_parser(subparsers) -> None:
@@ -85,6 +86,8 @@ class JournalReader:
                         pass
             if "opened" in row:
                 row["opened"] = bool(row["opened"])
+            if isinstance(row.get("extra"), dict):  # the direction of travel is stored in extra
+                row["direction"] = row["extra"].get("direction") or "unknown"
         return rows
 
     def recent(self, n: int) -> list[dict]:

@@ -42,6 +42,8 @@ class Parser(argparse.ArgumentParser):
                           help="config file (default: $PLATEGATE_CONFIG or /etc/plategate/plategate.toml)")
         self.add_argument("--socket", metavar="PATH", default=default,
                           help="control socket (default: control.socket from the config)")
+        self.add_argument("-i", "--instance", metavar="NAME", default=default,
+                          help="the lane NAME (plategate@NAME): /etc/plategate/NAME.toml and its own socket")
 
     def error(self, message: str) -> None:  # one clear line, exit 2
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")

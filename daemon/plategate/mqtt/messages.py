@@ -144,6 +144,9 @@ class Event(BaseModel):
     gate: str | None = None
     snapshot: bool = Field(False, description="a JPEG follows on event/<id>/snapshot")
     opened: bool | None = Field(None, description="the relay was switched for this event")
+    direction: Literal["approaching", "leaving", "unknown"] | None = Field(
+        None, description="direction of travel over the burst (docs/lanes.md); unknown when not measured "
+                          "and for openings on request")
     requested_by: str | None = Field(None, description="openings on request (reason manual_open, relay_test, "
                                                         "remote_command): who asked")
     note: str | None = Field(None, description="openings on request: why")
