@@ -380,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("export", help="write the inference-size SavedModel for tools.quantize")
     e.add_argument("--weights", type=Path, help="weights file (default: WORK/export/detector.weights.h5)")
     e.add_argument("--steps", type=int, help="the --steps the weights were trained with (recorded)")
-    e.add_argument("--data-work", type=Path, default=DEFAULT_WORK, help="work folder whose shards recalibrate BatchNorm")
+    e.add_argument("--data-work", type=Path, default=None, help="work folder whose shards recalibrate BatchNorm (default: --work)")
     for p in (d, t, e):
         p.add_argument("--work", type=Path, default=DEFAULT_WORK, help="work folder (git-ignored)")
         p.add_argument("--seed", type=int, default=1234)
