@@ -62,3 +62,14 @@ class Roi(Section):
         if self.x2 <= self.x1 or self.y2 <= self.y1:
             raise ValueError("x2 must be greater than x1 and y2 greater than y1")
         return self
+
+
+def check_topic_prefix(value: str) -> str:
+    """An MQTT topic prefix: no wildcards, no NUL, no leading or trailing ``/``.
+
+    Raises:
+        ValueError: it is empty or breaks one of those rules (pydantic names the key).
+    """
+    if not value or any(c in value for c in "#+\x00") or value.startswith("/") or value.endswith("/"):
+        raise ValueError(f"invalid topic prefix {value!r} (no wildcards, no leading/trailing '/')")
+    return value

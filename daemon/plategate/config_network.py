@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from .config_base import PathStr, PosFloat, PosInt, Section
+from .config_base import PathStr, PosFloat, PosInt, Section, check_topic_prefix
 
 
 class TlsConfig(Section):
@@ -59,9 +59,7 @@ class MqttConfig(Section):
     @field_validator("topic_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
-        if not value or any(c in value for c in "#+\x00") or value.startswith("/") or value.endswith("/"):
-            raise ValueError(f"invalid topic prefix {value!r} (no wildcards, no leading/trailing '/')")
-        return value
+        return check_topic_prefix(value)
 
 
 class ControlConfig(Section):

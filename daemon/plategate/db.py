@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from .errors import StorageError
+
 
 def open_sqlite(path: Path, *, synchronous: str = "NORMAL", autocommit: bool = False,
                 timeout: float = 10.0) -> sqlite3.Connection:
@@ -26,4 +28,19 @@ def open_sqlite(path: Path, *, synchronous: str = "NORMAL", autocommit: bool = F
     db = sqlite3.connect(str(path), check_same_thread=False, timeout=timeout, **kwargs)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA synchronous={synchronous}")
+    return db
+
+
+def open_with_schema(path: Path, schema: str, what: str, **kwargs) -> sqlite3.Connection:
+    """:func:`open_sqlite` (``synchronous=FULL`` unless given), then run *schema* (``CREATE ... IF NOT EXISTS``).
+
+    Raises:
+        StorageError: the file cannot be opened as a database; the message names *what* it is.
+    """
+    kwargs.setdefault("synchronous", "FULL")
+    try:
+        db = open_sqlite(path, **kwargs)
+        db.executescript(schema)
+    except (sqlite3.Error, OSError) as exc:
+        raise StorageError(f"{what} {path}: cannot open: {exc}") from None
     return db

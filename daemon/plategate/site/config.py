@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..config import TlsConfig
+from ..config_base import check_topic_prefix
 from ..errors import ConfigError
 from ..validation import describe
 
@@ -39,9 +40,7 @@ class SiteMqttConfig(_Section):
     @field_validator("topic_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
-        if not value or any(c in value for c in "#+\x00") or value.startswith("/") or value.endswith("/"):
-            raise ValueError(f"invalid topic prefix {value!r} (no wildcards, no leading/trailing '/')")
-        return value
+        return check_topic_prefix(value)
 
 
 class SiteConfig(_Section):

@@ -7,13 +7,11 @@ stored once. Status, allowlist state and allowlist requests update one row per g
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
 
-from ..db import open_sqlite
-from ..errors import StorageError
+from ..db import open_with_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, gate TEXT NOT NULL, time TEXT, plate TEXT, decision TEXT,
@@ -38,11 +36,7 @@ class FleetStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        try:
-            self._db = open_sqlite(self.path, synchronous="FULL")
-            self._db.executescript(SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise StorageError(f"site database {self.path}: cannot open: {exc}") from None
+        self._db = open_with_schema(self.path, SCHEMA, "site database")
         self._lock = threading.Lock()
 
     def close(self) -> None:

@@ -9,14 +9,13 @@ gate that asks.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
 
 from ..access.entry import Entry, content_hash, entry_from_dict, make_entry
-from ..db import open_sqlite
-from ..errors import AccessError, StorageError
+from ..db import open_with_schema
+from ..errors import AccessError
 from ..types import normalise_plate
 
 KEEP_VERSIONS = 20
@@ -41,11 +40,7 @@ class MasterList:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        try:
-            self._db = open_sqlite(self.path, synchronous="FULL", autocommit=True)
-            self._db.executescript(SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise StorageError(f"site database {self.path}: cannot open: {exc}") from None
+        self._db = open_with_schema(self.path, SCHEMA, "site database", autocommit=True)
         self._lock = threading.Lock()
 
     def close(self) -> None:
