@@ -56,13 +56,16 @@ def high_periods(pin) -> list[float]:
 
 
 @pytest.mark.slow
-def test_end_to_end_on_rendered_footage(tmp_path, footage):
+def test_end_to_end_on_rendered_footage(tmp_path, footage, caplog):
     factory = MockFactory()
     lines: list[str] = []
     service = Service(make_cfg(tmp_path, footage), pin_factory=factory, printer=lines.append)
     service.start()
     try:
-        assert service.run(duration=60) == 0  # stops by itself at the end of the footage
+        with caplog.at_level(logging.INFO, logger="plategate.service"):
+            assert service.run(duration=60) == 0  # stops by itself at the end of the footage
+        assert "end of footage: stopping" in caplog.text
+        assert "stalled" not in caplog.text  # the capture thread ending with its footage is no stall
         time.sleep(PULSE_MS / 1000 + 0.1)
         events = service.journal.recent(100)
         list_version = service.store.version

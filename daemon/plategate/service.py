@@ -299,7 +299,7 @@ class Service:
             if self.alive():
                 self.notifier.watchdog()
                 stalled_logged = False
-            elif not stalled_logged:
+            elif not stalled_logged and not self._source_ended.is_set():  # a replay that ended is no stall
                 logger.error("pipeline stalled (%s): watchdog withheld",
                              ", ".join(self.heartbeats.stale(self.stall_s)) or "thread ended")
                 stalled_logged = True
