@@ -95,7 +95,7 @@ def _models(cfg: PlategateConfig, load: bool) -> list[str]:
 
     problems = []
     rec = cfg.recognition
-    for key, path in (("recognition.detector_model", rec.detector_path()), ("recognition.reader_model", rec.reader_path())):
+    for key, path in rec.model_paths():
         try:
             if load:
                 load_model(path, 1)

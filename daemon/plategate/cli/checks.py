@@ -143,7 +143,8 @@ def check_one_model(name: str, path: Path, threads: int) -> Result:
 
 def check_models(ctx: Context) -> list[Result]:
     rec = ctx.cfg.recognition
-    return [check_one_model("detector", rec.detector_path(), 1), check_one_model("reader", rec.reader_path(), 1)]
+    return [check_one_model(key.split(".")[1].removesuffix("_model").replace("_", " "), path, 1)
+            for key, path in rec.model_paths()]
 
 
 def _fps_result(fps: float, want: float, how: str) -> Result:

@@ -14,8 +14,7 @@ HIDDEN = (Path("/home"), Path("/root"), Path("/run/user"))  # ProtectHome=yes
 
 def named_files(cfg) -> list[tuple[str, Path]]:
     """``(key, path)`` of every file the config names that the daemon must read."""
-    out = [("recognition.detector_model", cfg.recognition.detector_path()),
-           ("recognition.reader_model", cfg.recognition.reader_path())]
+    out = list(cfg.recognition.model_paths())
     if cfg.access.allowlist_file is not None:
         out.append(("access.allowlist_file", Path(cfg.access.allowlist_file)))
     m = cfg.mqtt

@@ -107,7 +107,7 @@ class Pipeline:
 
     def __init__(self, args: argparse.Namespace) -> None:
         from ..vision.reader import PlateReader
-        from ..vision.recognizer import Recognizer
+        from ..vision.recognizer import Recognizer, with_second_detector
 
         cfg = _recognition_config(args)
         threads = args.threads or cfg.threads
@@ -123,6 +123,8 @@ class Pipeline:
             detector_path = args.detector or cfg.detector_model or models / "detector.tflite"
             min_score = cfg.min_detection_score if args.min_score is None else args.min_score
             detector = PlateDetector(detector_path, threads=threads, min_score=min_score, close_up=cfg.close_up)
+            if cfg.second_detector and args.detector is None:  # an explicit --detector is run alone
+                detector = with_second_detector(detector, cfg.model_copy(update={"threads": threads}))
             self.recognizer = Recognizer(detector, self.reader, max_plates=cfg.max_plates)
         roi = args.roi or (cfg.roi.x1, cfg.roi.y1, cfg.roi.x2, cfg.roi.y2)
         self.roi = None if roi == (0.0, 0.0, 1.0, 1.0) else roi

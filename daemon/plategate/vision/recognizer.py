@@ -86,6 +86,19 @@ def crop_plate(frame: np.ndarray, det: Detection, height: int = CROP_HEIGHT) -> 
     return frame[max(0, y1 - py):min(fh, y2 + py), max(0, x1 - px):min(fw, x2 + px)].copy()
 
 
+def with_second_detector(first: PlateDetector, cfg: RecognitionConfig):
+    """*first* paired with the ``[recognition]`` second detector (no close-up pass of its own).
+
+    Raises:
+        ModelError: the second detector's model is missing, truncated or tampered with.
+    """
+    from .detector_pair import DetectorPair
+
+    second = PlateDetector(cfg.second_detector_path(), threads=cfg.threads, min_score=cfg.second_detector_min_score,
+                           close_up=False)
+    return DetectorPair(first, second)
+
+
 class Recognizer:
     """Runs a :class:`PlateDetector` and a reader on whole frames.
 
@@ -113,6 +126,8 @@ class Recognizer:
 
         detector = PlateDetector(cfg.detector_path(), threads=cfg.threads, min_score=cfg.min_detection_score,
                                  close_up=cfg.close_up)
+        if cfg.second_detector:
+            detector = with_second_detector(detector, cfg)
         reader = PlateReader(cfg.reader_path(), threads=cfg.threads, formats=cfg.plate_formats or None,
                              views=cfg.reader_views)
         return cls(detector, reader, max_plates=cfg.max_plates)
