@@ -21,7 +21,7 @@ import numpy as np
 from plategate.config import MAX_READER_VIEWS, RecognitionConfig
 from plategate.vision.detector import PlateDetector
 from plategate.vision.reader import PlateReader
-from plategate.vision.recognizer import Recognizer
+from plategate.vision.recognizer import Recognizer, with_second_detector
 from tools.synth import scenes
 
 
@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", type=Path, default=Path("models/detector.tflite"))
     ap.add_argument("--reader", type=Path, default=Path("models/reader.tflite"))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-second-detector", action="store_true",
+                    help="time the first detector alone (the daemon runs the second too: recognition.second_detector)")
     ap.add_argument("--count", type=int, default=60, help="frames per size")
     ap.add_argument("--sizes", default="1280x720,1920x1080,640x480", help="comma-separated WxH frame sizes")
     ap.add_argument("--seed", type=int, default=5)
@@ -43,12 +45,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="views per plate crop (default: the config schema's recognition.reader_views)")
     args = ap.parse_args(argv)
     detector = PlateDetector(args.detector, threads=args.threads)
+    if not args.no_second_detector:
+        detector = with_second_detector(detector, RecognitionConfig(threads=args.threads))
     views = args.views or RecognitionConfig().reader_views
     reader = PlateReader(args.reader, threads=args.threads, views=views) if args.reader.exists() else None
     rec = Recognizer(detector, reader) if reader else None
     rng = np.random.default_rng(args.seed)
     source, bgs = scenes.PlateSource(None), scenes.Backgrounds([])
-    print(f"threads={args.threads}  detector={args.detector}  reader={args.reader if reader else '(none)'}  views={views}")
+    print(f"threads={args.threads}  detector={args.detector}{'' if args.no_second_detector else ' + the second detector'}  reader={args.reader if reader else '(none)'}  views={views}")
     x = np.zeros(detector.model.input_shape, np.float32)
     for _ in range(5):
         detector.model.run(x)

@@ -354,7 +354,7 @@ def _record(work: Path, stage: str, argv: list[str], mix: dict | None = None) ->
     work.mkdir(parents=True, exist_ok=True)
     command = "nice -n 10 python -m tools.train.train_detector " + " ".join(argv)
     done = _commands(work)
-    if all(c["command"] != command for c in done):
+    if all(c["command"].replace(" --resume", "") != command.replace(" --resume", "") for c in done):
         done.append({"stage": stage, "command": command, "mix": mix})
         (work / "commands.json").write_text(json.dumps(done, indent=1))
 
@@ -396,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stage == "export":
         logger.info("exported %s", export_savedmodel(args.work, args.weights, args.seed, args.steps, args.data_work))
     else:
-        _record(args.work, "train", [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume"])
+        _record(args.work, "train", list(argv if argv is not None else sys.argv[1:]))
         path = train(args.work, args.steps, args.batch, args.lr, args.seed, args.resume, args.ckpt_every, args.size, args.box_weight)
         logger.info("exported %s", path)
     return 0

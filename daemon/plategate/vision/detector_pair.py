@@ -12,8 +12,8 @@ class DetectorPair:
     """Runs *first* and *second* on each frame and returns their plates joined.
 
     A plate both find is kept once (the higher-scored box, non-maximum suppression at
-    IoU 0.4). Each detector keeps its own score threshold. ``model`` and ``min_score``
-    are the first detector's (what the status report and the burst logic read).
+    IoU 0.4). Each detector keeps its own score threshold. ``model``, ``min_score`` and
+    ``input_size`` are the first detector's (what the status report and the tools read).
     """
 
     def __init__(self, first: PlateDetector, second: PlateDetector) -> None:
@@ -27,6 +27,10 @@ class DetectorPair:
     @property
     def min_score(self) -> float:
         return self.first.min_score
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.first.input_size
 
     def detect(self, frame: np.ndarray, roi: tuple[float, float, float, float] | None = None) -> list[Detection]:
         """The plates of both detectors in *frame*, best first.
