@@ -21,14 +21,14 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from .config_base import MAX_READER_VIEWS, PathStr, Roi, Section, default_models_dir
 from .config_devices import CameraConfig, GateConfig, InputConfig, LoopDetectorConfig, PhotoEyeConfig, RelayConfig
 from .config_network import ControlConfig, MqttConfig, TlsConfig, WebConfig, WebhookConfig
 from .config_processing import AccessConfig, JournalConfig, LaneConfig, MotionConfig, RecognitionConfig
 from .errors import ConfigError
-from .validation import describe
+from .validation import validated
 
 __all__ = ["MAX_READER_VIEWS", "AccessConfig", "CameraConfig", "ControlConfig", "GateConfig", "InputConfig",
            "JournalConfig", "LaneConfig", "LoopDetectorConfig", "MotionConfig", "MqttConfig", "PhotoEyeConfig",
@@ -118,17 +118,31 @@ def _resolve_relative(data: dict, base: Path) -> None:
             camera["source"] = str((base / src).resolve())
 
 
+def read_toml(p: Path) -> dict:
+    """The parsed TOML file *p* (the gate's or the site's config).
+
+    Raises:
+        ConfigError: the file cannot be read, is not UTF-8 text, or is not valid TOML.
+    """
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config file: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+
+
 def parse_config(data: dict, source: str = "<config>") -> PlategateConfig:
     """Validate a raw dict (parsed TOML) against the schema.
 
     Raises:
         ConfigError: listing every problem as ``key.path: problem``.
     """
-    try:
-        return PlategateConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = [describe(e) for e in exc.errors()]
-        raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(lines)) from None
+    return validated(PlategateConfig, data, f"{source}: invalid configuration")
 
 
 def load_config(path: str | os.PathLike | None) -> PlategateConfig:
@@ -140,15 +154,6 @@ def load_config(path: str | os.PathLike | None) -> PlategateConfig:
     if path is None:
         return parse_config({}, "<defaults>")
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read config file: {exc.strerror or exc}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{p}: not UTF-8 text: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    data = read_toml(p)
     _resolve_relative(data, p.resolve().parent)
     return parse_config(data, str(p))

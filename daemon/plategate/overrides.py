@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from .config import PlategateConfig
 from .errors import ConfigError
-from .validation import describe
+from .validation import describe, validated
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +64,7 @@ def apply(cfg: PlategateConfig) -> PlategateConfig:
     merged = cfg.model_dump()
     for section, values in data.items():
         merged[section] = {**merged[section], **values}
-    try:
-        out = PlategateConfig.model_validate(merged)
-    except ValidationError as exc:
-        lines = [describe(e) for e in exc.errors()]
-        raise ConfigError(f"{overrides_path(cfg)}: invalid override:\n  " + "\n  ".join(lines)) from None
+    out = validated(PlategateConfig, merged, f"{overrides_path(cfg)}: invalid override")
     logger.info("settings overridden from %s: %s", overrides_path(cfg), data)
     return out
 

@@ -7,7 +7,26 @@ wording makes every error name the key path it is about, in the same words.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], data: Any, heading: str) -> M:
+    """*data* validated as *model*.
+
+    Raises:
+        ConfigError: ``heading:`` followed by one ``key.path: problem`` line per error.
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = [describe(e) for e in exc.errors()]
+        raise ConfigError(f"{heading}:\n  " + "\n  ".join(lines)) from None
 
 
 def describe(err: Mapping[str, Any]) -> str:

@@ -4,16 +4,14 @@ unknown keys are rejected and every error names its key path."""
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..config import TlsConfig
+from ..config import TlsConfig, read_toml
 from ..config_base import check_topic_prefix
-from ..errors import ConfigError
-from ..validation import describe
+from ..validation import validated
 
 PosFloat = Annotated[float, Field(gt=0)]
 
@@ -70,11 +68,7 @@ def parse_site_config(data: dict, source: str = "<site config>") -> SiteConfig:
     Raises:
         ConfigError: listing every problem as ``key.path: problem``.
     """
-    try:
-        return SiteConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = [describe(e) for e in exc.errors()]
-        raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(lines)) from None
+    return validated(SiteConfig, data, f"{source}: invalid configuration")
 
 
 def load_site_config(path: str | os.PathLike) -> SiteConfig:
@@ -84,12 +78,7 @@ def load_site_config(path: str | os.PathLike) -> SiteConfig:
         ConfigError: the file cannot be read, is not TOML, or breaks the schema.
     """
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read config file: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    data = read_toml(p)
     for key_path in _PATHS:
         node = data
         for key in key_path[:-1]:
