@@ -42,7 +42,7 @@ import numpy as np
 from plategate.config import RecognitionConfig
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
-from tools.eval.evaluate import add_texts, char_accuracy, match, read_boxes_csv
+from tools.eval.evaluate import add_texts, char_accuracy, match, read_boxes_csv, read_labels_csv
 
 TOOLS = Path(__file__).resolve().parents[1]
 #: plates at least this wide (pixels of the image) are the ones the recall targets name
@@ -76,7 +76,6 @@ CROP_SETS = ("scene-crops val", "br-crops val", "ar-crops", "eu test")
 
 def crop_items(data: Path, name: str) -> list[tuple[Path, str]]:
     """``(image, text)`` of one crop set; empty when its folder is absent."""
-    from tools.synth import reader_data
     from tools.train.real_crops import scene_rows, text_rows
 
     if name == "scene-crops val":
@@ -90,10 +89,7 @@ def crop_items(data: Path, name: str) -> list[tuple[Path, str]]:
     folder = data / name.split()[0]
     if not (folder / "labels.csv").is_file():
         return []
-    samples = reader_data.load_labelled(folder)
-    if name.endswith(" val"):
-        samples = reader_data.split_by_text(samples)[1]
-    return [(s.path, s.text) for s in samples]
+    return read_labels_csv(folder, "val" if name.endswith(" val") else "all")
 
 
 def eval_crop_set(reader, items: list[tuple[Path, str]]) -> dict:
@@ -212,7 +208,7 @@ def run_suite(data: Path, detector_path: Path | None = None, reader_path: Path |
             sets[name] = {**res, "score": res["exact"]}
     scores = [v["score"] for v in sets.values() if v.get("score") is not None]
     return {"sets": sets, "macro": round(float(np.mean(scores)), 4) if scores else None,
-            "models": {"detector": str(cfg.detector_path()), "reader": str(cfg.reader_path())},
+            "models": {key.split(".")[1]: str(path) for key, path in cfg.model_paths()},
             "settings": {"min_detection_score": cfg.min_detection_score, "close_up": cfg.close_up,
                          "reader_views": cfg.reader_views, "plate_formats": cfg.plate_formats, "max_plates": cfg.max_plates}}
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plategate.errors import PlategateError
+from plategate.types import normalise_plate
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +56,6 @@ class Fix:
     drop: bool
 
 
-def clean_text(text: str) -> str:
-    """Upper-case 0-9A-Z only."""
-    return "".join(c for c in text.upper() if c.isascii() and c.isalnum())
-
-
 def load_fixes(path: Path) -> dict[str, Fix]:
     """Read a corrections CSV ``file,text,action``: ``fix`` (the crop shows *text*), ``drop``
     (unreadable or not a registration) or ``keep`` (checked again, the label is right).
@@ -79,7 +75,7 @@ def load_fixes(path: Path) -> dict[str, Fix]:
                 raise LabelError(f"{path}:{line}: action must be fix, drop or keep, got {action!r}")
             if action == "keep":
                 continue
-            text = clean_text(row["text"])
+            text = normalise_plate(row["text"])
             if action == "fix" and not text:
                 raise LabelError(f"{path}:{line}: a fix needs a text")
             fixes[row["file"].strip()] = Fix(row["file"].strip(), text, action == "drop")
@@ -106,7 +102,7 @@ def scene_rows(crops_csv: Path, split: str, fixes: dict[str, Fix] | None = None,
                 if not fix.drop:
                     out.append((row["file"], fix.text))
                 continue
-            text = clean_text(row["text"])
+            text = normalise_plate(row["text"])
             if row["status"] in READ_STATUSES and text and (max_text is None or 1 < len(text) <= max_text):
                 out.append((row["file"], text))
     unknown = sorted(set(fixes) - seen)
@@ -118,7 +114,7 @@ def scene_rows(crops_csv: Path, split: str, fixes: dict[str, Fix] | None = None,
 def text_rows(labels_csv: Path) -> list[tuple[str, str]]:
     """``(file, text)`` of a ``file,text`` CSV (extra columns are ignored)."""
     with labels_csv.open(newline="") as fh:
-        return [(r["file"].strip(), clean_text(r["text"])) for r in csv.DictReader(fh) if clean_text(r["text"])]
+        return [(r["file"].strip(), normalise_plate(r["text"])) for r in csv.DictReader(fh) if normalise_plate(r["text"])]
 
 
 def write_folder(out: Path, images: Path, rows: list[tuple[str, str]]) -> int:
