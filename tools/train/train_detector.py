@@ -318,7 +318,8 @@ def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234,
     model = load_inference_model(calibrated)
     out = work / "export" / "savedmodel"
     model.export(str(out), format="tf_saved_model", verbose=False)
-    kinds = sorted(set().union(*(set(c.get("mix") or KIND_WEIGHTS) for c in _commands(work) if c["stage"] == "data")))
+    commands = _commands(work)
+    kinds = sorted(set().union(*(set(c.get("mix") or KIND_WEIGHTS) for c in commands if c["stage"] == "data")))
     real = [f"{REAL_SCENES[k]} (boxes)" for k in REAL_SCENES if k in kinds]
     if "swap" in kinds:
         real.append(f"{' and '.join(REAL_SCENES[k] for k in SWAP_SOURCES)} with rendered plates painted over boxed ones "
@@ -335,7 +336,7 @@ def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234,
         "architecture": {"input": [1, INPUT_H, INPUT_W, 1], "widths": list(WIDTHS), "stride": STRIDE,
                          "heads": "heat map (sigmoid), box (dx, dy, log w, log h), corners (8 offsets)"},
         "seed": seed, "weights": str(weights),
-        "commands": [c["command"] for c in _commands(work)] + [
+        "commands": [c["command"] for c in commands] + [
             f"python -m tools.train.train_detector export --work {work} --steps {steps}" if steps else
             f"python -m tools.train.train_detector export --work {work}"],
     }
