@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from .db import open_sqlite
+from .db import open_with_schema
 from .errors import StorageError
 
 logger = logging.getLogger(__name__)
@@ -50,11 +50,7 @@ class AuditLog:
 
     def __init__(self, db_path: Path) -> None:
         self._lock = threading.Lock()
-        try:
-            self._db = open_sqlite(Path(db_path), synchronous="FULL", timeout=5.0)
-            self._db.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise StorageError(f"audit log {db_path}: cannot open: {exc}") from exc
+        self._db = open_with_schema(Path(db_path), SCHEMA, "audit log", timeout=5.0)
 
     def record(self, user: str, action: str, target: str | None = None, detail: dict | None = None) -> dict:
         """Append one row and return it.

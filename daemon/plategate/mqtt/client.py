@@ -28,8 +28,9 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[str, bytes], None]
 
 
-def read_password(cfg: MqttConfig) -> str | None:
-    """The broker password from ``password_file`` (first line) or ``password``.
+def read_password(cfg) -> str | None:
+    """The broker password from ``password_file`` (first line) or ``password`` of an ``[mqtt]``
+    section: the gate's (:class:`MqttConfig`) or the site's.
 
     Raises:
         MqttError: the password file cannot be read.

@@ -24,12 +24,12 @@ import logging
 import ssl
 import threading
 import time
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ..errors import MqttError, PlategateError
+from ..mqtt.client import read_password
 from ..mqtt.signing import load_private_key
 from .config import SiteConfig
 from .fleet import FleetStore
@@ -37,17 +37,6 @@ from .master import MasterList
 from .messages import build_delta, build_snapshot
 
 logger = logging.getLogger(__name__)
-
-
-def _password(cfg: SiteConfig) -> str | None:
-    m = cfg.mqtt
-    if m.password_file is not None:
-        try:
-            lines = Path(m.password_file).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise MqttError(f"mqtt.password_file {m.password_file}: cannot read: {exc}") from None
-        return lines[0].strip() if lines else ""
-    return m.password
 
 
 def make_client(cfg: SiteConfig, client_id: str, clean_session: bool) -> mqtt.Client:
@@ -60,7 +49,7 @@ def make_client(cfg: SiteConfig, client_id: str, clean_session: bool) -> mqtt.Cl
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
                          protocol=mqtt.MQTTv311)
     if m.username is not None:
-        client.username_pw_set(m.username, _password(cfg))
+        client.username_pw_set(m.username, read_password(m))
     if m.tls is not None:
         try:
             client.tls_set(ca_certs=str(m.tls.ca_file) if m.tls.ca_file else None,
