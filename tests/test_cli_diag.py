@@ -214,3 +214,9 @@ def test_result_names_are_the_check_names_that_only_and_skip_take(root, capsys):
     assert main(["diag", "--json", "--config", str(cfg), "--skip", "mqtt", "--skip", "camera"]) in (0, 1)
     names = {c["name"] for c in json.loads(capsys.readouterr().out)["checks"]}
     assert names <= choices and "models" in names
+
+
+def test_a_missing_second_detector_names_its_config_key(tmp_path):
+    res = diag.check_one_model("second detector", tmp_path / "detector-street.tflite", 1)
+    assert res.status == diag.Status.FAIL and "second detector: missing file" in res.message
+    assert res.hint.endswith("recognition.second_detector_model")

@@ -112,7 +112,7 @@ def _native_stderr_silenced():
 def check_one_model(name: str, path: Path, threads: int) -> Result:
     """Load one model with the runtime (which verifies its card's sha256)."""
     hint = "reinstall the models (pip install . puts them in <venv>/share/plategate/models) or fix recognition." \
-           f"{name}_model"
+           f"{name.replace(' ', '_')}_model"
     if not path.exists():
         return Result("models", Status.FAIL, f"{name}: missing file {path}", hint)
     try:
