@@ -55,15 +55,24 @@ def wait_for(condition, timeout: float = 30.0, interval: float = 0.25, what: str
     A condition that meets a page in the middle of being replaced (a stale or missing
     element) is polled again."""
     try:
-        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+        from selenium.common.exceptions import (
+            NoSuchElementException,
+            StaleElementReferenceException,
+            WebDriverException,
+        )
         page_changing: tuple = (NoSuchElementException, StaleElementReferenceException)
     except ImportError:
-        page_changing = ()
+        page_changing = WebDriverException = ()
     deadline = time.monotonic() + timeout
     while True:
         try:
             value = condition()
         except page_changing:  # the page is being replaced: look again
+            value = None
+        except WebDriverException as exc:
+            # Chromium reports an element of a page being replaced this way too (not as stale)
+            if "does not belong to the document" not in str(exc):
+                raise
             value = None
         if value:
             return value
