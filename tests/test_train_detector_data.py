@@ -53,3 +53,25 @@ def test_unknown_kind_is_refused(data, tmp_path, capsys):
     with pytest.raises(SystemExit):
         train_detector.main(["data", "--data", str(data), "--work", str(tmp_path / "w"), "--mix", "lorries=1"])
     assert "--mix: kinds are" in capsys.readouterr().err
+
+
+def test_larger_patches_keep_large_plates_whole(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(train_detector, "SHARD_SIZE", 30)
+    work = tmp_path / "work"
+    argv = ["data", "--data", str(data), "--work", str(work), "--shards", "1", "--mix", "openimages=1",
+            "--patch", "320", "--zoom", "1.2,1.2"]
+    assert train_detector.main(argv) == 0
+    with np.load(work / "data" / "shard_0000.npz") as z:
+        images, ann = z["images"], json.loads(str(z["ann"]))
+    assert images.shape == (30, 320, 320)
+    # the 150 px plate of a 640x480 photo is 150 * min(640/640, 352/480) * 1.2 = 132 px wide at zoom 1.2
+    boxes = np.array([b for a in ann for b in a["boxes"]])
+    assert len(boxes) >= 20 and np.allclose(boxes[:, 2] - boxes[:, 0], 150 * 352 / 480 * 1.2, atol=1.5)
+    assert ((boxes[:, 0] >= 0) & (boxes[:, 2] <= 320)).mean() > 0.7  # most are whole in the patch
+
+
+@pytest.mark.parametrize("zoom", ["0.5", "1.5,0.5", "0,1", "a,b"])
+def test_bad_zoom_is_refused(data, tmp_path, capsys, zoom):
+    with pytest.raises(SystemExit):
+        train_detector.main(["data", "--data", str(data), "--work", str(tmp_path / "w"), "--zoom", zoom])
+    assert "--zoom" in capsys.readouterr().err

@@ -54,11 +54,11 @@ def _read_boxes(folder: Path) -> dict[str, list[list[float]]]:
 
 
 def _patch(gray: np.ndarray, boxes: np.ndarray, corners: np.ndarray, corner_ok: np.ndarray, rng: np.random.Generator,
-           zoom: float) -> dict:
-    """Letterbox a frame like the detector does (times *zoom*), cut one PATCH x PATCH sample."""
+           zoom: float, size: int = PATCH) -> dict:
+    """Letterbox a frame like the detector does (times *zoom*), cut one *size* x *size* sample."""
     h, w = gray.shape
     base = min(INPUT_W / w, INPUT_H / h) * zoom
-    img, geo = letterbox(gray, (max(PATCH, int(w * base)), max(PATCH, int(h * base))))
+    img, geo = letterbox(gray, (max(size, int(w * base)), max(size, int(h * base))))
     s = geo.scale
     b = boxes * s + [geo.pad_x, geo.pad_y, geo.pad_x, geo.pad_y]
     c = corners * s + [geo.pad_x, geo.pad_y]
@@ -66,15 +66,15 @@ def _patch(gray: np.ndarray, boxes: np.ndarray, corners: np.ndarray, corner_ok: 
     if len(b) and rng.random() < 0.85:
         k = rng.integers(len(b))
         cx, cy = (b[k, 0] + b[k, 2]) / 2, (b[k, 1] + b[k, 3]) / 2
-        x0 = int(np.clip(cx - rng.uniform(0.1, 0.9) * PATCH, 0, W - PATCH))
-        y0 = int(np.clip(cy - rng.uniform(0.1, 0.9) * PATCH, 0, H - PATCH))
+        x0 = int(np.clip(cx - rng.uniform(0.1, 0.9) * size, 0, W - size))
+        y0 = int(np.clip(cy - rng.uniform(0.1, 0.9) * size, 0, H - size))
     else:
-        x0, y0 = int(rng.integers(0, W - PATCH + 1)), int(rng.integers(0, H - PATCH + 1))
-    patch = img[y0:y0 + PATCH, x0:x0 + PATCH]
+        x0, y0 = int(rng.integers(0, W - size + 1)), int(rng.integers(0, H - size + 1))
+    patch = img[y0:y0 + size, x0:x0 + size]
     b = b - [x0, y0, x0, y0]
     c = c - [x0, y0]
     centre = (b[:, :2] + b[:, 2:]) / 2 if len(b) else np.zeros((0, 2))
-    inside = (centre >= 0).all(1) & (centre < PATCH).all(1) if len(b) else np.zeros(0, bool)
+    inside = (centre >= 0).all(1) & (centre < size).all(1) if len(b) else np.zeros(0, bool)
     return {"image": patch, "boxes": b[inside].astype(np.float32), "corners": c[inside].astype(np.float32),
             "corner_ok": corner_ok[inside]}
 
@@ -88,6 +88,7 @@ def _sample(kind: str, rng: np.random.Generator, ctx: dict) -> dict:
         sc = scenes.compose_street_scene(rng, ctx["source"], ctx["bgs"])
         return _patch(cv2.cvtColor(sc.image, cv2.COLOR_BGR2GRAY), sc.boxes, sc.corners, np.ones(len(sc.boxes), bool), rng,
                       float(np.exp(rng.uniform(np.log(0.7), np.log(1.6)))))
+    patch, (zlo, zhi) = ctx.get("patch", PATCH), ctx.get("zoom", (0.7, 1.8))
     if kind in REAL_SCENES or kind == "swap":
         source = kind if kind != "swap" else ctx["swap_sources"][int(rng.integers(len(ctx["swap_sources"])))]
         name, bxs = ctx[source][rng.integers(len(ctx[source]))]
@@ -99,14 +100,14 @@ def _sample(kind: str, rng: np.random.Generator, ctx: dict) -> dict:
         b = np.array(bxs, np.float32).reshape(-1, 4)
         c = np.stack([b[:, [0, 1]], b[:, [2, 1]], b[:, [2, 3]], b[:, [0, 3]]], axis=1)
         return _patch(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), b, c, np.zeros(len(b), bool), rng,
-                      float(np.exp(rng.uniform(np.log(0.7), np.log(1.8)))))
+                      float(np.exp(rng.uniform(np.log(zlo), np.log(zhi)))), patch)
     # hard negative: a training negatives photo, maybe with distractor text
     img = ctx["bgs"].draw(rng, 960, 540) if rng.random() < 0.5 else cv2.imread(str(ctx["negs"][rng.integers(len(ctx["negs"]))]))
     if rng.random() < 0.3:
         scenes.add_distractor_text(img, rng, int(rng.integers(1, 4)))
     img = scenes.photometric(img, rng, night=bool(rng.random() < 0.3))
     return _patch(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), np.zeros((0, 4), np.float32), np.zeros((0, 4, 2), np.float32),
-                  np.zeros(0, bool), rng, float(np.exp(rng.uniform(np.log(0.7), np.log(1.8)))))
+                  np.zeros(0, bool), rng, float(np.exp(rng.uniform(np.log(zlo), np.log(zhi)))), patch)
 
 
 #: real photos with boxed plates: sample kind -> training folder under --data (never a validation part).
@@ -119,14 +120,21 @@ KIND_WEIGHTS = {"gate": 0.35, "street": 0.2, "dashcam": 0.3, "negative": 0.15}
 
 
 def build_shards(data_dir: Path, work: Path, shards: int, seed: int, kinds_weights: dict[str, float] | None = None,
-                 first: int = 0) -> None:
-    """Write shard files ``first .. first + shards - 1`` of SHARD_SIZE patches each (existing ones are kept)."""
+                 first: int = 0, patch: int = PATCH, zoom: tuple[float, float] = (0.7, 1.8)) -> None:
+    """Write shard files ``first .. first + shards - 1`` of SHARD_SIZE patches each (existing ones are kept).
+
+    *patch* is the side of the patches of real photos, swaps and negatives, *zoom* the range of
+    their scale relative to the detector's letterbox (log-uniform): larger patches and smaller
+    zooms keep large plates whole in a patch. A photo is never made smaller than the patch
+    (it is letterboxed into it instead). Synthetic scenes keep PATCH and their own zooms.
+    """
     out = work / "data"
     out.mkdir(parents=True, exist_ok=True)
     train_negs, _held = scenes.split_negatives(data_dir / "negatives")
     weights = kinds_weights or KIND_WEIGHTS
     ctx = {"source": scenes.PlateSource(data_dir), "bgs": scenes.Backgrounds(train_negs), "negs": train_negs, "dirs": {}}
     ctx["data_dir"] = data_dir
+    ctx["patch"], ctx["zoom"] = patch, zoom
     for kind, rel in REAL_SCENES.items():
         folder = data_dir / rel
         if weights.get(kind, 0) > 0 or (weights.get("swap", 0) > 0 and kind in SWAP_SOURCES and folder.is_dir()):
@@ -370,13 +378,15 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--first", type=int, default=0, help="index of the first shard (another mix goes to another range)")
     d.add_argument("--mix", default="", help="sample mix over gate, street, negative, swap (real photos with rendered plates painted over theirs) "
                         "and the real scene kinds " + ", ".join(REAL_SCENES) + ", e.g. openimages=0.5,negative=0.5 (default: " + ",".join(f"{k}={v}" for k, v in KIND_WEIGHTS.items()) + ")")
+    d.add_argument("--patch", type=int, default=PATCH, help="side of the patches cut from real photos, swaps and negatives")
+    d.add_argument("--zoom", default="0.7,1.8", help="scale range of those patches relative to the detector's letterbox, LO,HI")
     t = sub.add_parser("train", help="train on the shards")
     t.add_argument("--steps", type=int, default=6000)
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     t.add_argument("--ckpt-every", type=int, default=250)
-    t.add_argument("--size", type=int, default=192, help="training crop size (fully convolutional; <= 256)")
+    t.add_argument("--size", type=int, default=192, help="training crop size (fully convolutional; at most the patch side)")
     t.add_argument("--box-weight", type=float, default=1.0, help="weight of the box regression loss")
     e = sub.add_parser("export", help="write the inference-size SavedModel for tools.quantize")
     e.add_argument("--weights", type=Path, help="weights file (default: WORK/export/detector.weights.h5)")
@@ -393,7 +403,13 @@ def main(argv: list[str] | None = None) -> int:
         if mix and not set(mix) <= kinds:
             ap.error(f"--mix: kinds are {', '.join(sorted(kinds))}")
         _record(args.work, "data", [a for a in (argv if argv is not None else sys.argv[1:])], mix)
-        build_shards(args.data, args.work, args.shards, args.seed, mix, args.first)
+        try:
+            zoom = tuple(float(v) for v in args.zoom.split(","))
+        except ValueError:
+            zoom = ()
+        if len(zoom) != 2 or not 0 < zoom[0] <= zoom[1]:
+            ap.error(f"--zoom: needs LO,HI with 0 < LO <= HI, got {args.zoom!r}")
+        build_shards(args.data, args.work, args.shards, args.seed, mix, args.first, args.patch, zoom)
     elif args.stage == "export":
         logger.info("exported %s", export_savedmodel(args.work, args.weights, args.seed, args.steps, args.data_work))
     else:
