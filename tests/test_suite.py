@@ -81,3 +81,13 @@ def test_bad_folder_and_empty_folder(tmp_path, capsys):
     assert suite.main([str(tmp_path / "missing")]) == 2
     assert suite.main([str(tmp_path)]) == 2
     assert "holds none of the suite's sets" in capsys.readouterr().err
+
+
+def test_a_second_detector_candidate_is_run_and_named(data, tmp_path, capsys):
+    shipped = Path(suite.__file__).resolve().parents[2] / "models" / "detector.tflite"
+    out = tmp_path / "suite.json"
+    assert suite.main([str(data), "--threads", "1", "--second-detector", str(shipped), "--json-out", str(out)]) == 0
+    assert json.loads(out.read_text())["models"]["second_detector_model"] == str(shipped)
+    missing = tmp_path / "nowhere.tflite"
+    assert suite.main([str(data), "--threads", "1", "--second-detector", str(missing)]) == 1
+    assert "nowhere.tflite" in capsys.readouterr().err

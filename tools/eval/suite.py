@@ -181,7 +181,7 @@ def _ratio(a: int, b: int) -> float | None:
 
 
 def run_suite(data: Path, detector_path: Path | None = None, reader_path: Path | None = None, threads: int = 2,
-              progress=print) -> dict:
+              progress=print, second_detector_path: Path | None = None) -> dict:
     """All sets of the suite (those present under *data*); returns ``{"sets": {...}, "macro": ...}``.
 
     Raises:
@@ -189,7 +189,8 @@ def run_suite(data: Path, detector_path: Path | None = None, reader_path: Path |
     """
     from plategate.vision.recognizer import Recognizer
 
-    cfg = RecognitionConfig(threads=threads, detector_model=detector_path, reader_model=reader_path)
+    cfg = RecognitionConfig(threads=threads, detector_model=detector_path, reader_model=reader_path,
+                            second_detector_model=second_detector_path)
     recognizer = Recognizer.from_config(cfg)
     sets: dict[str, dict] = {}
     for s in SCENE_SETS:
@@ -255,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", type=Path, help="the shared datasets folder")
     p.add_argument("--detector", type=Path, help="detector .tflite (default: the shipped one)")
+    p.add_argument("--second-detector", type=Path,
+                   help="second (street) detector .tflite, run beside the first as the daemon does (default: the shipped one)")
     p.add_argument("--reader", type=Path, help="reader .tflite (default: the shipped one)")
     p.add_argument("--threads", type=int, default=2, help="(default: %(default)s)")
     p.add_argument("--json-out", type=Path, help="also write the results as JSON")
@@ -268,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         baseline = json.loads(a.baseline.read_text()) if a.baseline else None
-        result = run_suite(a.data, a.detector, a.reader, a.threads, progress=lambda m: print(m, file=sys.stderr, flush=True))
+        result = run_suite(a.data, a.detector, a.reader, a.threads, progress=lambda m: print(m, file=sys.stderr, flush=True),
+                           second_detector_path=a.second_detector)
     except (PlategateError, OSError, ValueError) as exc:
         print(f"suite: error: {exc}", file=sys.stderr)
         return 1
