@@ -157,10 +157,10 @@ def dress(c: Canvas, mask: np.ndarray, x: int, y: int, ink, rng: np.random.Gener
                 if rng.random() < 0.7:
                     _bolt(c, bx, by, rng)
         mid = (top_mm + bottom_mm) / 2
-        if first > 14 and rng.random() < 0.3:  # a bolt right beside the first or last character
-            _bolt(c, first - float(rng.uniform(5, 8)), mid, rng)
-        if last < 291 and rng.random() < 0.3:
-            _bolt(c, last + float(rng.uniform(5, 8)), mid, rng)
+        if first > 18 and rng.random() < 0.3:  # a bolt right beside the first or last character
+            _bolt(c, first - float(rng.uniform(9, 12)), mid, rng)
+        if last < 287 and rng.random() < 0.3:
+            _bolt(c, last + float(rng.uniform(9, 12)), mid, rng)
     if rng.random() < SHARES["frame"]:
         _frame(c, rng)
     if rng.random() < SHARES["sticker"]:
