@@ -59,8 +59,7 @@ def _in2(text: str, rng, height, data_dir) -> tuple[np.ndarray, int]:
     c = new_canvas(w, h, height, (40, 200, 245) if yellow else (240, 240, 240), rng)
     x0 = 8.0
     if rng.random() < 0.5:
-        ind_mark(c, 6, 6, 70, rng)
-        x0 = 34.0
+        x0 = ind_mark(c, 6, 6, 70, rng) + 3
     ink = jitter((20, 20, 20), rng, 12)
     font = choose_font(rng, data_dir, text, ("DejaVuSansCondensed-Bold.ttf", *NARROW_FACES))
     cap = float(rng.uniform(48, 60))

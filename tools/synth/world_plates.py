@@ -52,7 +52,7 @@ def pk_band(c: Canvas, x1: float, y1: float, rng: np.random.Generator) -> None:
     """The green band (0..*x1* mm wide, *y1* mm high) of Punjab plates, its golden emblem and the small PUNJAB."""
     c.rect(0, 0, x1, y1, jitter(_GREEN, rng, 15))
     gold = jitter(_GOLD, rng, 20)
-    cx, cy, s = x1 / 2, y1 * 0.42, min(x1, y1) * 0.3
+    cx, cy, s = x1 / 2, y1 * 0.4, min(x1, y1) * 0.42
     for k in range(int(rng.integers(5, 9))):  # the sheaf: leaves fanned out from a stem
         a = np.pi * (0.2 + 0.6 * k / 8) + float(rng.uniform(-0.1, 0.1))
         px, py = cx + np.cos(a) * s * 0.6, cy - np.sin(a) * s * 0.8
@@ -104,17 +104,22 @@ def _pk(text: str, rng, height, data_dir) -> np.ndarray:
     return c.img
 
 
-def ind_mark(c: Canvas, x0: float, y0: float, h: float, rng: np.random.Generator) -> None:
-    """The hologram (a wheel) and the small IND of Indian plates, in a column *h* mm high at (*x0*, *y0*)."""
+def ind_mark(c: Canvas, x0: float, y0: float, h: float, rng: np.random.Generator) -> float:
+    """The hologram (a wheel) and the small IND of Indian plates, in a column *h* mm high at (*x0*, *y0*).
+
+    Returns:
+        The mm column where the mark ends.
+    """
     blue = jitter((170, 90, 30), rng, 20)
-    r = h * 0.22
+    r = h * 0.16
     cx, cy = x0 + r + 1, y0 + r + 2
     cv2.circle(c.img, (c.px(cx), c.px(cy)), max(1, c.px(r)), blue, max(1, c.px(1.2)), cv2.LINE_AA)
     for k in range(12):
         a = np.pi * k / 6
         cv2.line(c.img, (c.px(cx), c.px(cy)), (c.px(cx + r * np.cos(a)), c.px(cy + r * np.sin(a))), blue,
                  max(1, c.px(0.6)), cv2.LINE_AA)
-    c.text("IND", (x0, y0 + h * 0.55, x0 + 2 * r + 4, y0 + h * 0.85), h * 0.16, blue, small_font(rng), rng)
+    c.text("IND", (x0, y0 + h * 0.5, x0 + 2 * r + 4, y0 + h * 0.8), h * 0.15, blue, small_font(rng), rng)
+    return x0 + 2 * r + 4
 
 
 def _in(text: str, rng, height, data_dir) -> np.ndarray:
@@ -125,8 +130,7 @@ def _in(text: str, rng, height, data_dir) -> np.ndarray:
     c = new_canvas(w, 120, height, bg, rng)
     x0 = 10.0
     if rng.random() < 0.6:
-        ind_mark(c, 8, 8, 104, rng)
-        x0 = 40.0
+        x0 = ind_mark(c, 8, 8, 104, rng) + 3
     seps = ["LL DD LL DDDD", "LLDD LL DDDD", "LLDDLLDDDD", "LL-DD-LL-DDDD"] if len(text) == 10 else \
         ["LL DD L DDDD", "LLDD L DDDD", "LLDDLDDDD", "LL.DD.L.DDDD"]
     shown = grouped(text, tuple(p.replace(".", "·") for p in seps), rng)
