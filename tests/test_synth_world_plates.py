@@ -198,3 +198,12 @@ def test_vanity_texts_are_letters_with_at_most_one_digit():
     for _ in range(50):
         text = vanity_text(rng)
         assert re.fullmatch(r"[0-9A-Z]{5,7}", text) and sum(ch.isdigit() for ch in text) <= 1
+
+
+def test_new_styles_render_with_the_dataset_glyphs_and_backgrounds(datasets):
+    rng = np.random.default_rng(6)
+    for style in MORE_STYLES + NEW_TWO_LINE + ("us",):
+        for _ in range(6):
+            img, text, split = render_lines(style=style, rng=rng, height=48, data_dir=datasets)
+            assert img.shape[0] == 48 and re.fullmatch(FORMATS.get(style, r"[0-9A-Z]{5,8}"), text), (style, text)
+            assert (split is None) == (style in MORE_STYLES + ("us",))

@@ -91,7 +91,7 @@ def random_text(style: str, rng: np.random.Generator) -> str:
     """Return a random plate text in the format of *style* (normalised, 0-9A-Z).
 
     Raises:
-        ValueError: *style* is not one of :data:`STYLES`.
+        ValueError: *style* is not one of :data:`STYLES`, :data:`MORE_STYLES` or :data:`TWO_LINE_STYLES`.
     """
     if style == "uk":
         return pattern_text("LLDDLLL", rng, _UK_L)

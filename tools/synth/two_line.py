@@ -42,11 +42,11 @@ def _pk2(text: str, rng, height, data_dir) -> tuple[np.ndarray, int]:
     font = choose_font(rng, data_dir, text, ("DejaVuSansCondensed-Bold.ttf", "DejaVuSans-Bold.ttf"))
     cap = float(rng.uniform(48, 58))
     spacing = float(rng.uniform(0.05, 0.15))
-    right_top = w - 6 - (cap * 0.9 if year else 0)
+    right_top = w - 6 - (cap * 1.1 if year else 0)
     mask, x, _ = _line(c, letters, (x0, 6, right_top, 72), cap, ink, font, rng, data_dir, spacing)
     if year:
         right = ink_cols(mask, x)[1] / c.scale
-        pk_year(c, year, right + 1.5, 12, cap * float(rng.uniform(0.32, 0.42)), ink, rng, small_font(rng))
+        pk_year(c, year, right + 1.5, 12, cap * float(rng.uniform(0.36, 0.5)), ink, rng, small_font(rng))
     _line(c, number, (x0, 78, w - 6, 144), cap, ink, font, rng, data_dir, spacing)
     border(c, 2, float(rng.uniform(1.5, 3)), (30, 30, 30))
     return c.img, split

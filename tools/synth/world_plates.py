@@ -63,10 +63,15 @@ def pk_band(c: Canvas, x1: float, y1: float, rng: np.random.Generator) -> None:
         c.text("PUNJAB", (1, y1 * 0.82, x1 - 1, y1 * 0.97), y1 * 0.06, (240, 240, 240), small_font(rng), rng)
 
 
-def pk_year(c: Canvas, year: str, x: float, y0: float, cap: float, ink, rng: np.random.Generator, font) -> None:
-    """The small two-digit year at mm column *x*, its top at *y0*, sometimes after a dot or dash."""
+def pk_year(c: Canvas, year: str, x: float, y0: float, cap: float, ink, rng: np.random.Generator, font) -> float:
+    """The small two-digit year at mm column *x*, its top at *y0*, sometimes after a dot or dash.
+
+    Returns:
+        The mm column where its ink ends.
+    """
     shown = ("", "·", "-")[int(rng.integers(3))] + year
-    c.text(shown, (x, y0, x + cap * 2.2, y0 + cap), cap, ink, font, rng, align="left", spacing=0.1)
+    mask, left, _ = c.text(shown, (x, y0, x + cap * 2.2, y0 + cap), cap, ink, font, rng, align="left", spacing=0.1)
+    return ink_cols(mask, left)[1] / c.scale
 
 
 def _pk(text: str, rng, height, data_dir) -> np.ndarray:
@@ -96,10 +101,10 @@ def _pk(text: str, rng, height, data_dir) -> np.ndarray:
                             squeeze=float(rng.uniform(0.8, 1.05)))
         right = ink_cols(mask, x)[1] / c.scale
         if year:
-            pk_year(c, year, right + 2, (bottom + 6 - cap) / 2, cap * float(rng.uniform(0.3, 0.42)), ink, rng,
-                    small_font(rng))
-        c.text(number, (x0 + span * 0.56, 6, w - 6, bottom), cap, ink, font, rng, spacing=0.1, data_dir=data_dir,
-               squeeze=float(rng.uniform(0.8, 1.05)))
+            right = pk_year(c, year, right + 2, (bottom + 6 - cap) / 2, cap * float(rng.uniform(0.36, 0.5)), ink, rng,
+                            small_font(rng))
+        c.text(number, (max(x0 + span * 0.56, right + 6), 6, w - 6, bottom), cap, ink, font, rng, spacing=0.1,
+               data_dir=data_dir, squeeze=float(rng.uniform(0.8, 1.05)))
     border(c, 2, float(rng.uniform(1.5, 3)), (30, 30, 30) if look != 2 else (200, 200, 200))
     return c.img
 
