@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import cv2
 import numpy as np
 import pytest
 
@@ -135,10 +136,10 @@ def test_camera_crop_cut_share_is_off_by_default():
     assert stripe_share(1.0) < 0.9  # a cut box loses a whole stripe unless rotation keeps a corner of it
 
 
-def test_two_line_plates_put_three_characters_above_the_rest():
+def test_motorcycle_plates_put_three_characters_above_the_rest():
     from tools.synth.plates import TWO_LINE_SPLIT, TWO_LINE_STYLES
 
-    assert TWO_LINE_STYLES == ("moto",) and TWO_LINE_SPLIT == 3
+    assert "moto" in TWO_LINE_STYLES and TWO_LINE_SPLIT == 3
     rng = np.random.default_rng(4)
     for _ in range(12):
         img, text = render_plate(style="moto", rng=rng, height=90)
@@ -318,3 +319,16 @@ def test_old_brazilian_samples_follow_the_red_share(monkeypatch):
     none, all_red = share(0.0), share(1.0)
     assert none < 0.4 < 0.6 < all_red  # infrared inversion flips some either way
     assert none < share(shipped) < all_red
+
+
+@pytest.mark.parametrize("face", ["DejaVuSans-Bold.ttf", "DejaVuSansCondensed-Bold.ttf", "DejaVuSerifCondensed-Bold.ttf"])
+def test_tails_below_the_baseline_are_kept_so_j_and_q_stay_themselves(face):
+    from tools.synth.text import FontSpec, text_mask
+
+    rng = np.random.default_rng(0)
+    j, i = (text_mask(ch, FontSpec("ttf", face), 60, rng) for ch in "JI")
+    # the hook of the J: ink at the bottom left of its box, where an I (or a J cut at the baseline) has none
+    assert j[-8:, : j.shape[1] // 4].max() > 0.5 and i.shape[1] < j.shape[1]
+    q, o = (text_mask(ch, FontSpec("ttf", face), 60, rng) for ch in "QO")
+    # a Q cut at the baseline is an O (mean difference below 0.01); standing on it, it keeps its tail
+    assert np.abs(cv2.resize(q, (o.shape[1], o.shape[0])) - o).mean() > 0.05

@@ -14,7 +14,24 @@ import numpy as np
 from plategate.vision.reader import plate_shape
 
 STYLES: tuple[str, ...] = ("eu", "uk", "us", "br", "ar")
+#: one-line styles of further countries: Pakistan, India, the Gulf (Latin part), Australia
+MORE_STYLES: tuple[str, ...] = ("pk", "in", "gulf", "au")
+#: two-line styles: motorcycle plates of Argentina and Brazil, Pakistani and Indian two-line
+#: plates, square British and European plates
+TWO_LINE_STYLES: tuple[str, ...] = ("moto", "pk2", "in2", "square")
 MOTO_FORMATS = ("DDDLLL", "LDDDLLL", "LLLDDDD", "LLLDLDD")
+#: Pakistani plates: district letters, the small two-digit year (kept in reading order), the number
+PK_FORMATS = ("LLL DD DDDD", "LLL DD DDD", "LLL DDDD", "LLL DDD")
+#: Indian plates: state, district, series, number
+IN_FORMATS = ("LL DD LL DDDD", "LL DD L DDDD")
+#: the Latin part of Gulf plates: a letter code and up to five digits
+GULF_FORMATS = ("L DDDDD", "L DDDD", "LL DDDDD", "L DDD", "LL DDDD")
+#: Australian plates (Victoria, Western Australia, New South Wales, Queensland)
+AU_FORMATS = ("LLL DDD", "D LLL DDD", "LL DD LL", "DDD LLL", "LLL DD L")
+#: square two-line plates (top line, bottom line): British, Northern Irish, Romanian, French / Italian
+SQUARE_FORMATS = (("LLDD", "LLL"), ("LLL", "DDDD"), ("LDD", "LLL"), ("LLDDD", "LL"), ("LL", "DDDD"))
+#: share of US texts that are vanity words (letters, sometimes a digit) instead of a serial format
+US_VANITY_SHARE = 0.15
 
 _L = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _UK_L = "ABCDEFGHJKLMNOPRSTUVWXYZ"  # no I, Q in UK memory tags
@@ -74,14 +91,18 @@ def random_text(style: str, rng: np.random.Generator) -> str:
     """Return a random plate text in the format of *style* (normalised, 0-9A-Z).
 
     Raises:
-        ValueError: *style* is not one of :data:`STYLES`.
+        ValueError: *style* is not one of :data:`STYLES`, :data:`MORE_STYLES` or :data:`TWO_LINE_STYLES`.
     """
     if style == "uk":
         return pattern_text("LLDDLLL", rng, _UK_L)
+    if style in MORE_STYLES or style in TWO_LINE_STYLES[1:]:
+        return _more_text(style, rng)
     if style == "eu":
         text = normalise(pattern_text(EU_FORMATS[int(rng.integers(len(EU_FORMATS)))][1], rng))
     elif style == "us":
         text = normalise(pattern_text(US_FORMATS[int(rng.integers(len(US_FORMATS)))], rng))
+        if rng.random() < US_VANITY_SHARE:
+            return vanity_text(rng)
     elif style == "br":
         text = pattern_text("LLLDLDD" if rng.random() < 0.4 else "LLLDDDD", rng)
     elif style == "ar":
@@ -89,12 +110,65 @@ def random_text(style: str, rng: np.random.Generator) -> str:
     elif style == "moto":
         text = pattern_text(MOTO_FORMATS[int(rng.integers(len(MOTO_FORMATS)))], rng)
     else:
-        raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(STYLES)}")
+        raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(STYLES + MORE_STYLES + TWO_LINE_STYLES)}")
     letters = [i for i, ch in enumerate(text) if ch.isalpha()]
     if letters and rng.random() < I_SHARE:
         i = letters[int(rng.integers(len(letters)))]
         text = text[:i] + "I" + text[i + 1 :]
     return text
+
+
+def _pick(patterns, rng: np.random.Generator):
+    return patterns[int(rng.integers(len(patterns)))]
+
+
+def _more_text(style: str, rng: np.random.Generator) -> str:
+    if style in ("pk", "pk2"):
+        return normalise(pattern_text(_pick(PK_FORMATS, rng), rng))
+    if style in ("in", "in2"):
+        return normalise(pattern_text(_pick(IN_FORMATS, rng), rng))
+    if style == "gulf":
+        return normalise(pattern_text(_pick(GULF_FORMATS, rng), rng))
+    if style == "au":
+        return normalise(pattern_text(_pick(AU_FORMATS, rng), rng))
+    top, bottom = _pick(SQUARE_FORMATS, rng)
+    return pattern_text(top + bottom, rng, _UK_L if top == "LLDD" else _L)
+
+
+def vanity_text(rng: np.random.Generator) -> str:
+    """A US vanity text: 5 to 7 letters, sometimes one of them a digit (ONEFISH2, ZENDOG)."""
+    n = int(rng.integers(5, 8))
+    chars = [_L[int(rng.integers(26))] for _ in range(n)]
+    if rng.random() < 0.4:
+        chars[int(rng.integers(n))] = _D[int(rng.integers(10))]
+    return "".join(chars)
+
+
+def two_line_split(style: str, text: str) -> int:
+    """The number of characters of *text* on the top line of a two-line plate of *style*.
+
+    Motorcycle plates carry three characters above; Pakistani ones the district letters
+    and, when the text has one, the two-digit year (LEA 07 / 7952); Indian ones the state
+    and district (HR26 / DV8992); square plates follow the layout their text fits
+    (:data:`SQUARE_FORMATS`: MC51 / OFW, LOR / 9807), else put the larger half above.
+
+    Raises:
+        ValueError: *style* is not one of :data:`TWO_LINE_STYLES`.
+    """
+    shape = plate_shape(text)
+    if style == "moto":
+        split = 3
+    elif style == "pk2":
+        letters = len(shape) - len(shape.lstrip("L"))
+        split = letters + (2 if len(shape) - letters >= 5 else 0)
+    elif style == "in2":
+        split = 4
+    elif style == "square":
+        fits = [len(top) for top, bottom in SQUARE_FORMATS if top + bottom == shape]
+        split = fits[0] if fits else (len(text) + 1) // 2
+    else:
+        raise ValueError(f"{style!r} is not a two-line plate style; expected one of {', '.join(TWO_LINE_STYLES)}")
+    return max(1, min(split, len(text) - 1)) if len(text) > 1 else len(text)
 
 
 def group(text: str, pattern: str) -> str:

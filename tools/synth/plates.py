@@ -1,7 +1,10 @@
-"""Synthetic licence plates: clean, upright renders of EU, UK, US, Brazilian and Argentine plates.
+"""Synthetic licence plates: clean, upright renders of EU, UK, US, Brazilian and Argentine plates,
+and (through :mod:`tools.synth.world_plates` and :mod:`tools.synth.two_line`) of Pakistani,
+Indian, Gulf and Australian plates and two-line plates.
 
 The renders follow the real layouts (EU blue band with stars and country letters,
-UK yellow rear / white front, US state backgrounds, Brazilian grey/red and Mercosul
+UK yellow rear / white front, US state backgrounds dressed with headers, slogans, frames,
+stickers and bolts (:mod:`tools.synth.us_dressing`), Brazilian grey/red and Mercosul
 plates, Argentine black and Mercosul plates) with several fonts, so that a reader
 trained on them transfers to real crops. Use :mod:`tools.synth.augment` to turn a
 clean render into a camera-like crop.
@@ -17,16 +20,19 @@ from __future__ import annotations
 import functools
 import logging
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
 from plategate.vision.reader import plate_shape
-from tools.synth import seals
+from tools.synth import seals, two_line, us_dressing, world_plates
 from tools.synth.canvas import Canvas, border, jitter, new_canvas, screws, small_font
 from tools.synth.plate_text import (
     EU_FORMATS,
+    MORE_STYLES,
     STYLES,
+    TWO_LINE_STYLES,
     US_FORMATS,
     group,
     grouped,
@@ -40,9 +46,8 @@ from tools.synth.text import NARROW_FACES, FontSpec, choose_font
 
 logger = logging.getLogger(__name__)
 
-#: two-line (motorcycle) plates of Argentina and Brazil: three characters above the rest
-TWO_LINE_STYLES: tuple[str, ...] = ("moto",)
-#: the characters on the top line of a two-line plate
+#: the characters on the top line of a motorcycle plate (other two-line plates split by their
+#: text: :func:`tools.synth.plate_text.two_line_split`)
 TWO_LINE_SPLIT = 3
 
 #: the blue of the EU band (and of the French and Italian right-hand bands), BGR
@@ -68,6 +73,9 @@ AR_EDGE_HUG_SHARE = 0.5
 #: rendered old BR crops (69 %) as among the br-crops training part (68.8 % of its 927 crops, by
 #: :func:`tools.synth.reader_data.light_text_share`; rendered at 0.45: 44 %)
 BR_RED_SHARE = 0.85
+#: share of US plates drawn with any of the dressings of :mod:`tools.synth.us_dressing` (header,
+#: slogan, dealer frame, stickers, bolts, a symbol between the characters); the rest stay bare
+US_DRESSED_SHARE = 0.8
 _US_STATES = ("TEXAS", "OHIO", "IOWA", "MAINE", "UTAH", "OREGON", "NEVADA", "ALASKA", "IDAHO", "KANSAS")
 _BR_CITIES = ("SP - SAO PAULO", "RJ - RIO DE JANEIRO", "PR - CURITIBA", "MG - BELO HORIZONTE", "RS - PORTO ALEGRE")
 
@@ -139,6 +147,8 @@ def _us_backgrounds(folder: Path) -> tuple[np.ndarray, ...]:
 
 def _us(text: str, rng, height, data_dir) -> np.ndarray:
     shown = grouped(text, US_FORMATS, rng)
+    dressed = rng.random() < US_DRESSED_SHARE
+    shown, symbol = us_dressing.symbol_gap(shown, rng) if dressed else (shown, False)
     c = new_canvas(305, 152, height, (245, 245, 240), rng)
     backgrounds = _us_backgrounds(Path(data_dir) / "us-plate-backgrounds") if data_dir is not None else ()
     if backgrounds and rng.random() < 0.85:
@@ -148,13 +158,19 @@ def _us(text: str, rng, height, data_dir) -> np.ndarray:
         band = jitter((140, 40, 20) if rng.random() < 0.5 else (30, 30, 160), rng, 25)
         c.rect(0, 0, 305, 30, band)
         c.rect(0, 130, 305, 152, band)
-        state = _US_STATES[int(rng.integers(len(_US_STATES)))]
+        if dressed and rng.random() < us_dressing.SHARES["header"]:  # any words, not only the few names
+            state = us_dressing.random_words(rng, 1)
+        else:
+            state = _US_STATES[int(rng.integers(len(_US_STATES)))]
         c.text(state, (20, 4, 285, 28), 17, (245, 245, 245), small_font(rng), rng)
     fg = [(110, 30, 10), (20, 20, 20), (30, 30, 150), (40, 90, 20)][int(rng.integers(4))]
     font = choose_font(rng, data_dir, text, ("DejaVuSansCondensed-Bold.ttf", "DejaVuSans-Bold.ttf"))
-    c.text(shown, (14, 34, 291, 124), float(rng.uniform(58, 72)), jitter(fg, rng, 15), font, rng,
-           spacing=float(rng.uniform(0.04, 0.14)), data_dir=data_dir,
-           squeeze=float(rng.uniform(0.7, 1.05)))
+    ink = jitter(fg, rng, 15)
+    mask, x, y = c.text(shown, (14, 34, 291, 124), float(rng.uniform(58, 72)), ink, font, rng,
+                        spacing=float(rng.uniform(0.04, 0.14)), data_dir=data_dir,
+                        squeeze=float(rng.uniform(0.7, 1.05)))
+    if dressed:
+        us_dressing.dress(c, mask, x, y, ink, rng, symbol=symbol)
     return c.img
 
 
@@ -262,7 +278,7 @@ def _hug_field(c: Canvas, mask: np.ndarray, x: int, colour, rng: np.random.Gener
         c.img[:, right:] = colour
 
 
-def _moto(text: str, rng, height, data_dir) -> np.ndarray:
+def _moto(text: str, rng, height, data_dir) -> tuple[np.ndarray, int]:
     """A two-line plate: the first :data:`TWO_LINE_SPLIT` characters above the rest."""
     top, bottom = text[:TWO_LINE_SPLIT], text[TWO_LINE_SPLIT:]
     look = int(rng.integers(3))  # 0: old Argentine (white on black), 1: Mercosul, 2: old Brazilian grey
@@ -283,10 +299,19 @@ def _moto(text: str, rng, height, data_dir) -> np.ndarray:
             c.text(part, (10, y0, 190, y0 + line_h), cap, ink, font, rng, spacing=float(rng.uniform(0.05, 0.2)),
                    data_dir=data_dir, squeeze=float(rng.uniform(0.75, 1.05)))
     border(c, 3, float(rng.uniform(2, 5)), fg if look != 1 else (20, 20, 20))
-    return c.img
+    return c.img, TWO_LINE_SPLIT
 
 
-_RENDERERS = {"eu": _eu, "uk": _uk, "us": _us, "br": _br, "ar": _ar, "moto": _moto}
+_RENDERERS = {"eu": _eu, "uk": _uk, "us": _us, "br": _br, "ar": _ar, **world_plates.RENDERERS}
+_TWO_LINE_RENDERERS = {"moto": _moto, **two_line.RENDERERS}
+
+
+class RenderedPlate(NamedTuple):
+    """A rendered plate: the image, its text, and the characters on the top line (None: one line)."""
+
+    image: np.ndarray
+    text: str
+    split: int | None
 
 
 def render_plate(
@@ -302,7 +327,8 @@ def render_plate(
     Args:
         text: the characters to show (separators are ignored and re-inserted in the
             style's own layout); random in the style's format when None.
-        style: one of :data:`STYLES` or :data:`TWO_LINE_STYLES`; random (one-line) when None.
+        style: one of :data:`STYLES`, :data:`MORE_STYLES` or :data:`TWO_LINE_STYLES`;
+            random among :data:`STYLES` when None.
         rng: random source (fonts, colours, layout); a fresh unseeded one when None.
         height: height of the returned image in pixels.
         data_dir: the shared datasets folder; enables ``chars/`` glyph fonts and
@@ -310,21 +336,49 @@ def render_plate(
 
     Returns:
         ``(image, text)``: a BGR uint8 image of the plate and its normalised text.
+        :func:`render_lines` also tells where a two-line plate's text is split.
 
     Raises:
         ValueError: unknown style, empty text, text longer than 10 characters or a
             height below 8 pixels.
     """
+    image, norm, _split = render_lines(text, style, rng, height=height, data_dir=data_dir)
+    return image, norm
+
+
+def render_lines(
+    text: str | None = None,
+    style: str | None = None,
+    rng: np.random.Generator | None = None,
+    *,
+    height: int = 64,
+    data_dir: Path | None = None,
+) -> RenderedPlate:
+    """Render a clean, upright plate, as :func:`render_plate`, and say how its text is laid out.
+
+    Returns:
+        A :class:`RenderedPlate`; its ``split`` is the number of characters on the top
+        line of a two-line plate (``text[:split]`` above ``text[split:]``), None for a
+        one-line plate.
+
+    Raises:
+        ValueError: as :func:`render_plate`.
+    """
     rng = rng if rng is not None else np.random.default_rng()
     if style is None:
         style = STYLES[int(rng.integers(len(STYLES)))]
-    if style not in _RENDERERS:
-        raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(STYLES + TWO_LINE_STYLES)}")
+    if style not in _RENDERERS and style not in _TWO_LINE_RENDERERS:
+        raise ValueError(f"unknown plate style {style!r}; expected one of "
+                         f"{', '.join(STYLES + MORE_STYLES + TWO_LINE_STYLES)}")
     if height < 8:
         raise ValueError(f"plate height must be at least 8 pixels, got {height}")
     norm = random_text(style, rng) if text is None else normalise(text)
     if not 1 <= len(norm) <= 10:
         raise ValueError(f"plate text must have 1 to 10 characters 0-9A-Z, got {text!r}")
-    big = _RENDERERS[style](norm, rng, height, data_dir)
+    split = None
+    if style in _TWO_LINE_RENDERERS:
+        big, split = _TWO_LINE_RENDERERS[style](norm, rng, height, data_dir)
+    else:
+        big = _RENDERERS[style](norm, rng, height, data_dir)
     width = max(1, int(round(big.shape[1] * height / big.shape[0])))
-    return cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA), norm
+    return RenderedPlate(cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA), norm, split)

@@ -27,7 +27,7 @@ from plategate.types import normalise_plate
 from plategate.vision.preprocess import prepare_crop, resize_to
 from plategate.vision.reader import plate_shape, two_line_halves
 from tools.synth import augment
-from tools.synth.plates import STYLES, TWO_LINE_SPLIT, TWO_LINE_STYLES, render_plate
+from tools.synth.plates import STYLES, render_lines
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,11 @@ logger = logging.getLogger(__name__)
 BR_SPLIT_SEED = 20261121
 BR_VAL_FRACTION = 0.2
 
-#: share of each plate style among synthetic samples (the real targets are BR and AR)
-STYLE_WEIGHTS = {"br": 0.3, "ar": 0.27, "eu": 0.15, "uk": 0.1, "us": 0.18, "moto": 0.07}
+#: share of each plate style among synthetic samples (the real targets are BR and AR, which
+#: keep the largest shares); Pakistani, Indian, Gulf, Australian and the two-line pk2, in2
+#: and square plates take a quarter of the whole
+STYLE_WEIGHTS = {"br": 0.225, "ar": 0.2, "eu": 0.11, "uk": 0.075, "us": 0.135, "moto": 0.05,
+                 "pk": 0.05, "in": 0.05, "gulf": 0.03, "au": 0.04, "pk2": 0.035, "in2": 0.02, "square": 0.04}
 #: share of one-line samples whose crop box sits off the plate and cuts the characters'
 #: bottom (or top): real ar-crops often do (the detector box includes the frame above)
 CUT_SHARE = 0.2
@@ -198,16 +201,16 @@ def synth_sample(rng: np.random.Generator, height: int, width: int, data_dir: Pa
     styles = list(weights)
     style = styles[int(rng.choice(len(styles), p=np.array(list(weights.values())) / sum(weights.values())))]
     plate_h = int(rng.integers(max(24, height), max(25, int(height * 2.2))))
-    plate, text = render_plate(style=style, rng=rng, height=plate_h, data_dir=data_dir)
+    plate, text, split = render_lines(style=style, rng=rng, height=plate_h, data_dir=data_dir)
     bg = backgrounds[int(rng.integers(len(backgrounds)))] if backgrounds and rng.random() < 0.5 else None
     tight = style == "ar" and plate_shape(text) == "LLLDDD" and rng.random() < AR_TIGHT_SHARE
     crop = augment.camera_crop(plate, rng, out_height=int(rng.integers(height, 2 * height)), background=bg,
                                ir_probability=0.35, strength=float(rng.uniform(0.4, 1.0)),
-                               cut_share=0.0 if style in TWO_LINE_STYLES else CUT_SHARE, tight=tight)
-    if style in TWO_LINE_STYLES:  # a two-line plate is read line by line, as the reader does it
+                               cut_share=0.0 if split is not None else CUT_SHARE, tight=tight)
+    if split is not None:  # a two-line plate is read line by line, as the reader does it
         top = rng.random() < 0.5
         crop = two_line_halves(crop)[0 if top else 1]
-        text = text[:TWO_LINE_SPLIT] if top else text[TWO_LINE_SPLIT:]
+        text = text[:split] if top else text[split:]
     return (prepare_crop(crop, height, width) * 255 + 0.5).astype(np.uint8), text
 
 

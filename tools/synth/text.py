@@ -152,11 +152,32 @@ def _ttf_mask(text: str, name: str, spacing: float) -> np.ndarray:
     draw = ImageDraw.Draw(canvas)
     baseline = int(cap_h * 1.5)
     x = cap_h * 0.5
+    low = []
     for ch in text:
-        draw.text((x, baseline), ch, fill=255, font=font, anchor="ls")
+        if font.getbbox(ch, anchor="ls")[3] > 0.05 * cap_h:
+            low.append((int(x), ch))
+        else:
+            draw.text((x, baseline), ch, fill=255, font=font, anchor="ls")
         x += _advance(name, ch) + gap
     mask = np.asarray(canvas, dtype=np.float32) / 255.0
+    for left, ch in low:
+        glyph = _standing_glyph(font, ch, cap_h)
+        right = min(mask.shape[1], left + glyph.shape[1])
+        rows = mask[baseline - cap_h: baseline + 1, left:right]
+        np.maximum(rows, glyph[:, : right - left], out=rows)
     return _crop_rows(mask, baseline - cap_h, baseline + 1)
+
+
+def _standing_glyph(font, ch: str, cap_h: int) -> np.ndarray:
+    """*ch* (a J or Q whose tail hangs below the baseline in this face) squeezed to stand on the
+    baseline, as plate faces draw it: cropping at the baseline would turn a J into an I and a Q into an O."""
+    from PIL import Image, ImageDraw
+
+    bottom = int(font.getbbox(ch, anchor="ls")[3])
+    img = Image.new("L", (int(font.getlength(ch)) + cap_h, cap_h + bottom + 2), 0)
+    ImageDraw.Draw(img).text((0, cap_h), ch, fill=255, font=font, anchor="ls")
+    glyph = np.asarray(img, dtype=np.float32)[: cap_h + bottom + 1] / 255.0
+    return cv2.resize(glyph, (glyph.shape[1], cap_h + 1), interpolation=cv2.INTER_AREA)
 
 
 def _hershey_mask(text: str, face: int, weight: float, spacing: float) -> np.ndarray:
