@@ -2,8 +2,8 @@
 
 The real photo sets box every plate (``openimages-plates``) or one per photo
 (``openlpr-scenes``); their plates are mostly European and British. Covering a boxed plate
-with a rendered one of another style (US plates with their state backgrounds, Brazilian,
-Argentine, European, British), matched to the box's size, tilt and lighting, teaches the
+with a rendered one of another style (US plates with their state backgrounds and dressing,
+Brazilian, Argentine, European, British, Pakistani, Indian, Gulf, Australian, two-line), matched to the box's size, tilt and lighting, teaches the
 detector what those plates look like on real cars and in real streets, where the renderer's
 own scenes only have generated clutter around them.
 """
@@ -18,7 +18,8 @@ from tools.synth.scenes import paste_plate
 
 #: plate styles painted over real plates, and their shares (US plates are the ones the
 #: real photos have least of)
-SWAP_STYLES = {"us": 0.45, "br": 0.15, "ar": 0.1, "eu": 0.15, "uk": 0.15}
+SWAP_STYLES = {"us": 0.35, "br": 0.1, "ar": 0.07, "eu": 0.1, "uk": 0.1, "pk": 0.06, "in": 0.06, "gulf": 0.04, "au": 0.04,
+               "square": 0.04, "pk2": 0.02, "in2": 0.02}
 #: boxes narrower than this (pixels) keep their real plate: too small to paint convincingly
 MIN_WIDTH = 14
 #: the most a plate's aspect ratio may be changed to fit a box (log ratio; 0.35 is about 40 %)
