@@ -288,23 +288,27 @@ def export(model, work: Path) -> Path:
     return path
 
 
-def recalibrate_batchnorm(weights: Path, work: Path, out: Path, batches: int = 80, size: int = 192, seed: int = 99) -> Path:
+def recalibrate_batchnorm(weights: Path, work: Path, out: Path, batches: int = 200, size: int = 256, seed: int = 99,
+                          batch: int = 16) -> Path:
     """Re-estimate BatchNorm moving statistics for the final weights ("precise BN").
 
     The moving averages lag behind fast-changing weights during training; running
     forward passes in training mode (no weight update) over training patches makes
-    inference-mode outputs match training-mode ones.
+    inference-mode outputs match training-mode ones. Every batch weighs the same in the
+    new statistics (batch *i* updates them with momentum ``1 - 1/i``): with a fixed
+    momentum of 0.9 the last ten batches (160 patches) set them, and the recall of the
+    int8 model moved by several points from one such estimate to the next.
     """
     model = build_model(size, size)
     model.load_weights(str(weights))
-    for layer in model.layers:
-        if hasattr(layer, "moving_mean"):
-            layer.momentum = 0.9
+    norms = [layer for layer in model.layers if hasattr(layer, "moving_mean")]
     shards = load_shards(work, {})
     pool = [(imgs[i], ann) for imgs, anns in shards.values() for i, ann in enumerate(anns)]
     rng = np.random.default_rng(seed)
-    for _ in range(batches):
-        x, _h, _r = make_batch(pool, rng, 16, size)
+    for i in range(1, batches + 1):
+        for layer in norms:
+            layer.momentum = 1.0 - 1.0 / i
+        x, _h, _r = make_batch(pool, rng, batch, size)
         model(x, training=True)
     model.save_weights(str(out))
     return out

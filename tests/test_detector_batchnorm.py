@@ -1,0 +1,44 @@
+"""tools.train.train_detector.recalibrate_batchnorm: every batch weighs the same in the new BatchNorm statistics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tools.train import train_detector
+
+
+def test_recalibrated_statistics_are_the_mean_over_all_batches(tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    from tools.train.detector_model import build_model
+
+    size, batches = 64, 5
+    work = tmp_path / "work"
+    (work / "data").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (12, 96, 96), dtype=np.uint8)
+    images[:6] //= 4  # dark and bright patches: a short memory would see only some of them
+    ann = [{"boxes": [], "corners": [], "corner_ok": []}] * len(images)
+    np.savez(work / "data" / "shard_0000.npz", images=images, ann=json.dumps(ann))
+    tf.keras.utils.set_random_seed(1)
+    weights = tmp_path / "start.weights.h5"
+    build_model(size, size).save_weights(str(weights))
+    out = train_detector.recalibrate_batchnorm(weights, work, tmp_path / "bn.weights.h5", batches=batches, size=size,
+                                               seed=7, batch=4)
+
+    # the batches the recalibration saw, drawn again with its seed
+    pool = [(img, a) for img, a in zip(images, ann, strict=True)]
+    draw = np.random.default_rng(7)
+    xs = [train_detector.make_batch(pool, draw, 4, size)[0] for _ in range(batches)]
+    start = build_model(size, size)
+    start.load_weights(str(weights))
+    conv = next(layer for layer in start.layers if isinstance(layer, tf.keras.layers.Conv2D))
+    first_conv = tf.keras.Model(start.input, conv.output)
+    want = np.mean([first_conv(x).numpy().mean(axis=(0, 1, 2)) for x in xs], axis=0)
+
+    calibrated = build_model(size, size)
+    calibrated.load_weights(str(out))
+    norm = next(layer for layer in calibrated.layers if hasattr(layer, "moving_mean"))
+    assert np.allclose(norm.moving_mean.numpy(), want, rtol=1e-4, atol=1e-5)
