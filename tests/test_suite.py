@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -84,10 +85,16 @@ def test_bad_folder_and_empty_folder(tmp_path, capsys):
 
 
 def test_a_second_detector_candidate_is_run_and_named(data, tmp_path, capsys):
-    shipped = Path(suite.__file__).resolve().parents[2] / "models" / "detector.tflite"
+    shipped = Path(suite.__file__).resolve().parents[2] / "models"
+    candidate = tmp_path / "candidate.tflite"
+    shutil.copy(shipped / "detector.tflite", candidate)
+    card = json.loads((shipped / "detector.json").read_text())
+    (tmp_path / "candidate.json").write_text(json.dumps({**card, "file": candidate.name}))
     out = tmp_path / "suite.json"
-    assert suite.main([str(data), "--threads", "1", "--second-detector", str(shipped), "--json-out", str(out)]) == 0
-    assert json.loads(out.read_text())["models"]["second_detector_model"] == str(shipped)
+    assert suite.main([str(data), "--threads", "1", "--second-detector", str(candidate), "--json-out", str(out)]) == 0
+    models = json.loads(out.read_text())["models"]
+    assert models["second_detector_model"] == str(candidate)
+    assert models["reader_model"] == "models/reader.tflite"  # shipped models are named alike on every machine
     missing = tmp_path / "nowhere.tflite"
     assert suite.main([str(data), "--threads", "1", "--second-detector", str(missing)]) == 1
     assert "nowhere.tflite" in capsys.readouterr().err

@@ -176,6 +176,14 @@ def eval_negatives(detector, data: Path) -> dict:
             "score": round(max(0.0, 1.0 - fpi), 4)}
 
 
+def _shown(path: Path) -> str:
+    """A shipped model as ``models/NAME`` (the same on every machine), any other by its path."""
+    from plategate.config_base import default_models_dir
+
+    path = Path(path)
+    return f"models/{path.name}" if path.resolve().parent == default_models_dir().resolve() else str(path)
+
+
 def _ratio(a: int, b: int) -> float | None:
     return round(a / b, 4) if b else None
 
@@ -209,7 +217,7 @@ def run_suite(data: Path, detector_path: Path | None = None, reader_path: Path |
             sets[name] = {**res, "score": res["exact"]}
     scores = [v["score"] for v in sets.values() if v.get("score") is not None]
     return {"sets": sets, "macro": round(float(np.mean(scores)), 4) if scores else None,
-            "models": {key.split(".")[1]: str(path) for key, path in cfg.model_paths()},
+            "models": {key.split(".")[1]: _shown(path) for key, path in cfg.model_paths()},
             "settings": {"min_detection_score": cfg.min_detection_score, "close_up": cfg.close_up,
                          "reader_views": cfg.reader_views, "plate_formats": cfg.plate_formats, "max_plates": cfg.max_plates}}
 
