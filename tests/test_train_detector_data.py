@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tools.train import train_detector
+from tools.train import detector_data, train_detector
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def data(tmp_path) -> Path:
 
 
 def test_real_and_swap_patches_keep_their_boxes(data, tmp_path, monkeypatch):
-    monkeypatch.setattr(train_detector, "SHARD_SIZE", 40)
+    monkeypatch.setattr(detector_data, "SHARD_SIZE", 40)
     work = tmp_path / "work"
     argv = ["data", "--data", str(data), "--work", str(work), "--shards", "1", "--mix", "openimages=0.5,swap=0.5"]
     assert train_detector.main(argv) == 0
@@ -56,7 +56,7 @@ def test_unknown_kind_is_refused(data, tmp_path, capsys):
 
 
 def test_larger_patches_keep_large_plates_whole(data, tmp_path, monkeypatch):
-    monkeypatch.setattr(train_detector, "SHARD_SIZE", 30)
+    monkeypatch.setattr(detector_data, "SHARD_SIZE", 30)
     work = tmp_path / "work"
     argv = ["data", "--data", str(data), "--work", str(work), "--shards", "1", "--mix", "openimages=1",
             "--patch", "320", "--zoom", "1.2,1.2"]
@@ -75,3 +75,17 @@ def test_bad_zoom_is_refused(data, tmp_path, capsys, zoom):
     with pytest.raises(SystemExit):
         train_detector.main(["data", "--data", str(data), "--work", str(tmp_path / "w"), "--zoom", zoom])
     assert "--zoom" in capsys.readouterr().err
+
+
+def test_network_widths_are_recorded_once_and_kept(tmp_path, capsys):
+    work = tmp_path / "work"
+    assert train_detector.network_widths(work) == train_detector.WIDTHS  # nothing recorded: the default
+    assert not (work / "network.json").exists()
+    assert train_detector.network_widths(work, (24, 48, 96, 144, 192)) == (24, 48, 96, 144, 192)
+    assert train_detector.network_widths(work) == (24, 48, 96, 144, 192)  # what export and resume build
+    with pytest.raises(SystemExit):
+        train_detector.main(["train", "--work", str(work), "--widths", "16,32,64,96,128", "--steps", "1"])
+    assert "holds a network of widths 24,48,96,144,192" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train_detector.main(["train", "--work", str(work), "--widths", "16,32"])
+    assert "needs 5 positive stage widths" in capsys.readouterr().err
