@@ -222,7 +222,8 @@ def test_recent_shards_can_be_rendered_with_their_own_style_shares(tmp_path, cap
     common = ["--work", str(work), "--shards", "2", "--shard-size", "40", "--val-size", "8", "--data-only"]
     assert train_reader.main([*common, "--recent-styles", "ar=1"]) == 2  # nothing says which shards
     assert "--recent-styles needs --recent-from" in capsys.readouterr().err
-    assert train_reader.main([*common, "--recent-from", "1", "--recent-styles", "ar=1,br=0,eu=0,uk=0,us=0,moto=0"]) == 0
+    only_ar = ",".join(f"{style}={int(style == 'ar')}" for style in reader_data.STYLE_WEIGHTS)
+    assert train_reader.main([*common, "--recent-from", "1", "--recent-styles", only_ar]) == 0
     shards = sorted(p.name for p in (work / "data").glob("synth_*_40_*.npz"))
     assert shards[0].endswith("_40_0000.npz")  # shard 0: the usual mix, under its usual name
     assert "br0-ar1" in shards[1] and shards[1].endswith("_0001.npz")
@@ -233,13 +234,14 @@ def test_recent_shards_can_be_rendered_with_their_own_style_shares(tmp_path, cap
     assert shapes <= {"LLLDDD", "LLDDDLL"}, shapes
     with np.load(work / "data" / shards[0]) as z:
         assert {plate_shape(str(t)) for t in z["y"]} - {"LLLDDD", "LLDDDLL"}
-    for bad in ("xx=1", "ar=-1", "ar", "ar=1,br=0,eu=0,uk=0,us=0,moto=nan", "ar=0,br=0,eu=0,uk=0,us=0,moto=0"):
+    no_style = ",".join(f"{style}=0" for style in reader_data.STYLE_WEIGHTS)
+    for bad in ("xx=1", "ar=-1", "ar", "ar=1,br=0,eu=0,uk=0,us=0,moto=nan", no_style):
         with pytest.raises(ValueError):
             reader_data.parse_style_weights(bad)
     with pytest.raises(SystemExit) as exc:
         train_reader.parse_args(["--recent-styles", "mars=1"])
     assert exc.value.code == 2
-    assert reader_data.parse_style_weights("ar=0.6")["ar"] == 0.6 and reader_data.parse_style_weights("ar=0.6")["br"] == 0.3
+    assert reader_data.parse_style_weights("ar=0.6")["ar"] == 0.6 and reader_data.parse_style_weights("ar=0.6")["br"] == reader_data.STYLE_WEIGHTS["br"]
 
 
 def test_distillation_loss_is_zero_for_agreeing_readers_and_grows_with_disagreement():

@@ -28,7 +28,7 @@ import numpy as np
 
 from plategate.errors import PlategateError
 from plategate.vision.runtime import interpreter_class
-from tools.train.reader_model import parse_channels
+from tools.train.stages import parse_stage_widths
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def parse_net(spec: str) -> tuple[tuple[int, ...], bool]:
     if plus and suffix != "light":
         raise ValueError(f"network {spec!r}: the only suffix is +light, got +{suffix}")
     try:
-        return parse_channels(widths), bool(plus)
+        return parse_stage_widths(widths), bool(plus)
     except ValueError as exc:
         raise ValueError(f"network {spec!r}: {exc}") from exc
 

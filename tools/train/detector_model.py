@@ -16,21 +16,6 @@ PATCH = 256
 WIDTHS = (16, 32, 64, 96, 128)
 
 
-def parse_widths(text: str) -> tuple[int, ...]:
-    """``"24,48,96,144,192"`` -> the five stage widths of :func:`build_model`.
-
-    Raises:
-        ValueError: not five positive integers separated by commas.
-    """
-    try:
-        widths = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        widths = ()
-    if len(widths) != len(WIDTHS) or min(widths) < 1:
-        raise ValueError(f"needs {len(WIDTHS)} positive stage widths separated by commas, got {text!r}")
-    return widths
-
-
 def build_model(height: int = INPUT_H, width: int = INPUT_W, widths: tuple[int, ...] = WIDTHS):
     """The detector network (Keras); input ``(height, width, 1)`` in [0, 1], outputs heat map and regression."""
     import tensorflow as tf

@@ -18,21 +18,6 @@ HEIGHT, WIDTH = 32, 128
 CHANNELS = (24, 48, 96, 192, 256)
 
 
-def parse_channels(text: str) -> tuple[int, ...]:
-    """``"16,32,64,128,192"`` -> the five stage widths of :func:`build_model`.
-
-    Raises:
-        ValueError: not five positive integers separated by commas.
-    """
-    try:
-        widths = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        widths = ()
-    if len(widths) != 5 or min(widths) < 1:
-        raise ValueError(f"needs five positive stage widths separated by commas, got {text!r}")
-    return widths
-
-
 def build_model(num_classes: int, height: int = HEIGHT, width: int = WIDTH, channels: tuple[int, ...] = CHANNELS,
                 dropout: float = 0.15, light_stem: bool = False):
     """Build the reader network.

@@ -29,7 +29,8 @@ import numpy as np
 
 from plategate.vision.detector import STRIDE
 from tools.train.detector_data import KIND_WEIGHTS, REAL_SCENES, SHARD_SIZE, SWAP_SOURCES, build_shards, load_shards
-from tools.train.detector_model import INPUT_H, INPUT_W, PATCH, WIDTHS, build_model, make_targets, parse_widths
+from tools.train.detector_model import INPUT_H, INPUT_W, PATCH, WIDTHS, build_model, make_targets
+from tools.train.stages import parse_stage_widths
 from tools.train.tf_threads import set_threads
 
 logger = logging.getLogger(__name__)
@@ -274,7 +275,7 @@ def _record(work: Path, stage: str, argv: list[str], mix: dict | None = None) ->
 
 def _widths_arg(text: str) -> tuple[int, ...]:
     try:
-        return parse_widths(text)
+        return parse_stage_widths(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 

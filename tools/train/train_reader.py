@@ -31,8 +31,8 @@ import numpy as np
 from plategate.errors import PlategateError
 from plategate.vision.ctc import ALPHABET, encode, greedy, softmax
 from tools.synth import reader_data
-from tools.train.reader_model import parse_channels
 from tools.train.reader_pool import epoch_pool, real_sets, render_shards
+from tools.train.stages import parse_stage_widths
 from tools.train.tf_threads import set_threads
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def _style_weights(text: str) -> dict[str, float]:
 
 def _channels(text: str) -> tuple[int, ...]:
     try:
-        return parse_channels(text)
+        return parse_stage_widths(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"--channels {exc}") from exc
 
