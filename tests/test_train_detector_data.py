@@ -88,4 +88,4 @@ def test_network_widths_are_recorded_once_and_kept(tmp_path, capsys):
     assert "holds a network of widths 24,48,96,144,192" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         train_detector.main(["train", "--work", str(work), "--widths", "16,32"])
-    assert "needs 5 positive stage widths" in capsys.readouterr().err
+    assert "needs five positive stage widths" in capsys.readouterr().err

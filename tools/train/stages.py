@@ -17,5 +17,5 @@ def parse_stage_widths(text: str) -> tuple[int, ...]:
     except ValueError:
         widths = ()
     if len(widths) != STAGES or min(widths) < 1:
-        raise ValueError(f"needs {STAGES} positive stage widths separated by commas, got {text!r}")
+        raise ValueError(f"needs five positive stage widths separated by commas, got {text!r}")
     return widths
