@@ -75,6 +75,7 @@ def test_bad_zoom_is_refused(data, tmp_path, capsys, zoom):
     with pytest.raises(SystemExit):
         train_detector.main(["data", "--data", str(data), "--work", str(tmp_path / "w"), "--zoom", zoom])
     assert "--zoom" in capsys.readouterr().err
+    assert not (tmp_path / "w" / "commands.json").exists()  # a refused command is not recorded
 
 
 def test_network_widths_are_recorded_once_and_kept(tmp_path, capsys):
@@ -86,6 +87,7 @@ def test_network_widths_are_recorded_once_and_kept(tmp_path, capsys):
     with pytest.raises(SystemExit):
         train_detector.main(["train", "--work", str(work), "--widths", "16,32,64,96,128", "--steps", "1"])
     assert "holds a network of widths 24,48,96,144,192" in capsys.readouterr().err
+    assert not (work / "commands.json").exists()  # the refused training is not recorded
     with pytest.raises(SystemExit):
         train_detector.main(["train", "--work", str(work), "--widths", "16,32"])
     assert "needs five positive stage widths" in capsys.readouterr().err

@@ -27,6 +27,9 @@ from tools.train.detector_model import INPUT_H, INPUT_W, PATCH
 logger = logging.getLogger(__name__)
 
 SHARD_SIZE = 500
+#: scale range (relative to the detector's letterbox, log-uniform) of the patches of real
+#: photos, swaps and negatives, unless the data stage is given another
+ZOOM = (0.7, 1.8)
 
 
 def _read_boxes(folder: Path) -> dict[str, list[list[float]]]:
@@ -74,7 +77,7 @@ def _sample(kind: str, rng: np.random.Generator, ctx: dict) -> dict:
         sc = scenes.compose_street_scene(rng, ctx["source"], ctx["bgs"])
         return _patch(cv2.cvtColor(sc.image, cv2.COLOR_BGR2GRAY), sc.boxes, sc.corners, np.ones(len(sc.boxes), bool), rng,
                       float(np.exp(rng.uniform(np.log(0.7), np.log(1.6)))))
-    patch, (zlo, zhi) = ctx.get("patch", PATCH), ctx.get("zoom", (0.7, 1.8))
+    patch, (zlo, zhi) = ctx["patch"], ctx["zoom"]
     if kind in REAL_SCENES or kind == "swap":
         source = kind if kind != "swap" else ctx["swap_sources"][int(rng.integers(len(ctx["swap_sources"])))]
         name, bxs = ctx[source][rng.integers(len(ctx[source]))]
@@ -106,7 +109,7 @@ KIND_WEIGHTS = {"gate": 0.35, "street": 0.2, "dashcam": 0.3, "negative": 0.15}
 
 
 def build_shards(data_dir: Path, work: Path, shards: int, seed: int, kinds_weights: dict[str, float] | None = None,
-                 first: int = 0, patch: int = PATCH, zoom: tuple[float, float] = (0.7, 1.8)) -> None:
+                 first: int = 0, patch: int = PATCH, zoom: tuple[float, float] = ZOOM) -> None:
     """Write shard files ``first .. first + shards - 1`` of SHARD_SIZE patches each (existing ones are kept).
 
     *patch* is the side of the patches of real photos, swaps and negatives, *zoom* the range of

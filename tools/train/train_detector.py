@@ -28,7 +28,15 @@ from pathlib import Path
 import numpy as np
 
 from plategate.vision.detector import STRIDE
-from tools.train.detector_data import KIND_WEIGHTS, REAL_SCENES, SHARD_SIZE, SWAP_SOURCES, build_shards, load_shards
+from tools.train.detector_data import (
+    KIND_WEIGHTS,
+    REAL_SCENES,
+    SHARD_SIZE,
+    SWAP_SOURCES,
+    ZOOM,
+    build_shards,
+    load_shards,
+)
 from tools.train.detector_model import INPUT_H, INPUT_W, PATCH, WIDTHS, build_model, make_targets
 from tools.train.stages import parse_stage_widths
 from tools.train.tf_threads import set_threads
@@ -280,6 +288,16 @@ def _widths_arg(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _zoom_arg(text: str) -> tuple[float, float]:
+    try:
+        zoom = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        zoom = ()
+    if len(zoom) != 2 or not 0 < zoom[0] <= zoom[1]:
+        raise argparse.ArgumentTypeError(f"needs LO,HI with 0 < LO <= HI, got {text!r}")
+    return zoom
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     ap = argparse.ArgumentParser(prog="python -m tools.train.train_detector", description=__doc__.split("\n\n")[0])
@@ -291,7 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--mix", default="", help="sample mix over gate, street, negative, swap (real photos with rendered plates painted over theirs) "
                         "and the real scene kinds " + ", ".join(REAL_SCENES) + ", e.g. openimages=0.5,negative=0.5 (default: " + ",".join(f"{k}={v}" for k, v in KIND_WEIGHTS.items()) + ")")
     d.add_argument("--patch", type=int, default=PATCH, help="side of the patches cut from real photos, swaps and negatives")
-    d.add_argument("--zoom", default="0.7,1.8", help="scale range of those patches relative to the detector's letterbox, LO,HI")
+    d.add_argument("--zoom", type=_zoom_arg, default=ZOOM,
+                   help="scale range of those patches relative to the detector's letterbox, LO,HI (default: "
+                        + ",".join(map(str, ZOOM)) + ")")
     t = sub.add_parser("train", help="train on the shards")
     t.add_argument("--steps", type=int, default=6000)
     t.add_argument("--batch", type=int, default=16)
@@ -318,22 +338,17 @@ def main(argv: list[str] | None = None) -> int:
         if mix and not set(mix) <= kinds:
             ap.error(f"--mix: kinds are {', '.join(sorted(kinds))}")
         _record(args.work, "data", [a for a in (argv if argv is not None else sys.argv[1:])], mix)
-        try:
-            zoom = tuple(float(v) for v in args.zoom.split(","))
-        except ValueError:
-            zoom = ()
-        if len(zoom) != 2 or not 0 < zoom[0] <= zoom[1]:
-            ap.error(f"--zoom: needs LO,HI with 0 < LO <= HI, got {args.zoom!r}")
-        build_shards(args.data, args.work, args.shards, args.seed, mix, args.first, args.patch, zoom)
+        build_shards(args.data, args.work, args.shards, args.seed, mix, args.first, args.patch, args.zoom)
     elif args.stage == "export":
         logger.info("exported %s", export_savedmodel(args.work, args.weights, args.seed, args.steps, args.data_work))
     else:
-        _record(args.work, "train", list(argv if argv is not None else sys.argv[1:]))
-        try:
-            path = train(args.work, args.steps, args.batch, args.lr, args.seed, args.resume, args.ckpt_every, args.size,
-                         args.box_weight, args.widths)
+        try:  # a network of other widths is refused before the command is recorded
+            network_widths(args.work, args.widths)
         except ValueError as exc:
             ap.error(str(exc))
+        _record(args.work, "train", list(argv if argv is not None else sys.argv[1:]))
+        path = train(args.work, args.steps, args.batch, args.lr, args.seed, args.resume, args.ckpt_every, args.size,
+                     args.box_weight, args.widths)
         logger.info("exported %s", path)
     return 0
 
