@@ -122,15 +122,14 @@ def _pick(patterns, rng: np.random.Generator):
     return patterns[int(rng.integers(len(patterns)))]
 
 
+#: the formats of the further one-line styles and of the two-line plates of those countries
+_MORE_FORMATS = {"pk": PK_FORMATS, "pk2": PK_FORMATS, "in": IN_FORMATS, "in2": IN_FORMATS, "gulf": GULF_FORMATS,
+                 "au": AU_FORMATS}
+
+
 def _more_text(style: str, rng: np.random.Generator) -> str:
-    if style in ("pk", "pk2"):
-        return normalise(pattern_text(_pick(PK_FORMATS, rng), rng))
-    if style in ("in", "in2"):
-        return normalise(pattern_text(_pick(IN_FORMATS, rng), rng))
-    if style == "gulf":
-        return normalise(pattern_text(_pick(GULF_FORMATS, rng), rng))
-    if style == "au":
-        return normalise(pattern_text(_pick(AU_FORMATS, rng), rng))
+    if style in _MORE_FORMATS:
+        return normalise(pattern_text(_pick(_MORE_FORMATS[style], rng), rng))
     top, bottom = _pick(SQUARE_FORMATS, rng)
     return pattern_text(top + bottom, rng, _UK_L if top == "LLDD" else _L)
 
