@@ -69,6 +69,12 @@ class Canvas:
         return mask, x, y
 
 
+def ink_cols(mask: np.ndarray, x: int) -> tuple[int, int]:
+    """Canvas columns of the first and one past the last inked column of a text *mask* drawn at column *x*."""
+    cols = np.flatnonzero(mask.max(axis=0) > 0.3)
+    return (x + int(cols[0]), x + int(cols[-1]) + 1) if cols.size else (x, x)
+
+
 def jitter(colour, rng: np.random.Generator, amount: int = 18) -> tuple[int, int, int]:
     """Vary the brightness of *colour* by up to *amount* and its tint by a third of that."""
     shift = int(rng.integers(-amount, amount + 1))

@@ -27,7 +27,7 @@ import numpy as np
 
 from plategate.vision.reader import plate_shape
 from tools.synth import seals, two_line, us_dressing, world_plates
-from tools.synth.canvas import Canvas, border, jitter, new_canvas, screws, small_font
+from tools.synth.canvas import Canvas, border, ink_cols, jitter, new_canvas, screws, small_font
 from tools.synth.plate_text import (
     EU_FORMATS,
     MORE_STYLES,
@@ -266,12 +266,12 @@ def _ar_rim(c: Canvas, rng: np.random.Generator, rim: float | None = None) -> tu
 def _hug_field(c: Canvas, mask: np.ndarray, x: int, colour, rng: np.random.Generator) -> None:
     """Widen the rim at both sides until it ends 0.5-3 mm (each side its own) from the ink of
     the text drawn with *mask* at column *x*; a side already closer is left as it is."""
-    cols = np.flatnonzero(mask.max(axis=0) > 0.3)
-    if cols.size == 0:
+    first, last = ink_cols(mask, x)
+    if last == first:
         return
     w = c.img.shape[1]
-    left = x + int(cols[0]) - c.px(float(rng.uniform(0.5, 3)))
-    right = x + int(cols[-1]) + 1 + c.px(float(rng.uniform(0.5, 3)))
+    left = first - c.px(float(rng.uniform(0.5, 3)))
+    right = last + c.px(float(rng.uniform(0.5, 3)))
     if left > 0:
         c.img[:, :left] = colour
     if right < w:

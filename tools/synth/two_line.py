@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.synth.canvas import Canvas, border, jitter, new_canvas, screws, small_font
+from tools.synth.canvas import Canvas, border, ink_cols, jitter, new_canvas, screws, small_font
 from tools.synth.plate_text import two_line_split
 from tools.synth.text import NARROW_FACES, FontSpec, choose_font
-from tools.synth.world_plates import ind_mark, ink_cols, pk_band, pk_year, split_year
+from tools.synth.world_plates import ind_mark, pk_band, pk_year, split_year
 
 _EU_BLUE = (150, 50, 10)
 

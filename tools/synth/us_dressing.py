@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from tools.synth import seals
-from tools.synth.canvas import Canvas, jitter, small_font
+from tools.synth.canvas import Canvas, ink_cols, jitter, small_font
 
 #: probability of each dressing of a US plate (``header``: random words instead of a state's
 #: name in the top band of a plain plate, drawn by :func:`tools.synth.plates.render_plate`)
@@ -142,8 +142,8 @@ def dress(c: Canvas, mask: np.ndarray, x: int, y: int, ink, rng: np.random.Gener
     The state's name at the top is the renderer's (the plate background's, or any words
     with :data:`SHARES` ``header`` on a plain plate).
     """
-    cols = np.flatnonzero(mask.max(axis=0) > 0.3)
-    first, last = ((x + int(cols[0])) / c.scale, (x + int(cols[-1]) + 1) / c.scale) if cols.size else (60.0, 245.0)
+    left, right = ink_cols(mask, x)
+    first, last = (left / c.scale, right / c.scale) if right > left else (60.0, 245.0)
     top_mm, bottom_mm = y / c.scale, (y + mask.shape[0]) / c.scale
     if symbol:
         _symbol(c, mask, x, y, ink, rng)

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from plategate.vision.reader import plate_shape
-from tools.synth.canvas import Canvas, border, jitter, new_canvas, screws, small_font
+from tools.synth.canvas import Canvas, border, ink_cols, jitter, new_canvas, screws, small_font
 from tools.synth.plate_text import AU_FORMATS, GULF_FORMATS, IN_FORMATS, PK_FORMATS, grouped
 from tools.synth.text import NARROW_FACES, choose_font
 
@@ -31,12 +31,6 @@ _GOLD = (40, 190, 230)
 _EMIRATES = ("DUBAI", "SHARJAH", "AJMAN", "ABU DHABI", "RAK", "FUJAIRAH", "KUWAIT", "QATAR", "OMAN", "BAHRAIN")
 _AU_WORDS = ("VICTORIA", "NEW SOUTH WALES", "QUEENSLAND", "SUNSHINE STATE", "THE PLACE TO BE", "WESTERN AUSTRALIA",
              "STATE OF EXCELLENCE", "TASMANIA", "SOUTH AUSTRALIA", "THE FESTIVAL STATE", "NSW", "ACT", "NT")
-
-
-def ink_cols(mask: np.ndarray, x: int) -> tuple[int, int]:
-    """Canvas columns of the first and one past the last inked column of a text *mask* drawn at column *x*."""
-    cols = np.flatnonzero(mask.max(axis=0) > 0.3)
-    return (x + int(cols[0]), x + int(cols[-1]) + 1) if cols.size else (x, x)
 
 
 def split_year(text: str) -> tuple[str, str, str]:
@@ -239,4 +233,4 @@ RENDERERS = {"pk": _pk, "in": _in, "gulf": _gulf, "au": _au}
 #: the layouts each style's texts follow (for tests and the format list of a deployment)
 FORMATS = {"pk": PK_FORMATS, "in": IN_FORMATS, "gulf": GULF_FORMATS, "au": AU_FORMATS}
 
-__all__ = ["FORMATS", "RENDERERS", "ind_mark", "ink_cols", "pk_band", "pk_year", "scribble", "split_year"]
+__all__ = ["FORMATS", "RENDERERS", "ind_mark", "pk_band", "pk_year", "scribble", "split_year"]
