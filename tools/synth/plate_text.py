@@ -20,6 +20,8 @@ MORE_STYLES: tuple[str, ...] = ("pk", "in", "gulf", "au")
 #: plates, square British and European plates
 TWO_LINE_STYLES: tuple[str, ...] = ("moto", "pk2", "in2", "square")
 MOTO_FORMATS = ("DDDLLL", "LDDDLLL", "LLLDDDD", "LLLDLDD")
+#: the characters on the top line of a motorcycle plate
+TWO_LINE_SPLIT = 3
 #: Pakistani plates: district letters, the small two-digit year (kept in reading order), the number
 PK_FORMATS = ("LLL DD DDDD", "LLL DD DDD", "LLL DDDD", "LLL DDD")
 #: Indian plates: state, district, series, number
@@ -156,7 +158,7 @@ def two_line_split(style: str, text: str) -> int:
     """
     shape = plate_shape(text)
     if style == "moto":
-        split = 3
+        split = TWO_LINE_SPLIT
     elif style == "pk2":
         letters = len(shape) - len(shape.lstrip("L"))
         split = letters + (2 if len(shape) - letters >= 5 else 0)

@@ -32,6 +32,7 @@ from tools.synth.plate_text import (
     EU_FORMATS,
     MORE_STYLES,
     STYLES,
+    TWO_LINE_SPLIT,
     TWO_LINE_STYLES,
     US_FORMATS,
     group,
@@ -46,9 +47,6 @@ from tools.synth.text import NARROW_FACES, FontSpec, choose_font
 
 logger = logging.getLogger(__name__)
 
-#: the characters on the top line of a motorcycle plate (other two-line plates split by their
-#: text: :func:`tools.synth.plate_text.two_line_split`)
-TWO_LINE_SPLIT = 3
 
 #: the blue of the EU band (and of the French and Italian right-hand bands), BGR
 _EU_BLUE = (150, 50, 10)
