@@ -55,7 +55,9 @@ port = {port}
 
     assert line("models").startswith("FAIL") and f"detector: missing file {root}/nope/detector.tflite" in out
     assert line("models", 1).startswith("PASS") and "second detector: detector-street.tflite loads" in line("models", 1)
-    assert line("models", 2).startswith("FAIL") and "reader:" in line("models", 2)
+    coarse = line("models", 2)
+    assert coarse.startswith("PASS") and "second detector coarse: detector-street-coarse.tflite loads" in coarse
+    assert line("models", 3).startswith("FAIL") and "reader:" in line("models", 3)
     assert line("camera").startswith("FAIL") and "no-such-footage" in line("camera")
     assert line("mqtt").startswith("FAIL") and f"cannot connect to 127.0.0.1:{port}" in line("mqtt")
     assert "Connection refused" in line("mqtt")

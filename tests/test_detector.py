@@ -95,6 +95,13 @@ def test_shipped_model_finds_rendered_plates(detector):
     assert found >= 10, f"best detection matched the plate in only {found}/12 rendered gate scenes"
 
 
+def test_the_input_table_quantises_every_grey_level_as_the_model_does(detector):
+    image = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    x = cv2.LUT(image, detector._table).view(np.int8)
+    assert np.array_equal(x, detector.model.quantise_input(image.astype(np.float32) * (1.0 / 255.0)))
+    assert x.dtype == detector.model.input_details["dtype"]
+
+
 def test_detect_on_gray_bgra_and_with_roi(detector):
     s = _gate_scenes(1, seed=3, night=False, plate_width=(180, 220))[0]
     truth = s.boxes[:1]

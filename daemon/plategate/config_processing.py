@@ -37,7 +37,14 @@ class RecognitionConfig(Section):
                                                     "of many countries) and join its plates to the first's: more plates "
                                                     "found at an odd angle or distance, about 5 ms more per frame")
     second_detector_model: PathStr | None = Field(None, description="default: the shipped models/detector-street.tflite")
-    second_detector_min_score: Fraction = Field(0.6, description="the second detector's plates from this score on")
+    second_detector_min_score: Fraction = Field(0.6, description="the second detector's plates from this score on "
+                                                                 "(in its coarse pass too)")
+    second_detector_coarse: bool = Field(True, description="also run the second detector on the whole frame at half "
+                                                           "the size: finds plates too large for its full-size pass "
+                                                           "(close to the camera), about 1.5 ms more per frame")
+    second_detector_coarse_model: PathStr | None = Field(
+        None, description="default: the shipped models/detector-street-coarse.tflite (the second detector's network "
+                          "at a 320x192 input)")
     close_up: bool = Field(True, description="when a frame gives no plate, search it again shrunk to 40 %: finds "
                                             "plates filling half the frame or more (a camera close to the car)")
     max_plates: Annotated[int, Field(ge=1, le=10)] = 3
@@ -61,11 +68,16 @@ class RecognitionConfig(Section):
     def second_detector_path(self) -> Path:
         return self.second_detector_model or default_models_dir() / "detector-street.tflite"
 
+    def second_detector_coarse_path(self) -> Path:
+        return self.second_detector_coarse_model or default_models_dir() / "detector-street-coarse.tflite"
+
     def model_paths(self) -> list[tuple[str, Path]]:
         """``(key, path)`` of every model file the daemon loads with this section."""
         out = [("recognition.detector_model", self.detector_path())]
         if self.second_detector:
             out.append(("recognition.second_detector_model", self.second_detector_path()))
+            if self.second_detector_coarse:
+                out.append(("recognition.second_detector_coarse_model", self.second_detector_coarse_path()))
         return [*out, ("recognition.reader_model", self.reader_path())]
 
 

@@ -189,7 +189,7 @@ def _ratio(a: int, b: int) -> float | None:
 
 
 def run_suite(data: Path, detector_path: Path | None = None, reader_path: Path | None = None, threads: int = 2,
-              progress=print, second_detector_path: Path | None = None) -> dict:
+              progress=print, second_detector_path: Path | None = None, coarse_path: Path | None = None) -> dict:
     """All sets of the suite (those present under *data*); returns ``{"sets": {...}, "macro": ...}``.
 
     Raises:
@@ -198,7 +198,7 @@ def run_suite(data: Path, detector_path: Path | None = None, reader_path: Path |
     from plategate.vision.recognizer import Recognizer
 
     cfg = RecognitionConfig(threads=threads, detector_model=detector_path, reader_model=reader_path,
-                            second_detector_model=second_detector_path)
+                            second_detector_model=second_detector_path, second_detector_coarse_model=coarse_path)
     recognizer = Recognizer.from_config(cfg)
     sets: dict[str, dict] = {}
     for s in SCENE_SETS:
@@ -219,6 +219,7 @@ def run_suite(data: Path, detector_path: Path | None = None, reader_path: Path |
     return {"sets": sets, "macro": round(float(np.mean(scores)), 4) if scores else None,
             "models": {key.split(".")[1]: _shown(path) for key, path in cfg.model_paths()},
             "settings": {"min_detection_score": cfg.min_detection_score, "close_up": cfg.close_up,
+                         "second_detector_coarse": cfg.second_detector_coarse,
                          "reader_views": cfg.reader_views, "plate_formats": cfg.plate_formats, "max_plates": cfg.max_plates}}
 
 
@@ -266,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detector", type=Path, help="detector .tflite (default: the shipped one)")
     p.add_argument("--second-detector", type=Path,
                    help="second (street) detector .tflite, run beside the first as the daemon does (default: the shipped one)")
+    p.add_argument("--second-detector-coarse", type=Path,
+                   help="the second detector's coarse pass .tflite (its network at a 320x192 input; default: the shipped one)")
     p.add_argument("--reader", type=Path, help="reader .tflite (default: the shipped one)")
     p.add_argument("--threads", type=int, default=2, help="(default: %(default)s)")
     p.add_argument("--json-out", type=Path, help="also write the results as JSON")
@@ -280,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         baseline = json.loads(a.baseline.read_text()) if a.baseline else None
         result = run_suite(a.data, a.detector, a.reader, a.threads, progress=lambda m: print(m, file=sys.stderr, flush=True),
-                           second_detector_path=a.second_detector)
+                           second_detector_path=a.second_detector, coarse_path=a.second_detector_coarse)
     except (PlategateError, OSError, ValueError) as exc:
         print(f"suite: error: {exc}", file=sys.stderr)
         return 1

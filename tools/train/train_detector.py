@@ -221,23 +221,29 @@ def recalibrate_batchnorm(weights: Path, work: Path, out: Path, batches: int = 2
     return out
 
 
-def load_inference_model(weights: Path, widths: tuple[int, ...] = WIDTHS):
-    """Build the INPUT_H x INPUT_W model and load trained weights into it."""
-    model = build_model(INPUT_H, INPUT_W, widths)
+def load_inference_model(weights: Path, widths: tuple[int, ...] = WIDTHS, size: tuple[int, int] = (INPUT_W, INPUT_H)):
+    """Build the model for a ``size = (width, height)`` input (default INPUT_W x INPUT_H) and load trained weights into it."""
+    model = build_model(size[1], size[0], widths)
     model.load_weights(str(weights))
     return model
 
 
 def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234, steps: int | None = None,
-                      data_work: Path | None = None) -> Path:
-    """Write the inference-size model as a SavedModel (``export/savedmodel``) plus ``export/training.json``."""
+                      data_work: Path | None = None, size: tuple[int, int] = (INPUT_W, INPUT_H)) -> Path:
+    """Write the inference model as a SavedModel plus its ``training.json``.
+
+    The default input (INPUT_W x INPUT_H) goes to ``export/savedmodel`` and ``export/training.json``;
+    another ``size = (width, height)`` (the same weights, e.g. a coarse pass at half the size) to
+    ``export/savedmodel-WxH`` and ``export/training-WxH.json``.
+    """
     weights = weights or work / "export" / "detector.weights.h5"
     (work / "export").mkdir(parents=True, exist_ok=True)
     widths = network_widths(work)
     calibrated = recalibrate_batchnorm(weights, data_work or work, work / "export" / "detector.bn.weights.h5", seed=seed,
                                        widths=widths)
-    model = load_inference_model(calibrated, widths)
-    out = work / "export" / "savedmodel"
+    model = load_inference_model(calibrated, widths, size)
+    suffix = "" if size == (INPUT_W, INPUT_H) else f"-{size[0]}x{size[1]}"
+    out = work / "export" / f"savedmodel{suffix}"
     model.export(str(out), format="tf_saved_model", verbose=False)
     commands = _commands(work)
     kinds = sorted(set().union(*(set(c.get("mix") or KIND_WEIGHTS) for c in commands if c["stage"] == "data")))
@@ -254,14 +260,14 @@ def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234,
                  "kinds": kinds,
                  "never_trained_on": ["ro-dashcam/valid", "openimages-plates/val", "openlpr-scenes/val",
                                       "negatives held-out part (crc32(name) % 6 == 0)"]},
-        "architecture": {"input": [1, INPUT_H, INPUT_W, 1], "widths": list(widths), "stride": STRIDE,
+        "architecture": {"input": [1, size[1], size[0], 1], "widths": list(widths), "stride": STRIDE,
                          "heads": "heat map (sigmoid), box (dx, dy, log w, log h), corners (8 offsets)"},
         "seed": seed, "weights": str(weights),
         "commands": [c["command"] for c in commands] + [
-            f"python -m tools.train.train_detector export --work {work} --steps {steps}" if steps else
-            f"python -m tools.train.train_detector export --work {work}"],
+            f"python -m tools.train.train_detector export --work {work}"
+            + (f" --steps {steps}" if steps else "") + (f" --input {size[0]}x{size[1]}" if suffix else "")],
     }
-    (work / "export" / "training.json").write_text(json.dumps(info, indent=2))
+    (work / "export" / f"training{suffix}.json").write_text(json.dumps(info, indent=2))
     return out
 
 
@@ -286,6 +292,13 @@ def _widths_arg(text: str) -> tuple[int, ...]:
         return parse_stage_widths(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _size_arg(text: str) -> tuple[int, int]:
+    w, _, h = text.lower().partition("x")
+    if not (w.isdigit() and h.isdigit()) or int(w) % 32 or int(h) % 32 or not int(w) or not int(h):
+        raise argparse.ArgumentTypeError(f"needs WxH, both multiples of 32 (the network's largest stride), got {text!r}")
+    return int(w), int(h)
 
 
 def _zoom_arg(text: str) -> tuple[float, float]:
@@ -326,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("export", help="write the inference-size SavedModel for tools.quantize")
     e.add_argument("--weights", type=Path, help="weights file (default: WORK/export/detector.weights.h5)")
     e.add_argument("--steps", type=int, help="the --steps the weights were trained with (recorded)")
+    e.add_argument("--input", type=_size_arg, default=(INPUT_W, INPUT_H),
+                   help=f"model input WxH (default {INPUT_W}x{INPUT_H}; another size goes to export/savedmodel-WxH)")
     e.add_argument("--data-work", type=Path, default=None, help="work folder whose shards recalibrate BatchNorm (default: --work)")
     for p in (d, t, e):
         p.add_argument("--work", type=Path, default=DEFAULT_WORK, help="work folder (git-ignored)")
@@ -340,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         _record(args.work, "data", [a for a in (argv if argv is not None else sys.argv[1:])], mix)
         build_shards(args.data, args.work, args.shards, args.seed, mix, args.first, args.patch, args.zoom)
     elif args.stage == "export":
-        logger.info("exported %s", export_savedmodel(args.work, args.weights, args.seed, args.steps, args.data_work))
+        logger.info("exported %s", export_savedmodel(args.work, args.weights, args.seed, args.steps, args.data_work,
+                                                         args.input))
     else:
         try:  # a network of other widths is refused before the command is recorded
             network_widths(args.work, args.widths)

@@ -222,11 +222,14 @@ class PlateDetector:
         if len(shape) != 4 or shape[3] != 1:
             raise ModelError(f"{model_path}: detector card input shape {shape} is not (1, H, W, 1)")
         self.input_size = (int(shape[2]), int(shape[1]))  # (width, height)
+        self._table = _quantise_table(self.model)
 
     def _infer(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        outputs = self.model.run(image[None, :, :, None].astype(np.float32) * (1.0 / 255.0))
-        heat, reg = split_outputs(outputs)
-        return heat, reg
+        if self._table is not None:  # an 8-bit input tensor: one table look-up per pixel
+            x = cv2.LUT(image, self._table).view(self.model.input_details["dtype"])[None, :, :, None]
+        else:
+            x = image[None, :, :, None].astype(np.float32) * (1.0 / 255.0)
+        return split_outputs(self.model.run(x))
 
     def detect(self, frame: np.ndarray, roi: tuple[float, float, float, float] | None = None) -> list[Detection]:
         """Find plates in *frame* (BGR, BGRA or gray, any size).
@@ -271,6 +274,15 @@ class PlateDetector:
             c[:, 1] = c[:, 1].clip(0, h - 1)
             out.append(Detection(box=(x1, y1, x2, y2), score=float(score), corners=c))
         return out
+
+
+def _quantise_table(model) -> np.ndarray | None:
+    """For a model with an int8 or uint8 input: the 256-entry uint8 table that maps a grey level to
+    its quantised input value (the bytes of ``model.quantise_input(level / 255)``); else ``None``."""
+    if np.dtype(model.input_details["dtype"]) not in (np.dtype(np.int8), np.dtype(np.uint8)):
+        return None
+    levels = np.arange(256, dtype=np.float32) * np.float32(1.0 / 255.0)
+    return np.ascontiguousarray(model.quantise_input(levels)).view(np.uint8)
 
 
 def split_outputs(outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

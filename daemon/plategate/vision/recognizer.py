@@ -87,16 +87,17 @@ def crop_plate(frame: np.ndarray, det: Detection, height: int = CROP_HEIGHT) -> 
 
 
 def with_second_detector(first: PlateDetector, cfg: RecognitionConfig):
-    """*first* paired with the ``[recognition]`` second detector (no close-up pass of its own).
+    """*first* joined with the ``[recognition]`` second detector (no close-up pass of its own) and,
+    if ``second_detector_coarse``, its coarse pass.
 
     Raises:
-        ModelError: the second detector's model is missing, truncated or tampered with.
+        ModelError: the second detector's model (or its coarse pass's) is missing, truncated or tampered with.
     """
-    from .detector_pair import DetectorPair
+    from .detector_set import DetectorSet
 
-    second = PlateDetector(cfg.second_detector_path(), threads=cfg.threads, min_score=cfg.second_detector_min_score,
-                           close_up=False)
-    return DetectorPair(first, second)
+    paths = [cfg.second_detector_path()] + ([cfg.second_detector_coarse_path()] if cfg.second_detector_coarse else [])
+    more = [PlateDetector(p, threads=cfg.threads, min_score=cfg.second_detector_min_score, close_up=False) for p in paths]
+    return DetectorSet(first, *more)
 
 
 class Recognizer:

@@ -1,4 +1,4 @@
-"""Two detectors joined (plategate.vision.detector_pair), and the [recognition] keys that switch the second on."""
+"""Detectors joined (plategate.vision.detector_set), and the [recognition] keys that switch the second on."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 
 from plategate.config import RecognitionConfig, parse_config
 from plategate.errors import ModelError
-from plategate.vision.detector import PlateDetector
-from plategate.vision.detector_pair import DetectorPair
+from plategate.vision.detector import Detection, PlateDetector
+from plategate.vision.detector_set import DetectorSet, fuse
 from plategate.vision.recognizer import Recognizer
 from tools.eval.evaluate import iou
 from tools.synth import scenes
@@ -29,7 +29,7 @@ def frames() -> list[scenes.Scene]:
 
 def test_a_plate_both_find_is_kept_once(frames):
     first = PlateDetector(MODELS / "detector.tflite", threads=1)
-    pair = DetectorPair(first, PlateDetector(MODELS / "detector.tflite", threads=1, close_up=False))
+    pair = DetectorSet(first, PlateDetector(MODELS / "detector.tflite", threads=1, close_up=False))
     for scene in frames:
         alone, joined = first.detect(scene.image), pair.detect(scene.image)
         assert len(joined) == len(alone)  # the same detector twice: every plate overlaps its twin
@@ -40,7 +40,9 @@ def test_a_plate_both_find_is_kept_once(frames):
 
 def test_the_shipped_pair_finds_the_rendered_plates(frames):
     rec = Recognizer.from_config(RecognitionConfig(threads=1))
-    assert isinstance(rec.detector, DetectorPair)
+    assert isinstance(rec.detector, DetectorSet)
+    coarse = rec.detector.detectors[2]
+    assert coarse.input_size == (320, 192) and coarse.model.path.name == "detector-street-coarse.tflite"
     found = total = 0
     for scene in frames:
         boxes = np.array([d.box for d in rec.detector.detect(scene.image)], np.float64).reshape(-1, 4)
@@ -54,6 +56,11 @@ def test_the_shipped_pair_finds_the_rendered_plates(frames):
 
 
 def test_second_detector_off_and_a_missing_model(tmp_path):
+    keys = [k for k, _ in RecognitionConfig().model_paths()]
+    assert "recognition.second_detector_coarse_model" in keys
+    rec = Recognizer.from_config(RecognitionConfig(threads=1, second_detector_coarse=False))
+    assert [d.model.path.name for d in rec.detector.detectors] == ["detector.tflite", "detector-street.tflite"]
+    assert "recognition.second_detector_coarse_model" not in [k for k, _ in RecognitionConfig(second_detector_coarse=False).model_paths()]
     rec = Recognizer.from_config(RecognitionConfig(threads=1, second_detector=False))
     assert isinstance(rec.detector, PlateDetector)
     keys = [k for k, _ in RecognitionConfig(second_detector=False).model_paths()]
@@ -61,6 +68,11 @@ def test_second_detector_off_and_a_missing_model(tmp_path):
     shutil.copy(MODELS / "detector-street.json", tmp_path / "street.json")  # the card without its model file
     cfg = RecognitionConfig(threads=1, second_detector_model=tmp_path / "street.tflite")
     with pytest.raises(ModelError, match="street.tflite"):
+        Recognizer.from_config(cfg)
+    (tmp_path / "coarse.tflite").write_bytes((MODELS / "detector-street-coarse.tflite").read_bytes()[:-100])
+    shutil.copy(MODELS / "detector-street-coarse.json", tmp_path / "coarse.json")
+    cfg = RecognitionConfig(threads=1, second_detector_coarse_model=tmp_path / "coarse.tflite")
+    with pytest.raises(ModelError, match="coarse.tflite is truncated"):
         Recognizer.from_config(cfg)
 
 
@@ -71,3 +83,33 @@ def test_config_keys_are_checked():
         parse_config({"recognition": {"second_detector_min_score": 1.5}})
     with pytest.raises(Exception, match="recognition.second_detector"):
         parse_config({"recognition": {"second_detector": "yes"}})
+    with pytest.raises(Exception, match="recognition.second_detector_coarse"):
+        parse_config({"recognition": {"second_detector_coarse": "often"}})
+
+
+def _det(box, score, corners=None):
+    return Detection(box=box, score=score, corners=None if corners is None else np.asarray(corners, np.float32))
+
+
+def test_overlapping_boxes_become_their_score_weighted_mean():
+    sq = [[0, 0], [10, 0], [10, 10], [0, 10]]
+    a = _det((100, 100, 200, 140), 0.9, np.array(sq) + 100)
+    b = _det((110, 104, 210, 144), 0.6, np.array(sq) + 110)  # IoU ~0.76 with a: the same plate
+    far = _det((400, 100, 480, 130), 0.7)
+    out = fuse([b, far, a])
+    assert [d.score for d in out] == [0.9, 0.7]
+    w = 0.9 / 1.5
+    assert out[0].box == tuple(int(round(w * x + (1 - w) * y)) for x, y in zip(a.box, b.box, strict=True))
+    np.testing.assert_allclose(out[0].corners, np.array(sq) + 100 * w + 110 * (1 - w), atol=1e-4)
+    assert out[1] is far  # seen by one detector: as it was
+
+
+def test_boxes_that_barely_overlap_stay_two_plates_and_missing_corners_stay_missing():
+    a, b = _det((0, 0, 100, 40), 0.8), _det((70, 0, 170, 40), 0.7)  # IoU 30/170
+    assert fuse([a, b]) == [a, b]
+    c = _det((2, 0, 102, 40), 0.5, [[2, 0], [102, 0], [102, 40], [2, 40]])
+    joined = fuse([a, c])
+    assert len(joined) == 1 and joined[0].corners is None and joined[0].score == 0.8
+    assert fuse([]) == [] and fuse([a]) == [a]
+    with pytest.raises(ValueError, match="at least one detector"):
+        DetectorSet()
