@@ -1,4 +1,4 @@
-"""tools.train.train_detector.recalibrate_batchnorm: every batch weighs the same in the new BatchNorm statistics."""
+"""tools.train.train_detector export: every batch weighs the same in the new BatchNorm statistics; other input sizes."""
 
 from __future__ import annotations
 
@@ -42,3 +42,25 @@ def test_recalibrated_statistics_are_the_mean_over_all_batches(tmp_path):
     calibrated.load_weights(str(out))
     norm = next(layer for layer in calibrated.layers if hasattr(layer, "moving_mean"))
     assert np.allclose(norm.moving_mean.numpy(), want, rtol=1e-4, atol=1e-5)
+
+
+def test_another_input_size_builds_the_same_weights(tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    from tools.train.detector_model import build_model
+
+    tf.keras.utils.set_random_seed(2)
+    weights = tmp_path / "w.weights.h5"
+    build_model(64, 64).save_weights(str(weights))
+    full = train_detector.load_inference_model(weights)
+    coarse = train_detector.load_inference_model(weights, size=(320, 192))
+    assert tuple(full.input.shape[1:3]) == (train_detector.INPUT_H, train_detector.INPUT_W)
+    assert tuple(coarse.input.shape[1:3]) == (192, 320)
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(full.weights, coarse.weights, strict=True))
+
+
+@pytest.mark.parametrize("size", ["320x180", "320", "0x192", "axb"])
+def test_an_export_size_the_network_cannot_take_is_refused(tmp_path, capsys, size):
+    with pytest.raises(SystemExit):
+        train_detector.main(["export", "--work", str(tmp_path), "--input", size])
+    err = capsys.readouterr().err
+    assert "--input" in err and "multiples of 32" in err
