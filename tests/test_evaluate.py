@@ -113,6 +113,16 @@ def test_close_ups_are_measured_per_fill(folders, capsys):
     assert rows[0]["recall"] >= 0.5 and "end_to_end_exact" not in rows[0]
 
 
+def test_close_ups_with_the_street_detectors_find_at_least_as_many(folders, capsys):
+    base = ["--scenes", str(folders["scenes"]), "--no-reader", "--close-ups", "0.5,0.9", "--json-out", str(folders["out"])]
+    assert evaluate.main(base) == 0
+    alone = json.loads(folders["out"].read_text())["close-ups:scenes"]["by_fill"]
+    assert evaluate.main([*base, "--with-street"]) == 0
+    joined = json.loads(folders["out"].read_text())["close-ups:scenes"]["by_fill"]
+    assert all(j["recall"] >= a["recall"] for a, j in zip(alone, joined, strict=True))
+    assert joined[1]["recall"] >= 0.5
+
+
 def test_close_ups_refuse_shares_outside_0_1(folders, capsys):
     for bad in ("0", "1.5", "0.3,x"):
         with pytest.raises(SystemExit):

@@ -303,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-close-up", action="store_true",
                     help="no second, zoomed-out detector pass on frames where the first finds no plate "
                          "(as recognition.close_up = false)")
+    ap.add_argument("--with-street", action="store_true",
+                    help="join --detector with the street detector and its coarse pass, as the daemon does "
+                         "(recognition.second_detector; their own threshold, 0.6, stays when sweeping)")
     ap.add_argument("--limit", type=int, default=0, help="at most this many files per folder (0 = all)")
     ap.add_argument("--json-out", type=Path, help="also write all figures to this JSON file")
     ap.add_argument("--update-card", type=Path, metavar="CARD", help="merge the figures into this model card's metrics.evaluate "
@@ -323,6 +326,11 @@ def main(argv: list[str] | None = None) -> int:
 
             detector = PlateDetector(args.detector, threads=args.threads, min_score=min(THRESHOLDS + (args.min_score,)),
                                      close_up=not args.no_close_up, close_up_below=args.min_score)
+            if args.with_street:
+                from plategate.config import RecognitionConfig
+                from plategate.vision.recognizer import with_second_detector
+
+                detector = with_second_detector(detector, RecognitionConfig(threads=args.threads))
     except PlategateError as exc:
         print(f"evaluate: error: {exc}", file=sys.stderr)
         return 1
