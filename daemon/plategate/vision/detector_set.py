@@ -4,8 +4,8 @@ The daemon runs the lane detector (made for the gate's own camera), the street d
 (trained on street and phone photos from many countries) and the street detector's coarse
 pass (the same network on the whole frame at half the size, for plates too large for the
 full-size pass). Where their boxes overlap they saw the same plate; its box and corners
-become the score-weighted mean of theirs, which places a plate better than any one of them
-(the detectors place large plates differently; each is often off by a third of the plate).
+become the score-weighted mean of theirs. That places a plate better than keeping the best-scored
+box: a loose box from one detector often outscores a tight one from another.
 """
 
 from __future__ import annotations
