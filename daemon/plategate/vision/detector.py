@@ -138,22 +138,24 @@ def letterbox(gray: np.ndarray, size: tuple[int, int], roi_px: tuple[int, int, i
     return out, Letterbox(scale=nw / w, pad_x=px, pad_y=py, offset_x=x1, offset_y=y1)
 
 
+def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of one ``(x1, y1, x2, y2)`` box with each of ``boxes (n, 4)``."""
+    inter = (np.maximum(0, np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]))
+             * np.maximum(0, np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])))
+    area = max(0, box[2] - box[0]) * max(0, box[3] - box[1])
+    areas = np.maximum(0, boxes[:, 2] - boxes[:, 0]) * np.maximum(0, boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-6)
+
+
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.4) -> list[int]:
     """Greedy non-maximum suppression; returns kept indices, best first."""
     order = np.argsort(-scores)
     keep: list[int] = []
-    areas = np.maximum(0, boxes[:, 2] - boxes[:, 0]) * np.maximum(0, boxes[:, 3] - boxes[:, 1])
     while order.size:
         i = int(order[0])
         keep.append(i)
         rest = order[1:]
-        xx1 = np.maximum(boxes[i, 0], boxes[rest, 0])
-        yy1 = np.maximum(boxes[i, 1], boxes[rest, 1])
-        xx2 = np.minimum(boxes[i, 2], boxes[rest, 2])
-        yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
-        inter = np.maximum(0, xx2 - xx1) * np.maximum(0, yy2 - yy1)
-        iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-6)
-        order = rest[iou <= iou_threshold]
+        order = rest[box_iou(boxes[i], boxes[rest]) <= iou_threshold]
     return keep
 
 

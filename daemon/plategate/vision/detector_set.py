@@ -12,19 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from plategate.vision.detector import Detection, PlateDetector, to_gray
+from plategate.vision.detector import Detection, PlateDetector, box_iou, to_gray
 
 #: Boxes that overlap more than this (intersection over union) are one plate.
 SAME_PLATE_IOU = 0.4
-
-
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    x1, y1 = np.maximum(box[0], boxes[:, 0]), np.maximum(box[1], boxes[:, 1])
-    x2, y2 = np.minimum(box[2], boxes[:, 2]), np.minimum(box[3], boxes[:, 3])
-    inter = np.maximum(0, x2 - x1) * np.maximum(0, y2 - y1)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-6)
 
 
 def fuse(detections: list[Detection], same_plate_iou: float = SAME_PLATE_IOU) -> list[Detection]:
@@ -44,7 +35,7 @@ def fuse(detections: list[Detection], same_plate_iou: float = SAME_PLATE_IOU) ->
     for i in np.argsort(-scores, kind="stable"):
         if used[i]:
             continue
-        members = np.nonzero((_iou(boxes[i], boxes) > same_plate_iou) & ~used)[0]
+        members = np.nonzero((box_iou(boxes[i], boxes) > same_plate_iou) & ~used)[0]
         members = np.union1d(members, [i])
         used[members] = True
         if len(members) == 1:
