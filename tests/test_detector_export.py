@@ -64,3 +64,28 @@ def test_an_export_size_the_network_cannot_take_is_refused(tmp_path, capsys, siz
         train_detector.main(["export", "--work", str(tmp_path), "--input", size])
     err = capsys.readouterr().err
     assert "--input" in err and "multiples of 32" in err
+
+
+def test_one_export_writes_every_input_size_from_one_batchnorm_estimate(tmp_path, monkeypatch):
+    tf = pytest.importorskip("tensorflow")
+    from tools.train.detector_model import build_model
+
+    tf.keras.utils.set_random_seed(3)
+    weights = tmp_path / "w.weights.h5"
+    build_model(64, 64).save_weights(str(weights))
+    calls = []
+
+    def recalibrate(w, *args, **kwargs):
+        calls.append(w)
+        return w
+
+    monkeypatch.setattr(train_detector, "recalibrate_batchnorm", recalibrate)
+    work = tmp_path / "work"
+    argv = ["export", "--work", str(work), "--weights", str(weights), "--input", "640x352", "--input", "320x192"]
+    assert train_detector.main(argv) == 0
+    assert calls == [weights]
+    assert (work / "export" / "savedmodel").is_dir() and (work / "export" / "savedmodel-320x192").is_dir()
+    full = json.loads((work / "export" / "training.json").read_text())
+    coarse = json.loads((work / "export" / "training-320x192.json").read_text())
+    assert full["architecture"]["input"] == [1, 352, 640, 1] and coarse["architecture"]["input"] == [1, 192, 320, 1]
+    assert coarse["commands"][-1].endswith("--input 640x352 --input 320x192")

@@ -229,22 +229,20 @@ def load_inference_model(weights: Path, widths: tuple[int, ...] = WIDTHS, size: 
 
 
 def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234, steps: int | None = None,
-                      data_work: Path | None = None, size: tuple[int, int] = (INPUT_W, INPUT_H)) -> Path:
-    """Write the inference model as a SavedModel plus its ``training.json``.
+                      data_work: Path | None = None,
+                      sizes: tuple[tuple[int, int], ...] = ((INPUT_W, INPUT_H),)) -> list[Path]:
+    """Write the inference model as a SavedModel plus its ``training.json`` at each input size.
 
-    The default input (INPUT_W x INPUT_H) goes to ``export/savedmodel`` and ``export/training.json``;
-    another ``size = (width, height)`` (the same weights, e.g. a coarse pass at half the size) to
-    ``export/savedmodel-WxH`` and ``export/training-WxH.json``.
+    BatchNorm is re-estimated once for all sizes. The default input (INPUT_W x INPUT_H) goes to
+    ``export/savedmodel`` and ``export/training.json``; another ``(width, height)`` (the same
+    weights, e.g. a coarse pass at half the size) to ``export/savedmodel-WxH`` and
+    ``export/training-WxH.json``. Returns the SavedModel folders.
     """
     weights = weights or work / "export" / "detector.weights.h5"
     (work / "export").mkdir(parents=True, exist_ok=True)
     widths = network_widths(work)
     calibrated = recalibrate_batchnorm(weights, data_work or work, work / "export" / "detector.bn.weights.h5", seed=seed,
                                        widths=widths)
-    model = load_inference_model(calibrated, widths, size)
-    suffix = "" if size == (INPUT_W, INPUT_H) else f"-{size[0]}x{size[1]}"
-    out = work / "export" / f"savedmodel{suffix}"
-    model.export(str(out), format="tf_saved_model", verbose=False)
     commands = _commands(work)
     kinds = sorted(set().union(*(set(c.get("mix") or KIND_WEIGHTS) for c in commands if c["stage"] == "data")))
     real = [f"{REAL_SCENES[k]} (boxes)" for k in REAL_SCENES if k in kinds]
@@ -253,22 +251,29 @@ def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234,
                     "(tools.synth.swap)")
     if {"gate", "street"} & set(kinds):
         real.append("eu-crops (pasted into synthetic scenes)")
-    info = {
-        "data": {"synthetic": "tools.synth.scenes gate + street scenes (plates from tools.synth.plates and eu-crops, "
-                              "backgrounds from the training part of negatives)",
-                 "real": [*real, "negatives (training part: crc32(name) % 6 != 0)"],
-                 "kinds": kinds,
-                 "never_trained_on": ["ro-dashcam/valid", "openimages-plates/val", "openlpr-scenes/val",
-                                      "negatives held-out part (crc32(name) % 6 == 0)"]},
-        "architecture": {"input": [1, size[1], size[0], 1], "widths": list(widths), "stride": STRIDE,
-                         "heads": "heat map (sigmoid), box (dx, dy, log w, log h), corners (8 offsets)"},
-        "seed": seed, "weights": str(weights),
-        "commands": [c["command"] for c in commands] + [
-            f"python -m tools.train.train_detector export --work {work}"
-            + (f" --steps {steps}" if steps else "") + (f" --input {size[0]}x{size[1]}" if suffix else "")],
-    }
-    (work / "export" / f"training{suffix}.json").write_text(json.dumps(info, indent=2))
-    return out
+    command = f"python -m tools.train.train_detector export --work {work}" + (f" --steps {steps}" if steps else "")
+    if tuple(sizes) != ((INPUT_W, INPUT_H),):
+        command += "".join(f" --input {w}x{h}" for w, h in sizes)
+    outs = []
+    for size in sizes:
+        suffix = "" if tuple(size) == (INPUT_W, INPUT_H) else f"-{size[0]}x{size[1]}"
+        out = work / "export" / f"savedmodel{suffix}"
+        load_inference_model(calibrated, widths, size).export(str(out), format="tf_saved_model", verbose=False)
+        info = {
+            "data": {"synthetic": "tools.synth.scenes gate + street scenes (plates from tools.synth.plates and eu-crops, "
+                                  "backgrounds from the training part of negatives)",
+                     "real": [*real, "negatives (training part: crc32(name) % 6 != 0)"],
+                     "kinds": kinds,
+                     "never_trained_on": ["ro-dashcam/valid", "openimages-plates/val", "openlpr-scenes/val",
+                                          "negatives held-out part (crc32(name) % 6 == 0)"]},
+            "architecture": {"input": [1, size[1], size[0], 1], "widths": list(widths), "stride": STRIDE,
+                             "heads": "heat map (sigmoid), box (dx, dy, log w, log h), corners (8 offsets)"},
+            "seed": seed, "weights": str(weights),
+            "commands": [c["command"] for c in commands] + [command],
+        }
+        (work / "export" / f"training{suffix}.json").write_text(json.dumps(info, indent=2))
+        outs.append(out)
+    return outs
 
 
 def _commands(work: Path) -> list[dict]:
@@ -339,8 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("export", help="write the inference-size SavedModel for tools.quantize")
     e.add_argument("--weights", type=Path, help="weights file (default: WORK/export/detector.weights.h5)")
     e.add_argument("--steps", type=int, help="the --steps the weights were trained with (recorded)")
-    e.add_argument("--input", type=_size_arg, default=(INPUT_W, INPUT_H),
-                   help=f"model input WxH (default {INPUT_W}x{INPUT_H}; another size goes to export/savedmodel-WxH)")
+    e.add_argument("--input", type=_size_arg, action="append", default=[], metavar="WxH",
+                   help=f"model input (repeatable; default {INPUT_W}x{INPUT_H}; another size goes to export/savedmodel-WxH)")
     e.add_argument("--data-work", type=Path, default=None, help="work folder whose shards recalibrate BatchNorm (default: --work)")
     for p in (d, t, e):
         p.add_argument("--work", type=Path, default=DEFAULT_WORK, help="work folder (git-ignored)")
@@ -355,8 +360,9 @@ def main(argv: list[str] | None = None) -> int:
         _record(args.work, "data", [a for a in (argv if argv is not None else sys.argv[1:])], mix)
         build_shards(args.data, args.work, args.shards, args.seed, mix, args.first, args.patch, args.zoom)
     elif args.stage == "export":
-        logger.info("exported %s", export_savedmodel(args.work, args.weights, args.seed, args.steps, args.data_work,
-                                                         args.input))
+        sizes = tuple(dict.fromkeys(args.input)) or ((INPUT_W, INPUT_H),)
+        for out in export_savedmodel(args.work, args.weights, args.seed, args.steps, args.data_work, sizes):
+            logger.info("exported %s", out)
     else:
         try:  # a network of other widths is refused before the command is recorded
             network_widths(args.work, args.widths)
