@@ -26,7 +26,7 @@ from plategate.errors import ImageError, PlategateError
 from plategate.types import normalise_plate
 from plategate.vision.preprocess import prepare_crop, resize_to
 from plategate.vision.reader import plate_shape, two_line_halves
-from tools.synth import augment
+from tools.synth import augment, real_augment
 from tools.synth.plates import STYLES, render_lines
 
 logger = logging.getLogger(__name__)
@@ -298,11 +298,17 @@ def resize_width(images: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def real_augmented(samples: list[Sample], copies: int, seed: int, height: int, width: int) -> tuple[np.ndarray, list[str]]:
-    """Prepare real crops with *copies* light augmentations each (copy 0 is unaugmented).
+def real_augmented(samples: list[Sample], copies: int, seed: int, height: int, width: int,
+                   augmentation: str = "light") -> tuple[np.ndarray, list[str]]:
+    """Prepare real crops with *copies* augmentations each (copy 0 is unaugmented), of the kind
+    *augmentation* names (:data:`tools.synth.real_augment.KINDS`).
 
     Unreadable files are skipped with a warning.
+
+    Raises:
+        ValueError: *augmentation* is not a known kind.
     """
+    augment_one = real_augment.augmenter(augmentation)
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     for s in samples:
@@ -312,34 +318,10 @@ def real_augmented(samples: list[Sample], copies: int, seed: int, height: int, w
             logger.warning("skipping %s", exc)
             continue
         for k in range(copies):
-            crop = img if k == 0 else light_augment(img if img.ndim == 3 else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), rng)
+            crop = img if k == 0 else augment_one(img if img.ndim == 3 else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), rng)
             xs.append((prepare_crop(crop, height, width) * 255 + 0.5).astype(np.uint8))
             ys.append(s.text)
     return np.stack(xs) if xs else np.empty((0, height, width), np.uint8), ys
-
-
-def light_augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Mild augmentation for real crops: shifted margins, small rotation, lighting, blur, noise."""
-    h, w = img.shape[:2]
-    dx0, dx1 = (rng.uniform(-0.06, 0.06, 2) * w).astype(int)
-    dy0, dy1 = (rng.uniform(-0.08, 0.1, 2) * h).astype(int)
-    pad = max(abs(int(v)) for v in (dx0, dx1, dy0, dy1)) + 1
-    big = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    rot = cv2.getRotationMatrix2D((big.shape[1] / 2, big.shape[0] / 2), float(rng.uniform(-4, 4)), 1.0)
-    big = cv2.warpAffine(big, rot, (big.shape[1], big.shape[0]), borderMode=cv2.BORDER_REPLICATE)
-    crop = big[pad + dy0 : pad + h - dy1, pad + dx0 : pad + w - dx1]
-    if crop.size == 0:
-        crop = img
-    if rng.random() < 0.3:
-        crop = augment.ir_look(crop, rng)
-    crop = augment.contrast(crop, rng, low=rng.random() < 0.2)
-    if rng.random() < 0.4:
-        crop = augment.blur(crop, rng, 0.6)
-    if rng.random() < 0.5:
-        crop = augment.noise(crop, rng, float(rng.uniform(1, 8)))
-    if rng.random() < 0.05:
-        crop = 255 - crop
-    return crop
 
 
 __all__ = ["STYLES", "Sample", "load_labelled", "split_by_text", "synth_shard", "real_augmented", "read_image"]

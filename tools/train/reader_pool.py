@@ -80,6 +80,8 @@ def real_sets(a: argparse.Namespace) -> dict[str, tuple[np.ndarray, list[str]]]:
     if a.data is None or not (a.data / "br-crops" / "labels.csv").is_file():
         return {}
     tag = f"_a{zlib.crc32(a.label_audit.read_bytes()):08x}" if a.label_audit is not None else ""
+    if a.real_augment != "light":
+        tag += f"_{a.real_augment}"
     cache = a.work / "data" / f"real_h{a.height}w{a.width}_c{a.real_copies}_s{a.seed}{tag}.npz"
     if cache.is_file():
         with np.load(cache) as z:
@@ -91,7 +93,7 @@ def real_sets(a: argparse.Namespace) -> dict[str, tuple[np.ndarray, list[str]]]:
         train, changes = reader_data.audited_training_part(train, val, audit)
         print(f"label audit {a.label_audit}: {len(changes)} training crops changed: {'; '.join(changes)}", flush=True)
     sets = {
-        "br_train": reader_data.real_augmented(train, a.real_copies, a.seed, a.height, a.width),
+        "br_train": reader_data.real_augmented(train, a.real_copies, a.seed, a.height, a.width, a.real_augment),
         "br_val": reader_data.real_augmented(val, 1, 0, a.height, a.width),
     }
     ar = a.data / "ar-crops"
@@ -109,7 +111,7 @@ def _with_extra(a: argparse.Namespace, sets: dict[str, tuple[np.ndarray, list[st
     xs, ys = [sets["br_train"][0]], list(sets["br_train"][1])
     for folder in a.extra:
         samples = reader_data.load_labelled(folder)
-        x, y = reader_data.real_augmented(samples, a.real_copies, a.seed, a.height, a.width)
+        x, y = reader_data.real_augmented(samples, a.real_copies, a.seed, a.height, a.width, a.real_augment)
         print(f"extra training crops: {len(samples)} from {folder}", flush=True)
         xs.append(x)
         ys.extend(y)

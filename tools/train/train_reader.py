@@ -30,7 +30,7 @@ import numpy as np
 
 from plategate.errors import PlategateError
 from plategate.vision.ctc import ALPHABET, encode, greedy, softmax
-from tools.synth import reader_data
+from tools.synth import reader_data, real_augment
 from tools.train.reader_pool import epoch_pool, real_sets, render_shards
 from tools.train.stages import parse_stage_widths
 from tools.train.tf_threads import set_threads
@@ -55,6 +55,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=1000, help="training steps per epoch (default: %(default)s)")
     p.add_argument("--shard-size", type=int, default=5000, help="samples per synthetic shard (default: %(default)s)")
     p.add_argument("--real-copies", type=int, default=8, help="augmented copies of each br-crops training image (default: %(default)s)")
+    p.add_argument("--real-augment", choices=real_augment.KINDS, default="light",
+                   help="augmentation of the real crops' copies (tools.synth.real_augment; default: %(default)s)")
     p.add_argument("--real-repeat", type=int, default=2, help="times the real copies are seen per epoch (default: %(default)s)")
     p.add_argument("--recent-from", type=int, default=None, metavar="K",
                    help="synthetic shards K and later (rendered by a newer renderer) are seen --recent-repeat times "
@@ -291,13 +293,13 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
     if a.data is not None:
         data += [
             f"br-crops training part: split by plate text, seed {reader_data.BR_SPLIT_SEED}, "
-            f"{100 * (1 - reader_data.BR_VAL_FRACTION):.0f} % of the texts, {a.real_copies} augmented copies each",
+            f"{100 * (1 - reader_data.BR_VAL_FRACTION):.0f} % of the texts, {a.real_copies} {a.real_augment}-augmented copies each",
             "chars/gb, chars/br (glyphs), us-plate-backgrounds, negatives (backgrounds) in synthetic plates",
         ]
     if a.label_audit is not None:
         data.append(f"br-crops training part under the label audit {a.label_audit} (wrong labels replaced; "
                     "unreadable crops and photos of validation plates dropped)")
-    data += [f"extra labelled crops: {folder} ({a.real_copies} augmented copies each)" for folder in a.extra]
+    data += [f"extra labelled crops: {folder} ({a.real_copies} {a.real_augment}-augmented copies each)" for folder in a.extra]
     command = "nice -n 10 python -m tools.train.train_reader " + " ".join(argv if argv is not None else sys.argv[1:])
     previous = a.work / "training.json"
     before = json.loads(previous.read_text()) if a.resume and previous.is_file() else {}
