@@ -8,6 +8,14 @@ sheet, each with its number, its label and the reader's read::
     python -m tools.train.label_sheets work/real/scene-train --reader models/reader.tflite \\
         --also-status ../shared/datasets/scene-crops/crops.csv:unsure --out work/sheets
 
+With ``--unlabelled``, *folder* is a folder of crops without labels: every crop not named in a
+``--skip`` CSV goes on a sheet (in a seeded order), its label shown as ``?``, for reading by
+eye from scratch (the ``eu-crops`` of ``tools/labels/eu-crops-text.csv``)::
+
+    python -m tools.train.label_sheets ../shared/datasets/eu-crops --unlabelled \
+        --skip tools/labels/eu-crops-text.csv --skip tools/eval_data/eu-crops-test-text.csv \
+        --skip tools/eval_data/eu-crops-calib-text.csv --out work/eu-sheets
+
 Next to the sheets, ``index.csv`` (sheet,number,file,label,read,confidence) says which crop
 each number is. Whoever reads the sheets writes down what each crop shows; corrections go
 to ``tools/labels/scene-crops-train-fixes.csv`` (file,text,action), which
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import random
 import sys
 from pathlib import Path
 
@@ -26,6 +35,9 @@ import numpy as np
 
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
+from tools.synth.reader_data import Sample, load_labelled
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 PER_SHEET = 16
 COLUMNS = 4
@@ -65,6 +77,22 @@ def status_files(spec: str) -> set[str]:
         return {r["file"] for r in csv.DictReader(fh) if r["status"] == status}
 
 
+def unlabelled(folder: Path, skip: list[Path], seed: int) -> list[Sample]:
+    """The images of *folder* not named in any *skip* CSV, in an order shuffled by *seed*, labelled ``?``.
+
+    Raises:
+        OSError: a CSV cannot be read.
+        KeyError: a CSV has no ``file`` column.
+    """
+    named: set[str] = set()
+    for path in skip:
+        with path.open(newline="") as fh:
+            named |= {r["file"] for r in csv.DictReader(fh)}
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in named)
+    random.Random(seed).shuffle(files)
+    return [Sample(p, "?") for p in files]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tools.train.label_sheets", description=__doc__.split("\n\n")[0], epilog=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -75,15 +103,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--also-status", action="append", default=[], metavar="CROPS_CSV:STATUS",
                    help="also every crop of this status in a crops.csv (repeatable)")
     p.add_argument("--out", type=Path, default=Path("work/sheets"), help="(default: %(default)s)")
+    p.add_argument("--unlabelled", action="store_true",
+                   help="FOLDER holds crops without labels: put every one on a sheet (label ?)")
+    p.add_argument("--skip", action="append", type=Path, default=[], metavar="CSV",
+                   help="with --unlabelled: leave out the files this CSV (file,...) names (repeatable)")
+    p.add_argument("--seed", type=int, default=7, help="with --unlabelled: order of the crops (default: %(default)s)")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
     from plategate.vision.reader import PlateReader
-    from tools.synth.reader_data import load_labelled
 
     try:
         reader = PlateReader(a.reader, threads=a.threads, views=1)
-        samples = load_labelled(a.folder)
-        also = set().union(*(status_files(s) for s in a.also_status)) if a.also_status else set()
+        if a.unlabelled:
+            samples = unlabelled(a.folder, a.skip, a.seed)
+            also = {s.path.name for s in samples}
+        else:
+            samples = load_labelled(a.folder)
+            also = set().union(*(status_files(s) for s in a.also_status)) if a.also_status else set()
     except (PlategateError, OSError, KeyError, ValueError) as exc:
         print(f"label_sheets: error: {exc}", file=sys.stderr)
         return 2
