@@ -41,3 +41,31 @@ def test_a_full_notify_queue_never_blocks_the_daemon(tmp_path):
     assert results[0] is True and results[-1] is False  # dropped, not blocked
     n.close()
     server.close()
+
+
+def test_watchdog_off_sends_no_pings_and_turns_the_units_watchdog_off(tmp_path):
+    path = str(tmp_path / "notify.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)
+    server.settimeout(1)
+    n = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": str(os.getpid())}, watchdog=False)
+    assert n.watchdog_interval_s is None
+    assert n.ready("running")
+    assert server.recv(100) == b"READY=1\nSTATUS=running\nWATCHDOG_USEC=0"
+    assert not n.watchdog()
+    assert n.status("still here")
+    assert server.recv(100) == b"STATUS=still here"  # no WATCHDOG=1 went before it
+    n.close()
+    server.close()
+
+
+def test_watchdog_off_without_a_unit_watchdog_sends_plain_ready(tmp_path):
+    path = str(tmp_path / "notify.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)
+    server.settimeout(1)
+    n = Notifier({"NOTIFY_SOCKET": path}, watchdog=False)
+    assert n.ready()
+    assert server.recv(100) == b"READY=1"
+    n.close()
+    server.close()

@@ -169,6 +169,31 @@ def test_stop_deenergises_the_relay_and_flushes(tmp_path, footage):
     assert service.state == "stopped"
 
 
+def test_watchdog_false_in_the_config_sends_no_pings(tmp_path, footage, monkeypatch):
+    sock_path = str(tmp_path / "notify.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(sock_path)
+    server.settimeout(0.5)
+    monkeypatch.setenv("NOTIFY_SOCKET", sock_path)
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    service = Service(make_cfg(tmp_path, footage, watchdog=False, camera={"loop": True}), pin_factory=MockFactory())
+    service.start()
+    try:
+        service.run(duration=1.0)
+    finally:
+        service.stop()
+    got = []
+    while True:
+        try:
+            got.append(server.recv(300))
+        except TimeoutError:
+            break
+    server.close()
+    assert any(m.startswith(b"READY=1") and m.endswith(b"WATCHDOG_USEC=0") for m in got)
+    assert b"WATCHDOG=1" not in got
+
+
 def test_camera_that_cannot_open_keeps_the_daemon_guarding(tmp_path, footage):
     missing = tmp_path / "camera-later"
     service = Service(make_cfg(tmp_path, missing), pin_factory=MockFactory())

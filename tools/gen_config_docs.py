@@ -36,7 +36,8 @@ FALLBACK = {
     "gate_id": "gate name; the MQTT topic level <gate>",
     "state_dir": "folder for the journal, snapshots, allowlist store and MQTT outbox",
     "log_level": "log verbosity (journalctl -u plategate)",
-    "watchdog": "send systemd watchdog pings while the pipeline is healthy",
+    "watchdog": "send systemd watchdog pings while the pipeline is healthy; `false` sends none and "
+                "turns the unit's `WatchdogSec=` off for the run (read at start)",
     "camera.backend": "picamera2 (Pi camera), opencv (V4L2 / RTSP / file) or replay (image folder / video)",
     "camera.width": "main stream width in pixels (what detector and reader see)",
     "camera.height": "main stream height in pixels",

@@ -15,16 +15,24 @@ class Notifier:
     Args:
         env: the environment to read ``NOTIFY_SOCKET`` and ``WATCHDOG_USEC`` from
             (default ``os.environ``). Without ``NOTIFY_SOCKET`` every call is a no-op.
+        watchdog: whether to take part in systemd's watchdog (the config's ``watchdog``).
+            When False, :meth:`watchdog` sends nothing and, if the unit asked for pings
+            (``WatchdogSec=``), :meth:`ready` tells systemd to stop expecting them
+            (``WATCHDOG_USEC=0``), so the daemon is not killed for their absence.
     """
 
-    def __init__(self, env: dict | None = None) -> None:
+    def __init__(self, env: dict | None = None, *, watchdog: bool = True) -> None:
         env = os.environ if env is None else env
         address = env.get("NOTIFY_SOCKET", "")
         self.address = "\0" + address[1:] if address.startswith("@") else address
         usec = env.get("WATCHDOG_USEC", "")
         pid = env.get("WATCHDOG_PID", "")
         watchdog_for_us = not pid or pid == str(os.getpid())
-        self.watchdog_interval_s = int(usec) / 1e6 / 2 if usec.isdigit() and int(usec) > 0 and watchdog_for_us else None
+        interval = int(usec) / 1e6 / 2 if usec.isdigit() and int(usec) > 0 and watchdog_for_us else None
+        self.watchdog_enabled = watchdog
+        #: half the unit's watchdog timeout: how often to ping (None: no pings expected or wanted)
+        self.watchdog_interval_s = interval if watchdog else None
+        self._disarm = interval is not None and not watchdog
         self._sock: socket.socket | None = None
         self.sent: list[str] = []
 
@@ -53,13 +61,18 @@ class Notifier:
         return True
 
     def ready(self, status: str = "") -> bool:
-        return self.notify("READY=1", *(("STATUS=" + status,) if status else ()))
+        fields = ["READY=1", *(("STATUS=" + status,) if status else ())]
+        if self._disarm:
+            logger.info("watchdog = false: systemd's watchdog (WatchdogSec=) is turned off for this run")
+            fields.append("WATCHDOG_USEC=0")
+        return self.notify(*fields)
 
     def status(self, text: str) -> bool:
         return self.notify("STATUS=" + text)
 
     def watchdog(self) -> bool:
-        return self.notify("WATCHDOG=1")
+        """Ping systemd's watchdog; returns whether the ping was sent (never with ``watchdog=False``)."""
+        return self.watchdog_enabled and self.notify("WATCHDOG=1")
 
     def stopping(self) -> bool:
         return self.notify("STOPPING=1")

@@ -85,7 +85,7 @@ class Service:
         self.instance = instance
         self.pin_factory = pin_factory
         self.recognizer = recognizer
-        self.notifier = notifier or Notifier()
+        self.notifier = notifier or Notifier(watchdog=cfg.watchdog)
         self.console = ConsolePrinter(printer) if printer is not None else None
         self.heartbeats = Heartbeats()
         self.stats = PipelineStats()
