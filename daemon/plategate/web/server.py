@@ -18,6 +18,7 @@ from pathlib import Path
 from .. import __version__
 from ..config import PlategateConfig, load_config
 from ..errors import PlategateError
+from ..instance import load_instance
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="plategate-web", description="plategate web console")
     parser.add_argument("-c", "--config", type=Path,
                         help="TOML config file (default: $PLATEGATE_CONFIG or /etc/plategate/plategate.toml)")
+    parser.add_argument("-i", "--instance", metavar="NAME",
+                        help="the console of the lane NAME (plategate@NAME): /etc/plategate/NAME.toml (unless "
+                             "--config) and that lane's control socket; give each lane's file its own web.port")
     parser.add_argument("--port", type=int, help="override web.port")
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], default="INFO")
     parser.add_argument("--version", action="version", version=f"plategate-web {__version__}")
@@ -105,10 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     path = args.config or (Path(os.environ["PLATEGATE_CONFIG"]) if os.environ.get("PLATEGATE_CONFIG") else None)
-    if path is None and DEFAULT_CONFIG.exists():
+    if path is None and DEFAULT_CONFIG.exists() and not args.instance:
         path = DEFAULT_CONFIG
     try:
-        cfg = load_config(path)
+        cfg = load_instance(args.instance, args.config) if args.instance else load_config(path)
         from .auth import read_users
 
         if not read_users(cfg.web.password_file):
