@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from plategate.errors import GateError
+from plategate.errors import GateError, StorageError
 from plategate.mqtt.commands import CommandProcessor, NonceStore
 from plategate.mqtt.signing import generate_private_key, load_public_keys, public_key_b64, sign_bytes
 from tools.allowlist_publish import build_command
@@ -106,3 +106,14 @@ def test_handler_errors_and_missing_handler_are_reported(tmp_path, key):
     assert not failed["ok"] and failed["error"] == "relay not wired"
     proc.handler = None
     assert proc.handle(build_command("open", "estate", "north", key, issued_at=iso(NOW)), NOW)["error"] == "no command handler"
+
+
+def test_nonce_store_survives_reopening_and_names_a_broken_file(tmp_path):
+    path = tmp_path / "state" / "nonces.db"
+    store = NonceStore(path, keep_s=180)
+    assert store.claim("n-1", now=1000.0)
+    assert not NonceStore(path, keep_s=180).claim("n-1", now=1001.0)  # a replay after a restart
+    bad = tmp_path / "garbage.db"
+    bad.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(StorageError, match=r"nonce store .*garbage\.db: cannot open"):
+        NonceStore(bad, keep_s=180)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..db import open_with_schema
 from ..errors import AccessError, PlategateError, SignatureError, StorageError
 from .messages import now_iso, parse_command, parse_time, parse_unsigned_command
 from .signing import decode_json, open_envelope
@@ -43,13 +44,8 @@ class NonceStore:
     def __init__(self, path: str | Path, keep_s: float) -> None:
         self.keep_s = keep_s
         self._lock = threading.Lock()
-        try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, seen REAL NOT NULL)")
-        except (sqlite3.Error, OSError) as exc:
-            raise StorageError(f"{path}: cannot open nonce store: {exc}") from None
+        self._db = open_with_schema(Path(path), "CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, seen REAL NOT NULL)",
+                                    "nonce store", autocommit=True)
 
     def claim(self, nonce: str, now: float | None = None) -> bool:
         """Record *nonce*; False if it was already seen (a replay).
