@@ -122,8 +122,8 @@ def network_widths(work: Path, asked: tuple[int, ...] | None = None) -> tuple[in
 
 
 def train(work: Path, steps: int, batch: int, lr: float, seed: int, resume: bool, ckpt_every: int, size: int = 192,
-          box_weight: float = 1.0, widths: tuple[int, ...] | None = None) -> Path:
-    """Train; returns the exported weights path.
+          box_weight: float = 1.0, widths: tuple[int, ...] | None = None, threads: int = 1) -> Path:
+    """Train on *threads* CPU threads; returns the exported weights path.
 
     Raises:
         ValueError: *widths* differ from those of the network already trained in *work*.
@@ -131,7 +131,7 @@ def train(work: Path, steps: int, batch: int, lr: float, seed: int, resume: bool
     widths = network_widths(work, widths)
     import tensorflow as tf
 
-    set_threads(1)
+    set_threads(threads)
     tf.keras.utils.set_random_seed(seed)
     model = build_model(size, size, widths)
     sched = tf.keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.02, warmup_target=None)
@@ -335,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    t.add_argument("--threads", type=int, default=1,
+                   help="CPU threads (default: %(default)s, leaving a core to the reader's training)")
     t.add_argument("--ckpt-every", type=int, default=250)
     t.add_argument("--size", type=int, default=192, help="training crop size (fully convolutional; at most the patch side)")
     t.add_argument("--box-weight", type=float, default=1.0, help="weight of the box regression loss")
@@ -370,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(str(exc))
         _record(args.work, "train", list(argv if argv is not None else sys.argv[1:]))
         path = train(args.work, args.steps, args.batch, args.lr, args.seed, args.resume, args.ckpt_every, args.size,
-                     args.box_weight, args.widths)
+                     args.box_weight, args.widths, args.threads)
         logger.info("exported %s", path)
     return 0
 
