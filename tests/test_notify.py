@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 
+import pytest
+
 from plategate.notify import Notifier
 
 
@@ -43,11 +45,20 @@ def test_a_full_notify_queue_never_blocks_the_daemon(tmp_path):
     server.close()
 
 
-def test_watchdog_off_sends_no_pings_and_turns_the_units_watchdog_off(tmp_path):
+
+@pytest.fixture
+def systemd_socket(tmp_path):
+    """A datagram socket standing in for systemd's notify socket: yields (path, socket)."""
     path = str(tmp_path / "notify.sock")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     server.bind(path)
     server.settimeout(1)
+    yield path, server
+    server.close()
+
+
+def test_watchdog_off_sends_no_pings_and_turns_the_units_watchdog_off(systemd_socket):
+    path, server = systemd_socket
     n = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": str(os.getpid())}, watchdog=False)
     assert n.watchdog_interval_s is None
     assert n.ready("running")
@@ -56,16 +67,11 @@ def test_watchdog_off_sends_no_pings_and_turns_the_units_watchdog_off(tmp_path):
     assert n.status("still here")
     assert server.recv(100) == b"STATUS=still here"  # no WATCHDOG=1 went before it
     n.close()
-    server.close()
 
 
-def test_watchdog_off_without_a_unit_watchdog_sends_plain_ready(tmp_path):
-    path = str(tmp_path / "notify.sock")
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    server.bind(path)
-    server.settimeout(1)
+def test_watchdog_off_without_a_unit_watchdog_sends_plain_ready(systemd_socket):
+    path, server = systemd_socket
     n = Notifier({"NOTIFY_SOCKET": path}, watchdog=False)
     assert n.ready()
     assert server.recv(100) == b"READY=1"
     n.close()
-    server.close()
