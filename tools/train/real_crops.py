@@ -12,7 +12,12 @@ split and a status per crop; the eu-crops texts read by eye in ``tools/labels`` 
 Folders written (those whose source is missing are skipped with a note):
 
 * ``scene-train``: ``scene-crops`` train split, status ``ok`` or ``unsure``, after the
-  corrections of ``--fixes`` (default ``tools/labels/scene-crops-train-fixes.csv``);
+  corrections of ``--fixes`` (default ``tools/labels/scene-crops-train-fixes.csv``), less
+  ``scene-calib``;
+* ``scene-calib``: the crops of a fixed share of the train split's photos (``--calib-share``,
+  default 0.12, chosen by a hash of the photo's name): real crops from many countries that
+  neither train nor judge a reader, for calibrating its confidence (``tools.quantize
+  --calibrate``);
 * ``scene-val``: ``scene-crops`` val split, status ``ok`` or ``unsure`` (the scored part);
 * ``eu-hand``: the eu-crops read by eye for training (``tools/labels/eu-crops-text.csv``);
 * ``eu-test``, ``eu-calib``: the eu-crops evaluation and calibration texts
@@ -27,6 +32,7 @@ import argparse
 import csv
 import logging
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +47,8 @@ DEFAULT_FIXES = TOOLS / "labels" / "scene-crops-train-fixes.csv"
 READ_STATUSES = ("ok", "unsure")
 #: the reader emits at most this many characters
 MAX_TEXT = 10
+#: share of the scene-crops train photos whose crops are kept for calibration
+CALIB_SHARE = 0.12
 
 
 class LabelError(PlategateError):
@@ -111,6 +119,15 @@ def scene_rows(crops_csv: Path, split: str, fixes: dict[str, Fix] | None = None,
     return out
 
 
+def calibration_files(crops_csv: Path, share: float) -> set[str]:
+    """The train-split crops of the photos that hash (CRC-32 of the ``scene`` name) into the
+    first *share* of 1000 buckets: the same photos on every machine, whatever else changes."""
+    limit = round(share * 1000)
+    with crops_csv.open(newline="") as fh:
+        return {r["file"] for r in csv.DictReader(fh)
+                if r["split"] == "train" and zlib.crc32(r["scene"].encode()) % 1000 < limit}
+
+
 def text_rows(labels_csv: Path) -> list[tuple[str, str]]:
     """``(file, text)`` of a ``file,text`` CSV (extra columns are ignored)."""
     with labels_csv.open(newline="") as fh:
@@ -138,13 +155,16 @@ def write_folder(out: Path, images: Path, rows: list[tuple[str, str]]) -> int:
     return len(kept)
 
 
-def plan(data: Path, fixes_path: Path | None) -> dict[str, tuple[Path, list[tuple[str, str]]]]:
+def plan(data: Path, fixes_path: Path | None, calib_share: float = CALIB_SHARE) -> dict[str, tuple[Path, list[tuple[str, str]]]]:
     """The folders to write: name -> (image folder, rows)."""
     jobs: dict[str, tuple[Path, list[tuple[str, str]]]] = {}
     scene = data / "scene-crops"
     if (scene / "crops.csv").is_file():
         fixes = load_fixes(fixes_path) if fixes_path is not None and fixes_path.is_file() else {}
-        jobs["scene-train"] = (scene / "images", scene_rows(scene / "crops.csv", "train", fixes))
+        train = scene_rows(scene / "crops.csv", "train", fixes)
+        calib = calibration_files(scene / "crops.csv", calib_share)
+        jobs["scene-train"] = (scene / "images", [r for r in train if r[0] not in calib])
+        jobs["scene-calib"] = (scene / "images", [r for r in train if r[0] in calib])
         jobs["scene-val"] = (scene / "images", scene_rows(scene / "crops.csv", "val", max_text=None))
     eu = data / "eu-crops"
     if eu.is_dir():
@@ -162,13 +182,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("work/real"), help="where the folders go (default: %(default)s)")
     p.add_argument("--fixes", type=Path, default=DEFAULT_FIXES,
                    help="corrections of scene-crops training labels, CSV file,text,action (default: %(default)s)")
+    p.add_argument("--calib-share", type=float, default=CALIB_SHARE,
+                   help="share of the scene-crops train photos kept for calibration, 0 to 1 (default: %(default)s)")
     a = p.parse_args(argv)
+    if not 0 <= a.calib_share < 1:
+        p.error(f"--calib-share must be at least 0 and below 1, got {a.calib_share}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not a.data.is_dir():
         print(f"error: --data {a.data}: not a folder", file=sys.stderr)
         return 2
     try:
-        jobs = plan(a.data, a.fixes)
+        jobs = plan(a.data, a.fixes, a.calib_share)
     except (LabelError, OSError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
