@@ -91,3 +91,15 @@ def test_calib_share_out_of_range_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         real_crops.main(["--data", str(tmp_path), "--calib-share", "1.5"])
     assert "--calib-share must be" in capsys.readouterr().err
+
+
+def test_eu_hand_labels_from_another_file(tmp_path):
+    data = _dataset(tmp_path / "data")
+    (data / "eu-crops").mkdir()
+    cv2.imwrite(str(data / "eu-crops" / "eu1.jpg"), np.full((20, 60, 3), 128, np.uint8))
+    older = tmp_path / "older.csv"
+    older.write_text("file,text\neu1.jpg,AB 123\nmissing.jpg,ZZ1\n")
+    out = tmp_path / "out"
+    assert real_crops.main(["--data", str(data), "--out", str(out), "--fixes", str(tmp_path / "none.csv"),
+                            "--eu-hand", str(older)]) == 0
+    assert _labels(out / "eu-hand") == {"eu1.jpg": "AB123"}  # a file not in the data is left out

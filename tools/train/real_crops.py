@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 TOOLS = Path(__file__).resolve().parents[1]
 DEFAULT_FIXES = TOOLS / "labels" / "scene-crops-train-fixes.csv"
+DEFAULT_EU_HAND = TOOLS / "labels" / "eu-crops-text.csv"
 #: statuses of scene-crops whose text is scored and trained on
 READ_STATUSES = ("ok", "unsure")
 #: the reader emits at most this many characters
@@ -155,7 +156,8 @@ def write_folder(out: Path, images: Path, rows: list[tuple[str, str]]) -> int:
     return len(kept)
 
 
-def plan(data: Path, fixes_path: Path | None, calib_share: float = CALIB_SHARE) -> dict[str, tuple[Path, list[tuple[str, str]]]]:
+def plan(data: Path, fixes_path: Path | None, calib_share: float = CALIB_SHARE,
+         eu_hand: Path = DEFAULT_EU_HAND) -> dict[str, tuple[Path, list[tuple[str, str]]]]:
     """The folders to write: name -> (image folder, rows)."""
     jobs: dict[str, tuple[Path, list[tuple[str, str]]]] = {}
     scene = data / "scene-crops"
@@ -168,7 +170,7 @@ def plan(data: Path, fixes_path: Path | None, calib_share: float = CALIB_SHARE) 
         jobs["scene-val"] = (scene / "images", scene_rows(scene / "crops.csv", "val", max_text=None))
     eu = data / "eu-crops"
     if eu.is_dir():
-        for name, csv_path in (("eu-hand", TOOLS / "labels" / "eu-crops-text.csv"),
+        for name, csv_path in (("eu-hand", eu_hand),
                                ("eu-test", TOOLS / "eval_data" / "eu-crops-test-text.csv"),
                                ("eu-calib", TOOLS / "eval_data" / "eu-crops-calib-text.csv")):
             jobs[name] = (eu, text_rows(csv_path))
@@ -184,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="corrections of scene-crops training labels, CSV file,text,action (default: %(default)s)")
     p.add_argument("--calib-share", type=float, default=CALIB_SHARE,
                    help="share of the scene-crops train photos kept for calibration, 0 to 1 (default: %(default)s)")
+    p.add_argument("--eu-hand", type=Path, default=DEFAULT_EU_HAND,
+                   help="eu-crops texts read by eye for training, CSV file,text (default: %(default)s)")
     a = p.parse_args(argv)
     if not 0 <= a.calib_share < 1:
         p.error(f"--calib-share must be at least 0 and below 1, got {a.calib_share}")
@@ -192,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --data {a.data}: not a folder", file=sys.stderr)
         return 2
     try:
-        jobs = plan(a.data, a.fixes, a.calib_share)
+        jobs = plan(a.data, a.fixes, a.calib_share, a.eu_hand)
     except (LabelError, OSError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
