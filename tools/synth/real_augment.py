@@ -16,9 +16,6 @@ import numpy as np
 
 from tools.synth import augment
 
-#: the kinds of augmentation :func:`augmenter` knows
-KINDS = ("light", "strong")
-
 
 def _margins(img: np.ndarray, rng: np.random.Generator, sx: float, sy: tuple[float, float], degrees: float) -> np.ndarray:
     """Shift each margin by up to *sx* of the width / *sy* of the height and rotate by up to *degrees*."""
@@ -93,14 +90,20 @@ def strong_augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return _photometric(crop, rng)
 
 
+#: the augmentations by name (``train_reader --real-augment``)
+AUGMENTERS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
+    "light": light_augment, "strong": strong_augment}
+#: the kinds of augmentation :func:`augmenter` knows
+KINDS = tuple(AUGMENTERS)
+
+
 def augmenter(kind: str) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
     """The augmentation named *kind* (one of :data:`KINDS`).
 
     Raises:
         ValueError: *kind* is not one of :data:`KINDS`.
     """
-    if kind == "light":
-        return light_augment
-    if kind == "strong":
-        return strong_augment
-    raise ValueError(f"real-crop augmentation must be one of {', '.join(KINDS)}, got {kind!r}")
+    try:
+        return AUGMENTERS[kind]
+    except KeyError:
+        raise ValueError(f"real-crop augmentation must be one of {', '.join(KINDS)}, got {kind!r}") from None

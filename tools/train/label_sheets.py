@@ -36,8 +36,7 @@ import numpy as np
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
 from tools.synth.reader_data import Sample, load_labelled
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+from tools.synth.scenes import list_images
 
 PER_SHEET = 16
 COLUMNS = 4
@@ -88,7 +87,7 @@ def unlabelled(folder: Path, skip: list[Path], seed: int) -> list[Sample]:
     for path in skip:
         with path.open(newline="") as fh:
             named |= {r["file"] for r in csv.DictReader(fh)}
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in named)
+    files = [p for p in list_images(folder) if p.name not in named]
     random.Random(seed).shuffle(files)
     return [Sample(p, "?") for p in files]
 
