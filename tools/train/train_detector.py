@@ -37,7 +37,7 @@ from tools.train.detector_data import (
     build_shards,
     load_shards,
 )
-from tools.train.detector_model import INPUT_H, INPUT_W, PATCH, WIDTHS, build_model, make_targets
+from tools.train.detector_model import INPUT_H, INPUT_W, PATCH, WIDTHS, build_model, grow_weights, make_targets
 from tools.train.stages import parse_stage_widths
 from tools.train.tf_threads import set_threads
 
@@ -122,11 +122,18 @@ def network_widths(work: Path, asked: tuple[int, ...] | None = None) -> tuple[in
 
 
 def train(work: Path, steps: int, batch: int, lr: float, seed: int, resume: bool, ckpt_every: int, size: int = 192,
-          box_weight: float = 1.0, widths: tuple[int, ...] | None = None, threads: int = 1) -> Path:
+          box_weight: float = 1.0, widths: tuple[int, ...] | None = None, threads: int = 1,
+          grow_from: Path | None = None) -> Path:
     """Train on *threads* CPU threads; returns the exported weights path.
 
+    A new run (no checkpoint in *work*) with *grow_from* starts from the trained weights of
+    that work folder (``GROW_FROM/export/detector.weights.h5``), widened to *widths* by
+    :func:`tools.train.detector_model.grow_weights`.
+
     Raises:
-        ValueError: *widths* differ from those of the network already trained in *work*.
+        ValueError: *widths* differ from those of the network already trained in *work*, or
+            *grow_from* holds a wider network.
+        FileNotFoundError: *grow_from* has no exported weights.
     """
     widths = network_widths(work, widths)
     import tensorflow as tf
@@ -142,8 +149,11 @@ def train(work: Path, steps: int, batch: int, lr: float, seed: int, resume: bool
     if resume and manager.latest_checkpoint:
         ckpt.restore(manager.latest_checkpoint)
         logger.info("resumed from %s at step %d", manager.latest_checkpoint, int(step_var.numpy()))
-    elif manager.latest_checkpoint and not resume:
-        logger.warning("checkpoints exist in %s; starting over (use --resume to continue)", work / "ckpt")
+    else:
+        if manager.latest_checkpoint:
+            logger.warning("checkpoints exist in %s; starting over (use --resume to continue)", work / "ckpt")
+        if grow_from is not None:
+            _grow(model, grow_from, size)
 
     @tf.function
     def train_step(x, ht, rt):
@@ -184,6 +194,17 @@ def train(work: Path, steps: int, batch: int, lr: float, seed: int, resume: bool
             manager.save(checkpoint_number=step)
             export(model, work)
     return export(model, work)
+
+
+def _grow(model, source: Path, size: int) -> None:
+    """Load the trained weights of the work folder *source* into *model*, widened to its stage widths."""
+    weights = source / "export" / "detector.weights.h5"
+    if not weights.is_file():
+        raise FileNotFoundError(f"--grow-from {source}: no trained weights at {weights}")
+    narrow = build_model(size, size, network_widths(source))
+    narrow.load_weights(str(weights))
+    grow_weights(narrow, model)
+    logger.info("started from %s, widened from %s", weights, ",".join(map(str, network_widths(source))))
 
 
 def export(model, work: Path) -> Path:
@@ -343,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--widths", type=_widths_arg, default=None,
                    help="five stage widths of a new network, e.g. 24,48,96,144,192 (default: "
                         + ",".join(map(str, WIDTHS)) + "; recorded in WORK/network.json)")
+    t.add_argument("--grow-from", type=Path, default=None, metavar="WORK",
+                   help="start a new run from the trained weights of another work folder, widened to --widths")
     e = sub.add_parser("export", help="write the inference-size SavedModel for tools.quantize")
     e.add_argument("--weights", type=Path, help="weights file (default: WORK/export/detector.weights.h5)")
     e.add_argument("--steps", type=int, help="the --steps the weights were trained with (recorded)")
@@ -372,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(str(exc))
         _record(args.work, "train", list(argv if argv is not None else sys.argv[1:]))
         path = train(args.work, args.steps, args.batch, args.lr, args.seed, args.resume, args.ckpt_every, args.size,
-                     args.box_weight, args.widths, args.threads)
+                     args.box_weight, args.widths, args.threads, args.grow_from)
         logger.info("exported %s", path)
     return 0
 
