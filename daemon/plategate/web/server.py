@@ -104,15 +104,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _config_path(given: Path | None) -> Path | None:
+    """--config, else $PLATEGATE_CONFIG, else the default file when it exists (None: built-in defaults)."""
+    if given is not None:
+        return given
+    if os.environ.get("PLATEGATE_CONFIG"):
+        return Path(os.environ["PLATEGATE_CONFIG"])
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``plategate-web``; returns the exit status (3: no password set)."""
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    path = args.config or (Path(os.environ["PLATEGATE_CONFIG"]) if os.environ.get("PLATEGATE_CONFIG") else None)
-    if path is None and DEFAULT_CONFIG.exists() and not args.instance:
-        path = DEFAULT_CONFIG
     try:
-        cfg = load_instance(args.instance, args.config) if args.instance else load_config(path)
+        cfg = load_instance(args.instance, args.config) if args.instance else load_config(_config_path(args.config))
         from .auth import read_users
 
         if not read_users(cfg.web.password_file):
