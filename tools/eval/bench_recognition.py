@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-second-detector", action="store_true",
                     help="time the first detector alone (the daemon runs the second too: recognition.second_detector)")
+    ap.add_argument("--second-detector", type=Path, default=None,
+                    help="second (street) detector .tflite (default: the shipped one)")
+    ap.add_argument("--second-detector-coarse", type=Path, default=None,
+                    help="its coarse pass .tflite (default: the shipped one)")
     ap.add_argument("--count", type=int, default=60, help="frames per size")
     ap.add_argument("--sizes", default="1280x720,1920x1080,640x480", help="comma-separated WxH frame sizes")
     ap.add_argument("--seed", type=int, default=5)
@@ -46,13 +50,16 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     detector = PlateDetector(args.detector, threads=args.threads)
     if not args.no_second_detector:
-        detector = with_second_detector(detector, RecognitionConfig(threads=args.threads))
+        detector = with_second_detector(detector, RecognitionConfig(
+            threads=args.threads, second_detector_model=args.second_detector,
+            second_detector_coarse_model=args.second_detector_coarse))
     views = args.views or RecognitionConfig().reader_views
     reader = PlateReader(args.reader, threads=args.threads, views=views) if args.reader.exists() else None
     rec = Recognizer(detector, reader) if reader else None
     rng = np.random.default_rng(args.seed)
     source, bgs = scenes.PlateSource(None), scenes.Backgrounds([])
-    print(f"threads={args.threads}  detector={args.detector}{'' if args.no_second_detector else ' + the second detector'}  reader={args.reader if reader else '(none)'}  views={views}")
+    second = "" if args.no_second_detector else f" + {args.second_detector or 'the second detector'}"
+    print(f"threads={args.threads}  detector={args.detector}{second}  reader={args.reader if reader else '(none)'}  views={views}")
     x = np.zeros(detector.model.input_shape, np.float32)
     for _ in range(5):
         detector.model.run(x)
