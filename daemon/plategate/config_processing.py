@@ -35,7 +35,7 @@ class RecognitionConfig(Section):
     min_detection_score: Fraction = 0.55
     second_detector: bool = Field(True, description="also run the street detector (trained on street and phone photos "
                                                     "of many countries) and join its plates to the first's: more plates "
-                                                    "found at an odd angle or distance, about 5 ms more per frame")
+                                                    "found at an odd angle or distance, about 5.5 ms more per frame")
     second_detector_model: PathStr | None = Field(None, description="default: the shipped models/detector-street.tflite")
     second_detector_min_score: Fraction = Field(0.6, description="the second detector's plates from this score on "
                                                                  "(in its coarse pass too)")
