@@ -8,9 +8,10 @@ Two stages, both seeded and resumable, with everything under ``--work`` (git-ign
            256x256 grayscale patches with boxes and corners. Existing shards are kept.
 ``train``  trains on whatever shards exist (re-scanned every epoch, so ``data`` may still be
            running), checkpoints every ``--ckpt-every`` steps, ``--resume`` continues, and
-           finally writes ``export/detector.weights.h5`` (``export`` turns it into SavedModels for ``tools/quantize.py``). A new run
-           with ``--widths`` and ``--grow-from OTHER_WORK`` starts from the trained weights of
-           a narrower network, widened so that it first computes exactly what that one did.
+           finally writes ``export/detector.weights.h5``. A new run with ``--widths`` and
+           ``--grow-from OTHER_WORK`` starts from the trained weights of a narrower network,
+           widened so that it first computes exactly what that one did.
+``export`` re-estimates BatchNorm and writes SavedModels for ``tools/quantize.py``.
 
 Never trains on ``ro-dashcam/valid`` nor on the held-out negatives. Example::
 
