@@ -24,6 +24,10 @@ CONFIG_DIR = Path("/etc/plategate")
 STATE_ROOT = Path("/var/lib/plategate")
 RUN_ROOT = Path("/run/plategate")
 CONFIG_DIR_ENV = "PLATEGATE_CONFIG_DIR"
+#: the file a daemon, platectl or plategate-web without --config and without a lane reads, if present
+DEFAULT_CONFIG = Path("/etc/plategate/plategate.toml")
+#: names a config file instead of DEFAULT_CONFIG
+CONFIG_ENV = "PLATEGATE_CONFIG"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -50,6 +54,22 @@ def instance_config_path(name: str) -> Path:
         ConfigError: *name* is not a valid lane name.
     """
     return config_dir() / f"{check_name(name)}.toml"
+
+
+def config_file(explicit: str | os.PathLike | None, name: str | None = None) -> Path | None:
+    """The config file a tool reads: *explicit* (--config), else the lane *name*'s file, else
+    ``$PLATEGATE_CONFIG``, else :data:`DEFAULT_CONFIG` if present, else ``None`` (built-in defaults).
+
+    Raises:
+        ConfigError: *name* is not a valid lane name.
+    """
+    if explicit:
+        return Path(explicit)
+    if name:
+        return instance_config_path(name)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
 
 
 def apply_instance(cfg: PlategateConfig, name: str) -> PlategateConfig:

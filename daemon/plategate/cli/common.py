@@ -9,10 +9,7 @@ from pathlib import Path
 from ..config import PlategateConfig, load_config
 from ..control_client import ControlClient, DaemonNotRunning
 from ..errors import PlategateError
-from ..instance import apply_instance, instance_config_path
-
-DEFAULT_CONFIG = Path("/etc/plategate/plategate.toml")
-CONFIG_ENV = "PLATEGATE_CONFIG"
+from ..instance import apply_instance, config_file
 
 
 class UsageError(PlategateError):
@@ -21,16 +18,8 @@ class UsageError(PlategateError):
 
 def config_path(args: argparse.Namespace) -> Path | None:
     """--config, else the lane's file (--instance NAME: /etc/plategate/NAME.toml), else $PLATEGATE_CONFIG,
-    else /etc/plategate/plategate.toml if present, else None."""
-    explicit = getattr(args, "config", None)
-    if explicit:
-        return Path(explicit)
-    if getattr(args, "instance", None):
-        return instance_config_path(args.instance)
-    explicit = os.environ.get(CONFIG_ENV)
-    if explicit:
-        return Path(explicit)
-    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+    else /etc/plategate/plategate.toml if present, else None (:func:`plategate.instance.config_file`)."""
+    return config_file(getattr(args, "config", None), getattr(args, "instance", None))
 
 
 def load(args: argparse.Namespace) -> PlategateConfig:

@@ -18,11 +18,10 @@ from pathlib import Path
 from .. import __version__
 from ..config import PlategateConfig, load_config
 from ..errors import PlategateError
-from ..instance import load_instance
+from ..instance import apply_instance, config_file
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONFIG = Path("/etc/plategate/plategate.toml")
 EXIT_NO_PASSWORD = 3
 
 
@@ -104,21 +103,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _config_path(given: Path | None) -> Path | None:
-    """--config, else $PLATEGATE_CONFIG, else the default file when it exists (None: built-in defaults)."""
-    if given is not None:
-        return given
-    if os.environ.get("PLATEGATE_CONFIG"):
-        return Path(os.environ["PLATEGATE_CONFIG"])
-    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``plategate-web``; returns the exit status (3: no password set)."""
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        cfg = load_instance(args.instance, args.config) if args.instance else load_config(_config_path(args.config))
+        cfg = load_config(config_file(args.config, args.instance))
+        if args.instance:
+            cfg = apply_instance(cfg, args.instance)
         from .auth import read_users
 
         if not read_users(cfg.web.password_file):
