@@ -199,22 +199,27 @@ def train(work: Path, steps: int, batch: int, lr: float, seed: int, resume: bool
     return export(model, work)
 
 
+def weights_file(work: Path) -> Path:
+    """Where training in *work* writes its latest weights: ``WORK/export/detector.weights.h5``."""
+    return work / "export" / "detector.weights.h5"
+
+
 def _grow(model, source: Path, size: int) -> None:
     """Load the trained weights of the work folder *source* into *model*, widened to its stage widths."""
-    weights = source / "export" / "detector.weights.h5"
+    weights = weights_file(source)
     if not weights.is_file():
         raise FileNotFoundError(f"--grow-from {source}: no trained weights at {weights}")
-    narrow = build_model(size, size, network_widths(source))
+    widths = network_widths(source)
+    narrow = build_model(size, size, widths)
     narrow.load_weights(str(weights))
     grow_weights(narrow, model)
-    logger.info("started from %s, widened from %s", weights, ",".join(map(str, network_widths(source))))
+    logger.info("started from %s, widened from %s", weights, ",".join(map(str, widths)))
 
 
 def export(model, work: Path) -> Path:
     """Save the weights for the inference-size model (the architecture is rebuilt from code)."""
-    out = work / "export"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "detector.weights.h5"
+    path = weights_file(work)
+    path.parent.mkdir(parents=True, exist_ok=True)
     model.save_weights(str(path))
     return path
 
@@ -262,7 +267,7 @@ def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234,
     weights, e.g. a coarse pass at half the size) to ``export/savedmodel-WxH`` and
     ``export/training-WxH.json``. Returns the SavedModel folders.
     """
-    weights = weights or work / "export" / "detector.weights.h5"
+    weights = weights or weights_file(work)
     (work / "export").mkdir(parents=True, exist_ok=True)
     widths = network_widths(work)
     calibrated = recalibrate_batchnorm(weights, data_work or work, work / "export" / "detector.bn.weights.h5", seed=seed,
