@@ -1,4 +1,4 @@
-"""tools.train.detector_model.grow_weights and train_detector train --grow-from: a widened detector starts as the trained one."""
+"""tools.train.grow.grow_weights and train_detector train --grow-from: a widened detector starts as the trained one."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def _randomised(model, rng):
 
 def test_grown_network_computes_the_narrow_ones_outputs():
     pytest.importorskip("tensorflow")
-    from tools.train.detector_model import build_model, grow_weights
+    from tools.train.detector_model import build_model
+    from tools.train.grow import grow_weights
 
     rng = np.random.default_rng(0)
     narrow = _randomised(build_model(64, 96, NARROW), rng)
@@ -41,7 +42,8 @@ def test_grown_network_computes_the_narrow_ones_outputs():
 
 def test_grow_refuses_a_narrower_or_other_network():
     pytest.importorskip("tensorflow")
-    from tools.train.detector_model import build_model, grow_weights
+    from tools.train.detector_model import build_model
+    from tools.train.grow import grow_weights
 
     with pytest.raises(ValueError, match="cannot hold"):
         grow_weights(build_model(64, 64, WIDE), build_model(64, 64, NARROW))

@@ -173,6 +173,32 @@ def test_training_can_start_from_another_readers_weights(tmp_path, capsys):
     assert "none.keras" in capsys.readouterr().err
 
 
+def test_a_wider_reader_grown_from_a_trained_one_starts_reading_as_it_does(tmp_path, capsys):
+    import tensorflow as tf
+
+    from tools.train import train_reader
+
+    common = ["--shards", "1", "--first-shards", "1", "--shard-size", "16", "--val-size", "8", "--steps", "1",
+              "--batch", "4", "--epochs", "1"]
+    assert train_reader.main(["--work", str(tmp_path / "a"), "--channels", "8,8,8,8,8", *common]) == 0
+    source = tmp_path / "a" / "reader.keras"
+    wide = ["--work", str(tmp_path / "b"), "--channels", "8,12,16,16,24", "--grow-from", str(source), *common]
+    assert train_reader.main(wide) == 0
+    assert "grown from" in capsys.readouterr().out
+    narrow = tf.keras.models.load_model(source, compile=False)
+    start = tf.keras.models.load_model(tmp_path / "b" / "grown-start.keras", compile=False)
+    assert start.get_layer(index=-3).output.shape[-1] == 24  # the last stage is wider ...
+    x = np.random.default_rng(0).random((2, 32, 128, 1)).astype(np.float32)
+    np.testing.assert_allclose(start(x, training=False).numpy(), narrow(x, training=False).numpy(), atol=1e-4)  # ... and reads alike
+    record = json.loads((tmp_path / "b" / "training.json").read_text())
+    assert record["grow_from"] == str(source) and record["channels"] == [8, 12, 16, 16, 24]
+    assert len(record["commands"]) == 2
+    assert train_reader.main(["--work", str(tmp_path / "c"), "--channels", "4,4,4,4,4", "--grow-from", str(source), *common]) == 2
+    assert "cannot hold" in capsys.readouterr().err  # a narrower network cannot be grown into
+    assert train_reader.main(["--work", str(tmp_path / "d"), "--grow-from", str(source), *common]) == 2
+    assert "--grow-from needs --channels" in capsys.readouterr().err
+
+
 def test_bad_channels_are_a_usage_error(tmp_path):
     from tools.train import train_reader
 

@@ -40,7 +40,8 @@ from tools.train.detector_data import (
     build_shards,
     load_shards,
 )
-from tools.train.detector_model import INPUT_H, INPUT_W, PATCH, WIDTHS, build_model, grow_weights, make_targets
+from tools.train.detector_model import INPUT_H, INPUT_W, PATCH, WIDTHS, build_model, make_targets
+from tools.train.grow import grow_weights
 from tools.train.stages import parse_stage_widths
 from tools.train.tf_threads import set_threads
 
@@ -131,7 +132,7 @@ def train(work: Path, steps: int, batch: int, lr: float, seed: int, resume: bool
 
     A new run (no checkpoint in *work*) with *grow_from* starts from the trained weights of
     that work folder (``GROW_FROM/export/detector.weights.h5``), widened to *widths* by
-    :func:`tools.train.detector_model.grow_weights`.
+    :func:`tools.train.grow.grow_weights`.
 
     Raises:
         ValueError: *widths* differ from those of the network already trained in *work*, or

@@ -93,6 +93,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--init-from", type=Path, default=None, metavar="KERAS",
                    help="start (not --resume) from a trained reader's weights wherever the networks agree, "
                         "e.g. a --light-stem model from a standard one (tools.train.reader_model.transfer_weights)")
+    p.add_argument("--grow-from", type=Path, default=None, metavar="KERAS",
+                   help="start (not --resume) a wider network (--channels) from a trained narrower reader: it "
+                        "computes exactly what that reader computes until training moves it (tools.train.grow); "
+                        "the grown start is also written to WORK/grown-start.keras, for averaging with the result")
     p.add_argument("--light-stem", action="store_true",
                    help="make the second convolution depthwise-separable (a faster model; see tools.train.reader_model)")
     p.add_argument("--teacher", type=Path, default=None, metavar="KERAS",
@@ -159,7 +163,24 @@ def usage_error(a: argparse.Namespace) -> str | None:
         return "--recent-styles needs --recent-from (the shards it renders)"
     if a.render_width is not None and a.render_width < 1:
         return f"--render-width must be positive, got {a.render_width}"
+    if a.grow_from is not None and (a.init_from is not None or a.light_stem):
+        return "--grow-from widens the same network: it does not go with --init-from or --light-stem"
+    if a.grow_from is not None and a.channels is None:
+        return "--grow-from needs --channels (the wider network's stage widths)"
     return None
+
+
+def _grow(source, model, out: Path) -> None:
+    """Grow the trained *source* reader into the wider *model* and save that start to *out*.
+
+    Raises:
+        ValueError: *model* is not a wider copy of *source*'s network.
+    """
+    from tools.train.grow import grow_weights
+
+    grow_weights(source, model)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,6 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     elif manager.latest_checkpoint and not a.resume:
         print(f"refusing to overwrite checkpoints in {a.work / 'ckpt'}; pass --resume or remove them", file=sys.stderr)
         return 2
+    elif a.grow_from is not None:
+        try:
+            _grow(tf.keras.models.load_model(a.grow_from, compile=False), model, a.work / "grown-start.keras")
+        except (OSError, ValueError) as exc:
+            print(f"cannot grow from {a.grow_from}: {exc}", file=sys.stderr)
+            return 2
+        print(f"grown from {a.grow_from} (written as {a.work / 'grown-start.keras'})", flush=True)
     elif a.init_from is not None:
         try:
             source = tf.keras.models.load_model(a.init_from, compile=False)
@@ -304,8 +332,10 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
     previous = a.work / "training.json"
     before = json.loads(previous.read_text()) if a.resume and previous.is_file() else {}
     commands = before.get("commands", [])
+    start = a.init_from if a.init_from is not None else a.grow_from
     init_from = str(a.init_from) if a.init_from is not None else before.get("init_from")  # a resumed run keeps it
-    source = a.init_from.with_name("training.json") if a.init_from is not None else None
+    grow_from = str(a.grow_from) if a.grow_from is not None else before.get("grow_from")
+    source = start.with_name("training.json") if start is not None else None
     if not before and source is not None and source.is_file():  # first run here: the commands behind the starting weights
         commands = json.loads(source.read_text()).get("commands", [])
     return {
@@ -321,6 +351,7 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
         "channels": list(a.channels) if a.channels else None,
         "light_stem": a.light_stem,
         "init_from": init_from,
+        "grow_from": grow_from,
         "teacher": {"model": str(a.teacher), "weight": a.distil, "temperature": a.distil_temp} if a.teacher else before.get("teacher"),
         "history": history,
     }
