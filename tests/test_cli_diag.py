@@ -54,10 +54,9 @@ port = {port}
         return found[n]
 
     assert line("models").startswith("FAIL") and f"detector: missing file {root}/nope/detector.tflite" in out
-    assert line("models", 1).startswith("PASS") and "second detector: detector-street.tflite loads" in line("models", 1)
-    coarse = line("models", 2)
-    assert coarse.startswith("PASS") and "second detector coarse: detector-street-coarse.tflite loads" in coarse
-    assert line("models", 3).startswith("FAIL") and "reader:" in line("models", 3)
+    coarse = line("models", 1)
+    assert coarse.startswith("PASS") and "coarse: detector-street-coarse.tflite loads" in coarse
+    assert line("models", 2).startswith("FAIL") and "reader:" in line("models", 2)
     assert line("camera").startswith("FAIL") and "no-such-footage" in line("camera")
     assert line("mqtt").startswith("FAIL") and f"cannot connect to 127.0.0.1:{port}" in line("mqtt")
     assert "Connection refused" in line("mqtt")
@@ -219,6 +218,6 @@ def test_result_names_are_the_check_names_that_only_and_skip_take(root, capsys):
 
 
 def test_a_missing_second_detector_names_its_config_key(tmp_path):
-    res = diag.check_one_model("second detector", tmp_path / "detector-street.tflite", 1)
+    res = diag.check_one_model("second detector", tmp_path / "detector.tflite", 1)
     assert res.status == diag.Status.FAIL and "second detector: missing file" in res.message
     assert res.hint.endswith("recognition.second_detector_model")

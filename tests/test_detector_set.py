@@ -1,4 +1,4 @@
-"""Detectors joined (plategate.vision.detector_set), and the [recognition] keys that switch the second on."""
+"""Detectors joined (plategate.vision.detector_set), and the [recognition] keys that add the coarse pass and a second detector."""
 
 from __future__ import annotations
 
@@ -38,11 +38,13 @@ def test_a_plate_both_find_is_kept_once(frames):
     assert pair.model is first.model and pair.min_score == first.min_score
 
 
-def test_the_shipped_pair_finds_the_rendered_plates(frames):
+def test_the_shipped_detector_and_its_coarse_pass_find_the_rendered_plates(frames):
     rec = Recognizer.from_config(RecognitionConfig(threads=1))
     assert isinstance(rec.detector, DetectorSet)
-    coarse = rec.detector.detectors[2]
+    first, coarse = rec.detector.detectors
+    assert first.model.path.name == "detector-street.tflite" and first.input_size == (640, 352)
     assert coarse.input_size == (320, 192) and coarse.model.path.name == "detector-street-coarse.tflite"
+    assert coarse.min_score == 0.6 and coarse.close_up_fill is None  # the close-up pass's threshold, no close-up of its own
     found = total = 0
     for scene in frames:
         boxes = np.array([d.box for d in rec.detector.detect(scene.image)], np.float64).reshape(-1, 4)
@@ -55,36 +57,42 @@ def test_the_shipped_pair_finds_the_rendered_plates(frames):
     assert (ious[np.triu_indices(len(joined), 1)] < 0.4).all()  # no plate twice
 
 
-def test_second_detector_off_and_a_missing_model(tmp_path):
+def test_coarse_pass_and_second_detector_switch_and_a_missing_model(tmp_path):
     keys = [k for k, _ in RecognitionConfig().model_paths()]
-    assert "recognition.second_detector_coarse_model" in keys
-    rec = Recognizer.from_config(RecognitionConfig(threads=1, second_detector_coarse=False))
-    assert [d.model.path.name for d in rec.detector.detectors] == ["detector.tflite", "detector-street.tflite"]
-    assert "recognition.second_detector_coarse_model" not in [k for k, _ in RecognitionConfig(second_detector_coarse=False).model_paths()]
-    rec = Recognizer.from_config(RecognitionConfig(threads=1, second_detector=False))
-    assert isinstance(rec.detector, PlateDetector)
-    keys = [k for k, _ in RecognitionConfig(second_detector=False).model_paths()]
-    assert keys == ["recognition.detector_model", "recognition.reader_model"]
-    shutil.copy(MODELS / "detector-street.json", tmp_path / "street.json")  # the card without its model file
-    cfg = RecognitionConfig(threads=1, second_detector_model=tmp_path / "street.tflite")
-    with pytest.raises(ModelError, match="street.tflite"):
+    assert keys == ["recognition.detector_model", "recognition.coarse_model", "recognition.reader_model"]
+    rec = Recognizer.from_config(RecognitionConfig(threads=1, coarse_pass=False))
+    assert isinstance(rec.detector, PlateDetector) and rec.detector.model.path.name == "detector-street.tflite"
+    assert [k for k, _ in RecognitionConfig(coarse_pass=False).model_paths()] == ["recognition.detector_model",
+                                                                                   "recognition.reader_model"]
+    rec = Recognizer.from_config(RecognitionConfig(threads=1, second_detector=True, second_detector_min_score=0.7))
+    assert [d.model.path.name for d in rec.detector.detectors] == ["detector-street.tflite", "detector-street-coarse.tflite",
+                                                                   "detector.tflite"]
+    assert rec.detector.detectors[2].min_score == 0.7
+    assert "recognition.second_detector_model" in [k for k, _ in RecognitionConfig(second_detector=True).model_paths()]
+    shutil.copy(MODELS / "detector.json", tmp_path / "lane.json")  # the card without its model file
+    cfg = RecognitionConfig(threads=1, second_detector=True, second_detector_model=tmp_path / "lane.tflite")
+    with pytest.raises(ModelError, match="lane.tflite"):
         Recognizer.from_config(cfg)
+    Recognizer.from_config(RecognitionConfig(threads=1, second_detector_model=tmp_path / "lane.tflite"))  # off: not loaded
     (tmp_path / "coarse.tflite").write_bytes((MODELS / "detector-street-coarse.tflite").read_bytes()[:-100])
     shutil.copy(MODELS / "detector-street-coarse.json", tmp_path / "coarse.json")
-    cfg = RecognitionConfig(threads=1, second_detector_coarse_model=tmp_path / "coarse.tflite")
+    cfg = RecognitionConfig(threads=1, coarse_model=tmp_path / "coarse.tflite")
     with pytest.raises(ModelError, match="coarse.tflite is truncated"):
         Recognizer.from_config(cfg)
 
 
 def test_config_keys_are_checked():
-    cfg = parse_config({"recognition": {"second_detector": False, "second_detector_min_score": 0.7}})
-    assert cfg.recognition.second_detector is False and cfg.recognition.second_detector_min_score == 0.7
+    cfg = parse_config({"recognition": {"second_detector": True, "second_detector_min_score": 0.7, "coarse_pass": False}})
+    assert cfg.recognition.second_detector is True and cfg.recognition.second_detector_min_score == 0.7
+    assert cfg.recognition.coarse_pass is False
     with pytest.raises(Exception, match="recognition.second_detector_min_score"):
         parse_config({"recognition": {"second_detector_min_score": 1.5}})
     with pytest.raises(Exception, match="recognition.second_detector"):
         parse_config({"recognition": {"second_detector": "yes"}})
-    with pytest.raises(Exception, match="recognition.second_detector_coarse"):
-        parse_config({"recognition": {"second_detector_coarse": "often"}})
+    with pytest.raises(Exception, match="recognition.coarse_pass"):
+        parse_config({"recognition": {"coarse_pass": "often"}})
+    with pytest.raises(Exception, match="recognition.second_detector_coarse"):  # no such key
+        parse_config({"recognition": {"second_detector_coarse": True}})
 
 
 def _det(box, score, corners=None):

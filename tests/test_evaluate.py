@@ -113,14 +113,14 @@ def test_close_ups_are_measured_per_fill(folders, capsys):
     assert rows[0]["recall"] >= 0.5 and "end_to_end_exact" not in rows[0]
 
 
-def test_close_ups_with_the_street_detectors_find_at_least_as_many(folders, capsys):
+def test_close_ups_with_the_coarse_pass_find_at_least_as_many(folders, capsys):
     """Over close-ups of every size: on six scenes one plate more or less at one size is noise
     (the joined boxes of a plate that fills the frame can land a little off), so the sum counts."""
     base = ["--scenes", str(folders["scenes"]), "--no-reader", "--close-ups", "0.3,0.5,0.7,0.9",
             "--json-out", str(folders["out"])]
     assert evaluate.main(base) == 0
     alone = json.loads(folders["out"].read_text())["close-ups:scenes"]["by_fill"]
-    assert evaluate.main([*base, "--with-street"]) == 0
+    assert evaluate.main([*base, "--with-passes"]) == 0
     joined = json.loads(folders["out"].read_text())["close-ups:scenes"]["by_fill"]
     assert [r["fill"] for r in joined] == [0.3, 0.5, 0.7, 0.9]
     assert sum(r["recall"] for r in joined) >= sum(r["recall"] for r in alone)

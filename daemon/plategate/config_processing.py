@@ -28,23 +28,24 @@ class MotionConfig(Section):
 class RecognitionConfig(Section):
     """Detector, reader and voting."""
 
-    detector_model: PathStr | None = Field(None, description="default: the shipped models/detector.tflite")
+    detector_model: PathStr | None = Field(
+        None, description="default: the shipped models/detector-street.tflite (trained on street and phone photos "
+                          "of many countries, dashcam frames and synthetic gate scenes)")
     reader_model: PathStr | None = Field(None, description="default: the shipped models/reader.tflite")
     threads: Annotated[int, Field(ge=1, le=8)] = 2
     roi: Roi = Roi()
-    min_detection_score: Fraction = 0.55
-    second_detector: bool = Field(True, description="also run the street detector (trained on street and phone photos "
-                                                    "of many countries) and join its plates to the first's: more plates "
-                                                    "found at an odd angle or distance, about 5.5 ms more per frame")
-    second_detector_model: PathStr | None = Field(None, description="default: the shipped models/detector-street.tflite")
-    second_detector_min_score: Fraction = Field(0.6, description="the second detector's plates from this score on "
-                                                                 "(in its coarse pass too)")
-    second_detector_coarse: bool = Field(True, description="also run the second detector on the whole frame at half "
-                                                           "the size: finds plates too large for its full-size pass "
-                                                           "(close to the camera), about 1.5 ms more per frame")
-    second_detector_coarse_model: PathStr | None = Field(
-        None, description="default: the shipped models/detector-street-coarse.tflite (the second detector's network "
-                          "at a 320x192 input)")
+    min_detection_score: Fraction = 0.5
+    coarse_pass: bool = Field(True, description="also run the detector's network on the whole frame at 320x192 "
+                                                "(coarse_model): finds plates too large for the full-size pass (close "
+                                                "to the camera), about 1.5 ms more per frame")
+    coarse_model: PathStr | None = Field(
+        None, description="default: the shipped models/detector-street-coarse.tflite (the shipped detector's network "
+                          "at a 320x192 input; give your own with your own detector_model, or turn coarse_pass off)")
+    second_detector: bool = Field(False, description="also run a second detector and join its plates to the first's: "
+                                                     "by default the lane detector (models/detector.tflite, trained on "
+                                                     "dashcam frames and synthetic gate scenes), about 5 ms more per frame")
+    second_detector_model: PathStr | None = Field(None, description="default: the shipped models/detector.tflite")
+    second_detector_min_score: Fraction = Field(0.6, description="the second detector's plates from this score on")
     close_up: bool = Field(True, description="when a frame gives no plate, search it again shrunk to 40 %: finds "
                                             "plates filling half the frame or more (a camera close to the car)")
     max_plates: Annotated[int, Field(ge=1, le=10)] = 3
@@ -60,24 +61,24 @@ class RecognitionConfig(Section):
     queue_size: Annotated[int, Field(ge=1, le=64)] = 4
 
     def detector_path(self) -> Path:
-        return self.detector_model or default_models_dir() / "detector.tflite"
+        return self.detector_model or default_models_dir() / "detector-street.tflite"
 
     def reader_path(self) -> Path:
         return self.reader_model or default_models_dir() / "reader.tflite"
 
-    def second_detector_path(self) -> Path:
-        return self.second_detector_model or default_models_dir() / "detector-street.tflite"
+    def coarse_path(self) -> Path:
+        return self.coarse_model or default_models_dir() / "detector-street-coarse.tflite"
 
-    def second_detector_coarse_path(self) -> Path:
-        return self.second_detector_coarse_model or default_models_dir() / "detector-street-coarse.tflite"
+    def second_detector_path(self) -> Path:
+        return self.second_detector_model or default_models_dir() / "detector.tflite"
 
     def model_paths(self) -> list[tuple[str, Path]]:
         """``(key, path)`` of every model file the daemon loads with this section."""
         out = [("recognition.detector_model", self.detector_path())]
+        if self.coarse_pass:
+            out.append(("recognition.coarse_model", self.coarse_path()))
         if self.second_detector:
             out.append(("recognition.second_detector_model", self.second_detector_path()))
-            if self.second_detector_coarse:
-                out.append(("recognition.second_detector_coarse_model", self.second_detector_coarse_path()))
         return [*out, ("recognition.reader_model", self.reader_path())]
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from plategate.config import MAX_READER_VIEWS, RecognitionConfig
 from plategate.vision.detector import PlateDetector
 from plategate.vision.reader import PlateReader
-from plategate.vision.recognizer import Recognizer, with_second_detector
+from plategate.vision.recognizer import Recognizer, with_more_passes
 from tools.synth import scenes
 
 
@@ -33,33 +33,33 @@ def _pct(ms: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the figures."""
     ap = argparse.ArgumentParser(prog="python -m tools.eval.bench_recognition", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--detector", type=Path, default=Path("models/detector.tflite"))
-    ap.add_argument("--reader", type=Path, default=Path("models/reader.tflite"))
+    ap.add_argument("--detector", type=Path, default=None, help="detector .tflite (default: the shipped one)")
+    ap.add_argument("--reader", type=Path, default=None, help="reader .tflite (default: the shipped one)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--no-second-detector", action="store_true",
-                    help="time the first detector alone (the daemon runs the second too: recognition.second_detector)")
+    ap.add_argument("--coarse", type=Path, default=None,
+                    help="the detector's coarse pass .tflite (default: the shipped one; recognition.coarse_model)")
+    ap.add_argument("--no-coarse", action="store_true", help="time the detector without its coarse pass "
+                                                              "(recognition.coarse_pass = false)")
     ap.add_argument("--second-detector", type=Path, default=None,
-                    help="second (street) detector .tflite (default: the shipped one)")
-    ap.add_argument("--second-detector-coarse", type=Path, default=None,
-                    help="its coarse pass .tflite (default: the shipped one)")
+                    help="also time this second detector beside the first (recognition.second_detector; off by default)")
     ap.add_argument("--count", type=int, default=60, help="frames per size")
     ap.add_argument("--sizes", default="1280x720,1920x1080,640x480", help="comma-separated WxH frame sizes")
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--views", type=int, default=None, choices=range(1, MAX_READER_VIEWS + 1),
                     help="views per plate crop (default: the config schema's recognition.reader_views)")
     args = ap.parse_args(argv)
-    detector = PlateDetector(args.detector, threads=args.threads)
-    if not args.no_second_detector:
-        detector = with_second_detector(detector, RecognitionConfig(
-            threads=args.threads, second_detector_model=args.second_detector,
-            second_detector_coarse_model=args.second_detector_coarse))
-    views = args.views or RecognitionConfig().reader_views
-    reader = PlateReader(args.reader, threads=args.threads, views=views) if args.reader.exists() else None
+    cfg = RecognitionConfig(threads=args.threads, detector_model=args.detector, reader_model=args.reader,
+                            coarse_pass=not args.no_coarse, coarse_model=args.coarse,
+                            second_detector=args.second_detector is not None, second_detector_model=args.second_detector)
+    detector = with_more_passes(PlateDetector(cfg.detector_path(), threads=args.threads, min_score=cfg.min_detection_score,
+                                              close_up=cfg.close_up), cfg)
+    views = args.views or cfg.reader_views
+    reader = PlateReader(cfg.reader_path(), threads=args.threads, views=views) if cfg.reader_path().exists() else None
     rec = Recognizer(detector, reader) if reader else None
     rng = np.random.default_rng(args.seed)
     source, bgs = scenes.PlateSource(None), scenes.Backgrounds([])
-    second = "" if args.no_second_detector else f" + {args.second_detector or 'the second detector'}"
-    print(f"threads={args.threads}  detector={args.detector}{second}  reader={args.reader if reader else '(none)'}  views={views}")
+    shown = " + ".join(f"{key.split('.')[1]}={path}" for key, path in cfg.model_paths() if key != "recognition.reader_model")
+    print(f"threads={args.threads}  {shown}  reader={cfg.reader_path() if reader else '(none)'}  views={views}")
     x = np.zeros(detector.model.input_shape, np.float32)
     for _ in range(5):
         detector.model.run(x)

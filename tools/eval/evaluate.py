@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from plategate.config import MAX_READER_VIEWS
+from plategate.config import MAX_READER_VIEWS, RecognitionConfig
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
 from plategate.types import normalise_plate
@@ -291,21 +291,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--negatives", type=Path, action="append", default=[], help="folder of frames without plates")
     ap.add_argument("--heldout", action="store_true", help="negatives: only the held-out part (never trained on)")
     ap.add_argument("--group", action="append", default=[], metavar="NAME=PREFIX", help="report scene files with this name prefix separately")
-    ap.add_argument("--detector", type=Path, default=Path("models/detector.tflite"))
+    ap.add_argument("--detector", type=Path, default=None, help="detector .tflite (default: the shipped one, recognition.detector_model)")
     ap.add_argument("--reader", type=Path, default=Path("models/reader.tflite"))
     ap.add_argument("--no-reader", action="store_true", help="detection figures only")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--views", type=int, default=1, choices=range(1, MAX_READER_VIEWS + 1),
                     help="views of each plate the reader reads and pools (as recognition.reader_views)")
-    ap.add_argument("--min-score", type=float, default=0.55)
+    ap.add_argument("--min-score", type=float, default=RecognitionConfig().min_detection_score,
+                    help="detection threshold (default: recognition.min_detection_score, %(default)s)")
     ap.add_argument("--close-ups", type=parse_fills, default=[], metavar="F1,F2",
                     help="with --scenes: each plate as a close-up filling these fractions of the width")
     ap.add_argument("--no-close-up", action="store_true",
                     help="no second, zoomed-out detector pass on frames where the first finds no plate "
                          "(as recognition.close_up = false)")
-    ap.add_argument("--with-street", action="store_true",
-                    help="join --detector with the street detector and its coarse pass, as the daemon does "
-                         "(recognition.second_detector; their own threshold, 0.6, stays when sweeping)")
+    ap.add_argument("--with-passes", action="store_true",
+                    help="join --detector with what the daemon runs beside it by default: the coarse pass "
+                         "(recognition.coarse_pass; its threshold, 0.6, stays when sweeping)")
     ap.add_argument("--limit", type=int, default=0, help="at most this many files per folder (0 = all)")
     ap.add_argument("--json-out", type=Path, help="also write all figures to this JSON file")
     ap.add_argument("--update-card", type=Path, metavar="CARD", help="merge the figures into this model card's metrics.evaluate "
@@ -324,13 +325,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.scenes or args.negatives:
             from plategate.vision.detector import PlateDetector
 
-            detector = PlateDetector(args.detector, threads=args.threads, min_score=min(THRESHOLDS + (args.min_score,)),
+            detector = PlateDetector(args.detector or RecognitionConfig().detector_path(), threads=args.threads,
+                                     min_score=min(THRESHOLDS + (args.min_score,)),
                                      close_up=not args.no_close_up, close_up_below=args.min_score)
-            if args.with_street:
-                from plategate.config import RecognitionConfig
-                from plategate.vision.recognizer import with_second_detector
+            if args.with_passes:
+                from plategate.vision.recognizer import with_more_passes
 
-                detector = with_second_detector(detector, RecognitionConfig(threads=args.threads))
+                detector = with_more_passes(detector, RecognitionConfig(threads=args.threads))
     except PlategateError as exc:
         print(f"evaluate: error: {exc}", file=sys.stderr)
         return 1

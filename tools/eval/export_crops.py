@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--texts", type=Path, required=True, help="CSV file,x1,y1,x2,y2,text of the plates to export")
     ap.add_argument("--out", type=Path, required=True, help="crops folder to write (crops + labels.csv)")
     ap.add_argument("--detector", type=Path, default=Path("models/detector.tflite"))
-    ap.add_argument("--min-score", type=float, default=0.55, help="detection threshold (the daemon's default)")
+    ap.add_argument("--min-score", type=float, default=0.55, help="detection threshold (default: %(default)s)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")

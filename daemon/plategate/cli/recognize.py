@@ -25,7 +25,7 @@ from pathlib import Path
 
 import cv2
 
-from ..config import MAX_READER_VIEWS, RecognitionConfig, Roi, default_models_dir
+from ..config import MAX_READER_VIEWS, RecognitionConfig, Roi
 from ..errors import PlategateError
 from ..imageio import load_image
 from ..types import PlateRead
@@ -107,12 +107,11 @@ class Pipeline:
 
     def __init__(self, args: argparse.Namespace) -> None:
         from ..vision.reader import PlateReader
-        from ..vision.recognizer import Recognizer, with_second_detector
+        from ..vision.recognizer import Recognizer, with_more_passes
 
         cfg = _recognition_config(args)
         threads = args.threads or cfg.threads
-        models = default_models_dir()
-        reader_path = args.reader or cfg.reader_model or models / "reader.tflite"
+        reader_path = args.reader or cfg.reader_path()
         views = args.views or cfg.reader_views
         self.reader = PlateReader(reader_path, threads=threads, formats=cfg.plate_formats or None, views=views)
         self.plate_crop = bool(args.plate_crop)
@@ -120,11 +119,11 @@ class Pipeline:
         if not self.plate_crop:
             from ..vision.detector import PlateDetector
 
-            detector_path = args.detector or cfg.detector_model or models / "detector.tflite"
+            detector_path = args.detector or cfg.detector_path()
             min_score = cfg.min_detection_score if args.min_score is None else args.min_score
             detector = PlateDetector(detector_path, threads=threads, min_score=min_score, close_up=cfg.close_up)
-            if cfg.second_detector and args.detector is None:  # an explicit --detector is run alone
-                detector = with_second_detector(detector, cfg.model_copy(update={"threads": threads}))
+            if args.detector is None:  # an explicit --detector is run alone
+                detector = with_more_passes(detector, cfg.model_copy(update={"threads": threads, "min_detection_score": min_score}))
             self.recognizer = Recognizer(detector, self.reader, max_plates=cfg.max_plates)
         roi = args.roi or (cfg.roi.x1, cfg.roi.y1, cfg.roi.x2, cfg.roi.y2)
         self.roi = None if roi == (0.0, 0.0, 1.0, 1.0) else roi

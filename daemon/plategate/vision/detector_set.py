@@ -1,11 +1,11 @@
 """Several plate detectors run on the same frame, their plates joined into one list.
 
-The daemon runs the lane detector (made for the gate's own camera), the street detector
-(trained on street and phone photos from many countries) and the street detector's coarse
-pass (the same network on the whole frame at half the size, for plates too large for the
-full-size pass). Where their boxes overlap they saw the same plate; its box and corners
-become the score-weighted mean of theirs. That places a plate better than keeping the best-scored
-box: a loose box from one detector often outscores a tight one from another.
+The daemon runs the detector and its coarse pass (the same network on the whole frame at
+half the size, for plates too large for the full-size pass), and, if configured, a second
+detector (``recognition.second_detector``). Where their boxes overlap they saw the same
+plate; its box and corners become the score-weighted mean of theirs. That places a plate
+better than keeping the best-scored box: a loose box from one pass often outscores a tight
+one from another.
 """
 
 from __future__ import annotations

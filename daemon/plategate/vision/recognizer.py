@@ -86,18 +86,26 @@ def crop_plate(frame: np.ndarray, det: Detection, height: int = CROP_HEIGHT) -> 
     return frame[max(0, y1 - py):min(fh, y2 + py), max(0, x1 - px):min(fw, x2 + px)].copy()
 
 
-def with_second_detector(first: PlateDetector, cfg: RecognitionConfig):
-    """*first* joined with the ``[recognition]`` second detector (no close-up pass of its own) and,
-    if ``second_detector_coarse``, its coarse pass.
+def with_more_passes(first: PlateDetector, cfg: RecognitionConfig):
+    """*first* joined with what ``[recognition]`` runs beside the detector: the coarse pass
+    (``coarse_pass``: ``coarse_model`` on the whole frame, plates from the close-up pass's
+    score on) and the second detector (``second_detector``, no close-up pass of its own).
+    With neither, *first* itself.
 
     Raises:
-        ModelError: the second detector's model (or its coarse pass's) is missing, truncated or tampered with.
+        ModelError: the coarse pass's or the second detector's model is missing, truncated or tampered with.
     """
+    from .detector import CLOSE_UP_MIN_SCORE
     from .detector_set import DetectorSet
 
-    paths = [cfg.second_detector_path()] + ([cfg.second_detector_coarse_path()] if cfg.second_detector_coarse else [])
-    more = [PlateDetector(p, threads=cfg.threads, min_score=cfg.second_detector_min_score, close_up=False) for p in paths]
-    return DetectorSet(first, *more)
+    more = []
+    if cfg.coarse_pass:
+        more.append(PlateDetector(cfg.coarse_path(), threads=cfg.threads, close_up=False,
+                                  min_score=max(cfg.min_detection_score, CLOSE_UP_MIN_SCORE)))
+    if cfg.second_detector:
+        more.append(PlateDetector(cfg.second_detector_path(), threads=cfg.threads, close_up=False,
+                                  min_score=cfg.second_detector_min_score))
+    return DetectorSet(first, *more) if more else first
 
 
 class Recognizer:
@@ -127,8 +135,7 @@ class Recognizer:
 
         detector = PlateDetector(cfg.detector_path(), threads=cfg.threads, min_score=cfg.min_detection_score,
                                  close_up=cfg.close_up)
-        if cfg.second_detector:
-            detector = with_second_detector(detector, cfg)
+        detector = with_more_passes(detector, cfg)
         reader = PlateReader(cfg.reader_path(), threads=cfg.threads, formats=cfg.plate_formats or None,
                              views=cfg.reader_views)
         return cls(detector, reader, max_plates=cfg.max_plates)
