@@ -186,7 +186,9 @@ def test_a_wider_reader_grown_from_a_trained_one_starts_reading_as_it_does(tmp_p
     assert train_reader.main(wide) == 0
     assert "grown from" in capsys.readouterr().out
     narrow = tf.keras.models.load_model(source, compile=False)
-    start = tf.keras.models.load_model(tmp_path / "b" / "grown-start.keras", compile=False)
+    start = tf.keras.models.load_model(tmp_path / "b" / "grown-start" / "reader.keras", compile=False)
+    grown = json.loads((tmp_path / "b" / "grown-start" / "training.json").read_text())
+    assert grown["grown_from"] == str(source) and grown["source_training"]["channels"] == [8, 8, 8, 8, 8]
     assert start.get_layer(index=-3).output.shape[-1] == 24  # the last stage is wider ...
     x = np.random.default_rng(0).random((2, 32, 128, 1)).astype(np.float32)
     np.testing.assert_allclose(start(x, training=False).numpy(), narrow(x, training=False).numpy(), atol=1e-4)  # ... and reads alike

@@ -96,7 +96,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--grow-from", type=Path, default=None, metavar="KERAS",
                    help="start (not --resume) a wider network (--channels) from a trained narrower reader: it "
                         "computes exactly what that reader computes until training moves it (tools.train.grow); "
-                        "the grown start is also written to WORK/grown-start.keras, for averaging with the result")
+                        "the grown start is also written to WORK/grown-start/reader.keras, for averaging with the result")
     p.add_argument("--light-stem", action="store_true",
                    help="make the second convolution depthwise-separable (a faster model; see tools.train.reader_model)")
     p.add_argument("--teacher", type=Path, default=None, metavar="KERAS",
@@ -170,17 +170,27 @@ def usage_error(a: argparse.Namespace) -> str | None:
     return None
 
 
-def _grow(source, model, out: Path) -> None:
-    """Grow the trained *source* reader into the wider *model* and save that start to *out*.
+def _grow(source: Path, model, out: Path, channels: tuple[int, ...]) -> Path:
+    """Grow the trained reader in *source* (.keras) into the wider *model*; save that start as
+    ``out/reader.keras`` with a ``training.json`` naming where it came from; return its path.
 
     Raises:
+        OSError: *source* cannot be read or *out* written.
         ValueError: *model* is not a wider copy of *source*'s network.
     """
+    import tensorflow as tf
+
     from tools.train.grow import grow_weights
 
-    grow_weights(source, model)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(out)
+    grow_weights(tf.keras.models.load_model(source, compile=False), model)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "reader.keras")
+    before = source.with_name("training.json")
+    record = {"grown_from": str(source), "channels": list(channels),
+              "method": "function-preserving widening (tools.train.grow.grow_weights)",
+              "source_training": json.loads(before.read_text()) if before.is_file() else None}
+    (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
+    return out / "reader.keras"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,11 +237,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     elif a.grow_from is not None:
         try:
-            _grow(tf.keras.models.load_model(a.grow_from, compile=False), model, a.work / "grown-start.keras")
+            start = _grow(a.grow_from, model, a.work / "grown-start", a.channels)
         except (OSError, ValueError) as exc:
             print(f"cannot grow from {a.grow_from}: {exc}", file=sys.stderr)
             return 2
-        print(f"grown from {a.grow_from} (written as {a.work / 'grown-start.keras'})", flush=True)
+        print(f"grown from {a.grow_from} (written as {start})", flush=True)
     elif a.init_from is not None:
         try:
             source = tf.keras.models.load_model(a.init_from, compile=False)
