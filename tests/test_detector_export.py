@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tools.train import train_detector
+from tools.train import detector_data, train_detector
 
 
 def test_recalibrated_statistics_are_the_mean_over_all_batches(tmp_path):
@@ -31,7 +31,7 @@ def test_recalibrated_statistics_are_the_mean_over_all_batches(tmp_path):
     # the batches the recalibration saw, drawn again with its seed
     pool = [(img, a) for img, a in zip(images, ann, strict=True)]
     draw = np.random.default_rng(7)
-    xs = [train_detector.make_batch(pool, draw, 4, size)[0] for _ in range(batches)]
+    xs = [detector_data.make_batch(pool, draw, 4, size)[0] for _ in range(batches)]
     start = build_model(size, size)
     start.load_weights(str(weights))
     conv = next(layer for layer in start.layers if isinstance(layer, tf.keras.layers.Conv2D))

@@ -4,7 +4,8 @@ Each shard (``WORK/data/shard_NNNN.npz``) holds SHARD_SIZE grayscale patches wit
 plate boxes and corners, cut from frames letterboxed the way the detector letterboxes at run
 time: synthetic gate and street scenes (:mod:`tools.synth.scenes`), real photos with boxed
 plates (:data:`REAL_SCENES`), the same photos with rendered plates painted over theirs
-(``swap``, :mod:`tools.synth.swap`) and training negatives.
+(``swap``, :mod:`tools.synth.swap`) and training negatives. :func:`make_batch` draws the
+training batches from them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from plategate.vision.detector import letterbox
 from tools.synth import scenes
 from tools.synth.swap import swap_plates
-from tools.train.detector_model import INPUT_H, INPUT_W, PATCH
+from tools.train.detector_model import INPUT_H, INPUT_W, PATCH, make_targets
 
 logger = logging.getLogger(__name__)
 
@@ -155,3 +156,40 @@ def load_shards(work: Path, known: dict) -> dict:
         with np.load(path) as z:
             known[str(path)] = (z["images"], json.loads(str(z["ann"])))
     return known
+
+
+def make_batch(pool: list[tuple[np.ndarray, dict]], rng: np.random.Generator, batch: int,
+               size: int = PATCH) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pick *batch* samples, random-crop them to *size* and augment: flips, contrast/brightness."""
+    imgs, heats, regs = [], [], []
+    for i in rng.integers(0, len(pool), batch):
+        img, ann = pool[i]
+        b = np.array(ann["boxes"], np.float32).reshape(-1, 4)
+        c = np.array(ann["corners"], np.float32).reshape(-1, 4, 2)
+        ok = np.array(ann["corner_ok"], bool)
+        if size < img.shape[0]:
+            if len(b) and rng.random() < 0.8:  # keep a plate in the crop
+                k = rng.integers(len(b))
+                cx, cy = (b[k, 0] + b[k, 2]) / 2, (b[k, 1] + b[k, 3]) / 2
+                x0 = int(np.clip(cx - rng.uniform(0.15, 0.85) * size, 0, img.shape[1] - size))
+                y0 = int(np.clip(cy - rng.uniform(0.15, 0.85) * size, 0, img.shape[0] - size))
+            else:
+                x0, y0 = (int(v) for v in rng.integers(0, img.shape[0] - size + 1, 2))
+            img = img[y0:y0 + size, x0:x0 + size]
+            b = b - [x0, y0, x0, y0]
+            c = c - [x0, y0]
+            centre = (b[:, :2] + b[:, 2:]) / 2
+            inside = (centre >= 0).all(1) & (centre < size).all(1)
+            b, c, ok = b[inside], c[inside], ok[inside]
+        img = img.astype(np.float32)
+        if rng.random() < 0.5:
+            img = img[:, ::-1]
+            b = np.stack([size - b[:, 2], b[:, 1], size - b[:, 0], b[:, 3]], axis=1)
+            c = c[:, [1, 0, 3, 2]]
+            c[..., 0] = size - c[..., 0]
+        img = img * rng.uniform(0.6, 1.4) + rng.uniform(-40, 40)
+        heat, reg = make_targets(b, c, ok, size)
+        imgs.append(np.clip(img, 0, 255) / 255.0)
+        heats.append(heat)
+        regs.append(reg)
+    return np.stack(imgs)[..., None].astype(np.float32), np.stack(heats), np.stack(regs)

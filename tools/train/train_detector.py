@@ -39,8 +39,9 @@ from tools.train.detector_data import (
     ZOOM,
     build_shards,
     load_shards,
+    make_batch,
 )
-from tools.train.detector_model import INPUT_H, INPUT_W, PATCH, WIDTHS, build_model, make_targets
+from tools.train.detector_model import INPUT_H, INPUT_W, PATCH, WIDTHS, build_model
 from tools.train.grow import grow_weights
 from tools.train.stages import parse_stage_widths
 from tools.train.tf_threads import set_threads
@@ -51,43 +52,6 @@ DEFAULT_WORK = Path("work/detector")
 
 
 # --------------------------------------------------------------------------- training
-def make_batch(pool: list[tuple[np.ndarray, dict]], rng: np.random.Generator, batch: int,
-               size: int = PATCH) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pick *batch* samples, random-crop them to *size* and augment: flips, contrast/brightness."""
-    imgs, heats, regs = [], [], []
-    for i in rng.integers(0, len(pool), batch):
-        img, ann = pool[i]
-        b = np.array(ann["boxes"], np.float32).reshape(-1, 4)
-        c = np.array(ann["corners"], np.float32).reshape(-1, 4, 2)
-        ok = np.array(ann["corner_ok"], bool)
-        if size < img.shape[0]:
-            if len(b) and rng.random() < 0.8:  # keep a plate in the crop
-                k = rng.integers(len(b))
-                cx, cy = (b[k, 0] + b[k, 2]) / 2, (b[k, 1] + b[k, 3]) / 2
-                x0 = int(np.clip(cx - rng.uniform(0.15, 0.85) * size, 0, img.shape[1] - size))
-                y0 = int(np.clip(cy - rng.uniform(0.15, 0.85) * size, 0, img.shape[0] - size))
-            else:
-                x0, y0 = (int(v) for v in rng.integers(0, img.shape[0] - size + 1, 2))
-            img = img[y0:y0 + size, x0:x0 + size]
-            b = b - [x0, y0, x0, y0]
-            c = c - [x0, y0]
-            centre = (b[:, :2] + b[:, 2:]) / 2
-            inside = (centre >= 0).all(1) & (centre < size).all(1)
-            b, c, ok = b[inside], c[inside], ok[inside]
-        img = img.astype(np.float32)
-        if rng.random() < 0.5:
-            img = img[:, ::-1]
-            b = np.stack([size - b[:, 2], b[:, 1], size - b[:, 0], b[:, 3]], axis=1)
-            c = c[:, [1, 0, 3, 2]]
-            c[..., 0] = size - c[..., 0]
-        img = img * rng.uniform(0.6, 1.4) + rng.uniform(-40, 40)
-        heat, reg = make_targets(b, c, ok, size)
-        imgs.append(np.clip(img, 0, 255) / 255.0)
-        heats.append(heat)
-        regs.append(reg)
-    return np.stack(imgs)[..., None].astype(np.float32), np.stack(heats), np.stack(regs)
-
-
 def _losses(tf, heat_true, reg_true, heat_pred, reg_pred):
     p = tf.clip_by_value(heat_pred, 1e-4, 1 - 1e-4)
     pos = tf.cast(heat_true >= 0.999, tf.float32)
