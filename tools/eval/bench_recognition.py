@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from plategate.config import MAX_READER_VIEWS, RecognitionConfig
-from plategate.vision.detector import PlateDetector
 from plategate.vision.reader import PlateReader
-from plategate.vision.recognizer import Recognizer, with_more_passes
+from plategate.vision.recognizer import Recognizer, detector_from_config
 from tools.synth import scenes
 
 
@@ -51,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = RecognitionConfig(threads=args.threads, detector_model=args.detector, reader_model=args.reader,
                             coarse_pass=not args.no_coarse, coarse_model=args.coarse,
                             second_detector=args.second_detector is not None, second_detector_model=args.second_detector)
-    detector = with_more_passes(PlateDetector(cfg.detector_path(), threads=args.threads, min_score=cfg.min_detection_score,
-                                              close_up=cfg.close_up), cfg)
+    detector = detector_from_config(cfg)
     views = args.views or cfg.reader_views
     reader = PlateReader(cfg.reader_path(), threads=args.threads, views=views) if cfg.reader_path().exists() else None
     rec = Recognizer(detector, reader) if reader else None

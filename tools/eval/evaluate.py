@@ -325,13 +325,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.scenes or args.negatives:
             from plategate.vision.detector import PlateDetector
 
-            detector = PlateDetector(args.detector or RecognitionConfig().detector_path(), threads=args.threads,
+            cfg = RecognitionConfig(threads=args.threads)
+            detector = PlateDetector(args.detector or cfg.detector_path(), threads=args.threads,
                                      min_score=min(THRESHOLDS + (args.min_score,)),
                                      close_up=not args.no_close_up, close_up_below=args.min_score)
             if args.with_passes:
                 from plategate.vision.recognizer import with_more_passes
 
-                detector = with_more_passes(detector, RecognitionConfig(threads=args.threads))
+                detector = with_more_passes(detector, cfg)
     except PlategateError as exc:
         print(f"evaluate: error: {exc}", file=sys.stderr)
         return 1

@@ -11,8 +11,8 @@ def grow_weights(narrow, wide) -> None:
     least as wide (a layer whose shape does not grow, e.g. the reader's logits, is copied).
     Every old channel keeps its weights and BatchNorm statistics; a new channel keeps its
     fresh initial weights but the convolutions that read it get zero weights from it, so it
-    adds nothing until training moves those weights (Net2Net's function-preserving widening). Training the grown network starts where the narrow
-    one stopped instead of from scratch.
+    adds nothing until training moves those weights (Net2Net's function-preserving widening).
+    Training the grown network starts where the narrow one stopped instead of from scratch.
 
     Raises:
         ValueError: the networks differ in layout or a stage of *wide* is narrower.

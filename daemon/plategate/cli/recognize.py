@@ -107,7 +107,7 @@ class Pipeline:
 
     def __init__(self, args: argparse.Namespace) -> None:
         from ..vision.reader import PlateReader
-        from ..vision.recognizer import Recognizer, with_more_passes
+        from ..vision.recognizer import Recognizer, detector_from_config
 
         cfg = _recognition_config(args)
         threads = args.threads or cfg.threads
@@ -119,11 +119,11 @@ class Pipeline:
         if not self.plate_crop:
             from ..vision.detector import PlateDetector
 
-            detector_path = args.detector or cfg.detector_path()
             min_score = cfg.min_detection_score if args.min_score is None else args.min_score
-            detector = PlateDetector(detector_path, threads=threads, min_score=min_score, close_up=cfg.close_up)
-            if args.detector is None:  # an explicit --detector is run alone
-                detector = with_more_passes(detector, cfg.model_copy(update={"threads": threads, "min_detection_score": min_score}))
+            if args.detector is None:
+                detector = detector_from_config(cfg.model_copy(update={"threads": threads, "min_detection_score": min_score}))
+            else:  # an explicit --detector is run alone
+                detector = PlateDetector(args.detector, threads=threads, min_score=min_score, close_up=cfg.close_up)
             self.recognizer = Recognizer(detector, self.reader, max_plates=cfg.max_plates)
         roi = args.roi or (cfg.roi.x1, cfg.roi.y1, cfg.roi.x2, cfg.roi.y2)
         self.roi = None if roi == (0.0, 0.0, 1.0, 1.0) else roi

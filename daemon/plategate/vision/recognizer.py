@@ -108,6 +108,18 @@ def with_more_passes(first: PlateDetector, cfg: RecognitionConfig):
     return DetectorSet(first, *more) if more else first
 
 
+def detector_from_config(cfg: RecognitionConfig):
+    """The detector ``[recognition]`` describes: ``detector_model`` from ``min_detection_score``
+    with its close-up pass, joined by :func:`with_more_passes`.
+
+    Raises:
+        ModelError: a detector model is missing, truncated or tampered with.
+    """
+    first = PlateDetector(cfg.detector_path(), threads=cfg.threads, min_score=cfg.min_detection_score,
+                          close_up=cfg.close_up)
+    return with_more_passes(first, cfg)
+
+
 class Recognizer:
     """Runs a :class:`PlateDetector` and a reader on whole frames.
 
@@ -133,9 +145,7 @@ class Recognizer:
         """
         from .reader import PlateReader
 
-        detector = PlateDetector(cfg.detector_path(), threads=cfg.threads, min_score=cfg.min_detection_score,
-                                 close_up=cfg.close_up)
-        detector = with_more_passes(detector, cfg)
+        detector = detector_from_config(cfg)
         reader = PlateReader(cfg.reader_path(), threads=cfg.threads, formats=cfg.plate_formats or None,
                              views=cfg.reader_views)
         return cls(detector, reader, max_plates=cfg.max_plates)
