@@ -72,6 +72,17 @@ def config_file(explicit: str | os.PathLike | None, name: str | None = None) -> 
     return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
 
 
+def load_tool_config(explicit: str | os.PathLike | None, name: str | None = None) -> PlategateConfig:
+    """What platectl and plategate-web work with: :func:`config_file`'s file (built-in defaults
+    without one), made the lane *name*'s own by :func:`apply_instance` when a lane is named.
+
+    Raises:
+        ConfigError: bad name, unreadable or invalid file.
+    """
+    cfg = load_config(config_file(explicit, name))
+    return apply_instance(cfg, name) if name else cfg
+
+
 def apply_instance(cfg: PlategateConfig, name: str) -> PlategateConfig:
     """*cfg* with the lane's own state folder, control socket and gate id where the file set none."""
     check_name(name)

@@ -6,10 +6,10 @@ import argparse
 import os
 from pathlib import Path
 
-from ..config import PlategateConfig, load_config
+from ..config import PlategateConfig
 from ..control_client import ControlClient, DaemonNotRunning
 from ..errors import PlategateError
-from ..instance import apply_instance, config_file
+from ..instance import config_file, load_tool_config
 
 
 class UsageError(PlategateError):
@@ -30,9 +30,7 @@ def load(args: argparse.Namespace) -> PlategateConfig:
     """
     cached = getattr(args, "_cfg", None)
     if cached is None:
-        cached = load_config(config_path(args))
-        if getattr(args, "instance", None):
-            cached = apply_instance(cached, args.instance)
+        cached = load_tool_config(getattr(args, "config", None), getattr(args, "instance", None))
         args._cfg = cached
     return cached
 

@@ -16,9 +16,9 @@ import threading
 from pathlib import Path
 
 from .. import __version__
-from ..config import PlategateConfig, load_config
+from ..config import PlategateConfig
 from ..errors import PlategateError
-from ..instance import apply_instance, config_file
+from ..instance import load_tool_config
 
 logger = logging.getLogger(__name__)
 
@@ -108,9 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        cfg = load_config(config_file(args.config, args.instance))
-        if args.instance:
-            cfg = apply_instance(cfg, args.instance)
+        cfg = load_tool_config(args.config, args.instance)
         from .auth import read_users
 
         if not read_users(cfg.web.password_file):
