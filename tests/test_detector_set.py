@@ -39,7 +39,7 @@ def test_a_plate_both_find_is_kept_once(frames):
 
 
 def test_the_shipped_detector_and_its_coarse_pass_find_the_rendered_plates(frames):
-    rec = Recognizer.from_config(RecognitionConfig(threads=1))
+    rec = Recognizer.from_config(RecognitionConfig(threads=1, second_look=False))
     assert isinstance(rec.detector, DetectorSet)
     first, coarse = rec.detector.detectors
     assert first.model.path.name == "detector-street.tflite" and first.input_size == (640, 352)
@@ -60,11 +60,12 @@ def test_the_shipped_detector_and_its_coarse_pass_find_the_rendered_plates(frame
 def test_coarse_pass_and_second_detector_switch_and_a_missing_model(tmp_path):
     keys = [k for k, _ in RecognitionConfig().model_paths()]
     assert keys == ["recognition.detector_model", "recognition.coarse_model", "recognition.reader_model"]
-    rec = Recognizer.from_config(RecognitionConfig(threads=1, coarse_pass=False))
+    rec = Recognizer.from_config(RecognitionConfig(threads=1, coarse_pass=False, second_look=False))
     assert isinstance(rec.detector, PlateDetector) and rec.detector.model.path.name == "detector-street.tflite"
-    assert [k for k, _ in RecognitionConfig(coarse_pass=False).model_paths()] == ["recognition.detector_model",
-                                                                                   "recognition.reader_model"]
-    rec = Recognizer.from_config(RecognitionConfig(threads=1, second_detector=True, second_detector_min_score=0.7))
+    assert [k for k, _ in RecognitionConfig(coarse_pass=False, second_look=False).model_paths()] == [
+        "recognition.detector_model", "recognition.reader_model"]
+    rec = Recognizer.from_config(RecognitionConfig(threads=1, second_detector=True, second_detector_min_score=0.7,
+                                                   second_look=False))
     assert [d.model.path.name for d in rec.detector.detectors] == ["detector-street.tflite", "detector-street-coarse.tflite",
                                                                    "detector.tflite"]
     assert rec.detector.detectors[2].min_score == 0.7

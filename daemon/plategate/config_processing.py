@@ -41,6 +41,15 @@ class RecognitionConfig(Section):
     coarse_model: PathStr | None = Field(
         None, description="default: the shipped models/detector-street-coarse.tflite (the shipped detector's network "
                           "at a 320x192 input; give your own with your own detector_model, or turn coarse_pass off)")
+    second_look: bool = Field(True, description="look again, closer, at boxes scoring from second_look_from up "
+                                                "to min_detection_score: the coarse_model on a view three plate "
+                                                "widths wide around each; the plate is kept when that look scores "
+                                                "0.6 (or min_detection_score, if higher) or more. Finds small and unusual plates the "
+                                                "frame-wide pass is unsure of; about 1.5 ms per look")
+    second_look_from: Fraction = Field(0.25, description="boxes from this score on get a second look; must be "
+                                                         "below min_detection_score")
+    second_look_max: Annotated[int, Field(ge=1, le=10)] = Field(2, description="the most second looks per frame, "
+                                                                              "best-scored boxes first")
     second_detector: bool = Field(False, description="also run a second detector and join its plates to the first's: "
                                                      "by default the lane detector (models/detector.tflite, trained on "
                                                      "dashcam frames and synthetic gate scenes), about 5 ms more per frame")
@@ -60,6 +69,13 @@ class RecognitionConfig(Section):
     vote_confidence: Fraction = Field(0.9, description="decide before the burst ends once the vote reaches this")
     queue_size: Annotated[int, Field(ge=1, le=64)] = 4
 
+    @model_validator(mode="after")
+    def _second_look_below(self) -> RecognitionConfig:
+        if self.second_look and self.second_look_from >= self.min_detection_score:
+            raise ValueError(f"second_look_from: {self.second_look_from} must be below min_detection_score "
+                             f"({self.min_detection_score}), or turn second_look off")
+        return self
+
     def detector_path(self) -> Path:
         return self.detector_model or default_models_dir() / "detector-street.tflite"
 
@@ -75,7 +91,7 @@ class RecognitionConfig(Section):
     def model_paths(self) -> list[tuple[str, Path]]:
         """``(key, path)`` of every model file the daemon loads with this section."""
         out = [("recognition.detector_model", self.detector_path())]
-        if self.coarse_pass:
+        if self.coarse_pass or self.second_look:
             out.append(("recognition.coarse_model", self.coarse_path()))
         if self.second_detector:
             out.append(("recognition.second_detector_model", self.second_detector_path()))

@@ -19,8 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from plategate.config import MAX_READER_VIEWS, RecognitionConfig
+from plategate.vision.detector import to_gray
 from plategate.vision.reader import PlateReader
 from plategate.vision.recognizer import Recognizer, detector_from_config
+from plategate.vision.second_look import SecondLook
 from tools.synth import scenes
 
 
@@ -39,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="the detector's coarse pass .tflite (default: the shipped one; recognition.coarse_model)")
     ap.add_argument("--no-coarse", action="store_true", help="time the detector without its coarse pass "
                                                               "(recognition.coarse_pass = false)")
+    ap.add_argument("--no-second-look", action="store_true", help="time the detector without second looks at "
+                                                                   "its unsure boxes (recognition.second_look = false)")
     ap.add_argument("--second-detector", type=Path, default=None,
                     help="also time this second detector beside the first (recognition.second_detector; off by default)")
     ap.add_argument("--count", type=int, default=60, help="frames per size")
@@ -48,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="views per plate crop (default: the config schema's recognition.reader_views)")
     args = ap.parse_args(argv)
     cfg = RecognitionConfig(threads=args.threads, detector_model=args.detector, reader_model=args.reader,
-                            coarse_pass=not args.no_coarse, coarse_model=args.coarse,
+                            coarse_pass=not args.no_coarse, coarse_model=args.coarse, second_look=not args.no_second_look,
                             second_detector=args.second_detector is not None, second_detector_model=args.second_detector)
     detector = detector_from_config(cfg)
     views = args.views or cfg.reader_views
@@ -90,6 +94,18 @@ def main(argv: list[str] | None = None) -> int:
             detector.detect(blank)
             empty_ms.append((time.perf_counter() - t0) * 1e3)
         print(f"{w}x{h} detect, no plate in the frame:  {_pct(empty_ms)}")
+        if isinstance(detector, SecondLook):
+            look_ms = []
+            for f in frames:
+                gray = to_gray(f)
+                for det in detector.detect(gray)[:1]:
+                    t0 = time.perf_counter()
+                    detector.look(gray, det, (0, 0, w, h))
+                    look_ms.append((time.perf_counter() - t0) * 1e3)
+            if look_ms:
+                worst = float(np.median(empty_ms)) + detector.max_looks * float(np.median(look_ms))
+                print(f"{w}x{h} one second look:            {_pct(look_ms)}")
+                print(f"{w}x{h} no plate, {detector.max_looks} second looks (p50 sum): {worst:6.2f} ms")
         if rec:
             print(f"{w}x{h} read (crops of one frame):    {_pct(read_ms)}")
             print(f"{w}x{h} recognize total:              {_pct(total_ms)}")

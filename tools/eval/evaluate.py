@@ -306,7 +306,9 @@ def main(argv: list[str] | None = None) -> int:
                          "(as recognition.close_up = false)")
     ap.add_argument("--with-passes", action="store_true",
                     help="join --detector with what the daemon runs beside it by default: the coarse pass "
-                         "(recognition.coarse_pass; its threshold, 0.6, stays when sweeping)")
+                         "(recognition.coarse_pass; its threshold, 0.6, stays when sweeping) and the second look "
+                         "at boxes from recognition.second_look_from up to --min-score (the sweep's rows below "
+                         "--min-score then count only the boxes the second look confirmed)")
     ap.add_argument("--limit", type=int, default=0, help="at most this many files per folder (0 = all)")
     ap.add_argument("--json-out", type=Path, help="also write all figures to this JSON file")
     ap.add_argument("--update-card", type=Path, metavar="CARD", help="merge the figures into this model card's metrics.evaluate "
@@ -330,9 +332,10 @@ def main(argv: list[str] | None = None) -> int:
                                      min_score=min(THRESHOLDS + (args.min_score,)),
                                      close_up=not args.no_close_up, close_up_below=args.min_score)
             if args.with_passes:
-                from plategate.vision.recognizer import with_more_passes
+                from plategate.vision.recognizer import with_more_passes, with_second_look
 
-                detector = with_more_passes(detector, cfg)
+                cfg = cfg.model_copy(update={"min_detection_score": args.min_score})
+                detector = with_second_look(with_more_passes(detector, cfg), cfg)
     except PlategateError as exc:
         print(f"evaluate: error: {exc}", file=sys.stderr)
         return 1

@@ -248,18 +248,19 @@ class PlateDetector:
         """
         gray = to_gray(frame)
         roi_px = roi_pixels(gray.shape, roi)
-        out = self._detect_at(gray, roi_px, 1.0, self.min_score)
+        out = self.detect_at(gray, roi_px, 1.0, self.min_score)
         if self.close_up_fill is not None and not any(d.score >= self.close_up_below for d in out):
-            near = self._detect_at(gray, roi_px, self.close_up_fill, max(self.min_score, CLOSE_UP_MIN_SCORE))
+            near = self.detect_at(gray, roi_px, self.close_up_fill, max(self.min_score, CLOSE_UP_MIN_SCORE))
             if near:
                 both = near + out
                 keep = nms(np.array([d.box for d in both], np.float32), np.array([d.score for d in both]))
                 out = [both[i] for i in keep]
         return out
 
-    def _detect_at(self, gray: np.ndarray, roi_px: tuple[int, int, int, int], fill: float,
+    def detect_at(self, gray: np.ndarray, roi_px: tuple[int, int, int, int], fill: float,
                    min_score: float) -> list[Detection]:
-        """One model run with the image letterboxed at *fill*; detections in frame pixels, best first."""
+        """One model run on the *roi_px* part of *gray*, letterboxed at *fill*: its detections from
+        *min_score* on, in frame pixels, best first (no close-up pass)."""
         image, geo = letterbox(gray, self.input_size, roi_px, fill)
         heat, reg = self._infer(image)
         boxes, scores, corners = decode(heat, reg, min_score)

@@ -86,38 +86,68 @@ def crop_plate(frame: np.ndarray, det: Detection, height: int = CROP_HEIGHT) -> 
     return frame[max(0, y1 - py):min(fh, y2 + py), max(0, x1 - px):min(fw, x2 + px)].copy()
 
 
+def coarse_detector(cfg: RecognitionConfig) -> PlateDetector:
+    """The coarse pass's detector (``coarse_model``), its plates from the close-up pass's score on.
+
+    Raises:
+        ModelError: the model is missing, truncated or tampered with.
+    """
+    from .detector import CLOSE_UP_MIN_SCORE
+
+    return PlateDetector(cfg.coarse_path(), threads=cfg.threads, close_up=False,
+                         min_score=max(cfg.min_detection_score, CLOSE_UP_MIN_SCORE))
+
+
 def with_more_passes(first: PlateDetector, cfg: RecognitionConfig):
     """*first* joined with what ``[recognition]`` runs beside the detector: the coarse pass
-    (``coarse_pass``: ``coarse_model`` on the whole frame, plates from the close-up pass's
-    score on) and the second detector (``second_detector``, no close-up pass of its own).
-    With neither, *first* itself.
+    (``coarse_pass``: :func:`coarse_detector` on the whole frame) and the second detector
+    (``second_detector``, no close-up pass of its own). With neither, *first* itself.
 
     Raises:
         ModelError: the coarse pass's or the second detector's model is missing, truncated or tampered with.
     """
-    from .detector import CLOSE_UP_MIN_SCORE
     from .detector_set import DetectorSet
 
     more = []
     if cfg.coarse_pass:
-        more.append(PlateDetector(cfg.coarse_path(), threads=cfg.threads, close_up=False,
-                                  min_score=max(cfg.min_detection_score, CLOSE_UP_MIN_SCORE)))
+        more.append(coarse_detector(cfg))
     if cfg.second_detector:
         more.append(PlateDetector(cfg.second_detector_path(), threads=cfg.threads, close_up=False,
                                   min_score=cfg.second_detector_min_score))
     return DetectorSet(first, *more) if more else first
 
 
+def with_second_look(detector, cfg: RecognitionConfig):
+    """*detector* (built by :func:`with_more_passes`, decoding from ``second_look_from`` or lower)
+    with its boxes below ``min_detection_score`` given a second look
+    (:class:`~plategate.vision.second_look.SecondLook`) by the coarse pass's network, when
+    ``second_look`` is on and ``second_look_from`` is below ``min_detection_score``; else itself.
+
+    Raises:
+        ModelError: the coarse model is missing, truncated or tampered with.
+    """
+    if not (cfg.second_look and cfg.second_look_from < cfg.min_detection_score):
+        return detector
+    from .detector_set import DetectorSet
+    from .second_look import SecondLook
+
+    looker = detector.detectors[1] if cfg.coarse_pass and isinstance(detector, DetectorSet) else coarse_detector(cfg)
+    return SecondLook(detector, looker, accept=cfg.min_detection_score, look_from=cfg.second_look_from,
+                      max_looks=cfg.second_look_max)
+
+
 def detector_from_config(cfg: RecognitionConfig):
     """The detector ``[recognition]`` describes: ``detector_model`` from ``min_detection_score``
-    with its close-up pass, joined by :func:`with_more_passes`.
+    with its close-up pass, joined by :func:`with_more_passes`, given :func:`with_second_look`.
 
     Raises:
         ModelError: a detector model is missing, truncated or tampered with.
     """
-    first = PlateDetector(cfg.detector_path(), threads=cfg.threads, min_score=cfg.min_detection_score,
-                          close_up=cfg.close_up)
-    return with_more_passes(first, cfg)
+    look = cfg.second_look and cfg.second_look_from < cfg.min_detection_score
+    first = PlateDetector(cfg.detector_path(), threads=cfg.threads,
+                          min_score=cfg.second_look_from if look else cfg.min_detection_score,
+                          close_up=cfg.close_up, close_up_below=cfg.min_detection_score)
+    return with_second_look(with_more_passes(first, cfg), cfg)
 
 
 class Recognizer:
