@@ -4,8 +4,9 @@ Each shard (``WORK/data/shard_NNNN.npz``) holds SHARD_SIZE grayscale patches wit
 plate boxes and corners, cut from frames letterboxed the way the detector letterboxes at run
 time: synthetic gate and street scenes (:mod:`tools.synth.scenes`), real photos with boxed
 plates (:data:`REAL_SCENES`), the same photos with rendered plates painted over theirs
-(``swap``, :mod:`tools.synth.swap`) and training negatives. :func:`make_batch` draws the
-training batches from them.
+(``swap``, :mod:`tools.synth.swap`), training negatives, and views of the detector's own
+unsure boxes as its second look sees them (``look``, :mod:`tools.train.look_data`).
+:func:`make_batch` draws the training batches from them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from plategate.vision.detector import letterbox
 from tools.synth import scenes
 from tools.synth.swap import swap_plates
 from tools.train.detector_model import INPUT_H, INPUT_W, PATCH, make_targets
+from tools.train.look_data import look_sample, read_candidates
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +81,8 @@ def _sample(kind: str, rng: np.random.Generator, ctx: dict) -> dict:
         return _patch(cv2.cvtColor(sc.image, cv2.COLOR_BGR2GRAY), sc.boxes, sc.corners, np.ones(len(sc.boxes), bool), rng,
                       float(np.exp(rng.uniform(np.log(0.7), np.log(1.6)))))
     patch, (zlo, zhi) = ctx["patch"], ctx["zoom"]
+    if kind == "look":
+        return look_sample(rng, ctx, patch)
     if kind in REAL_SCENES or kind == "swap":
         source = kind if kind != "swap" else ctx["swap_sources"][int(rng.integers(len(ctx["swap_sources"])))]
         name, bxs = ctx[source][rng.integers(len(ctx[source]))]
@@ -131,6 +135,8 @@ def build_shards(data_dir: Path, work: Path, shards: int, seed: int, kinds_weigh
             ctx["dirs"][kind] = folder
             ctx[kind] = sorted(_read_boxes(folder).items())
     ctx["swap_sources"] = [k for k in SWAP_SOURCES if k in ctx]
+    if weights.get("look", 0) > 0:
+        _look_context(ctx, data_dir, work)
     if weights.get("swap", 0) > 0 and not ctx["swap_sources"]:
         raise FileNotFoundError(f"the swap kind needs {' or '.join(REAL_SCENES[k] for k in SWAP_SOURCES)} in {data_dir}")
     kinds, probs = list(weights), np.array(list(weights.values()), np.float64)
@@ -146,6 +152,18 @@ def build_shards(data_dir: Path, work: Path, shards: int, seed: int, kinds_weigh
         np.savez(tmp, images=np.stack([s["image"] for s in samples]), ann=json.dumps(ann))
         os.replace(tmp, path)
         logger.info("shard %d (%d..%d) written in %.0f s (%s)", k, first, first + shards - 1, time.time() - t0, path)
+
+
+def _look_context(ctx: dict, data_dir: Path, work: Path) -> None:
+    """What the ``look`` kind draws from: the boxes mined into *work* and every boxed training plate."""
+    ctx["look"] = read_candidates(work)
+    ctx["look_boxes"] = {}
+    for kind, rel in REAL_SCENES.items():
+        ctx["dirs"][kind] = data_dir / rel
+        for name, boxes in _read_boxes(data_dir / rel).items():
+            ctx["look_boxes"][(kind, name)] = boxes
+    ctx["dirs"]["negative"] = data_dir / "negatives"
+    ctx["look_plates"] = [(kind, name, boxes) for (kind, name), boxes in sorted(ctx["look_boxes"].items()) if boxes]
 
 
 def load_shards(work: Path, known: dict) -> dict:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from plategate.vision.detector import STRIDE
+from tools.synth.scenes import split_negatives
 from tools.train.detector_data import (
     KIND_WEIGHTS,
     REAL_SCENES,
@@ -43,6 +44,7 @@ from tools.train.detector_data import (
 )
 from tools.train.detector_model import INPUT_H, INPUT_W, PATCH, WIDTHS, build_model
 from tools.train.grow import grow_weights
+from tools.train.look_data import mine
 from tools.train.stages import parse_stage_widths
 from tools.train.tf_threads import set_threads
 
@@ -240,6 +242,9 @@ def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234,
     commands = _commands(work)
     kinds = sorted(set().union(*(set(c.get("mix") or KIND_WEIGHTS) for c in commands if c["stage"] == "data")))
     real = [f"{REAL_SCENES[k]} (boxes)" for k in REAL_SCENES if k in kinds]
+    if "look" in kinds:
+        real.append("views of the detector's own unsure boxes on those photos and the training negatives "
+                    "(tools.train.look_data)")
     if "swap" in kinds:
         real.append(f"{' and '.join(REAL_SCENES[k] for k in SWAP_SOURCES)} with rendered plates painted over boxed ones "
                     "(tools.synth.swap)")
@@ -318,12 +323,18 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--data", type=Path, required=True, help="shared datasets folder")
     d.add_argument("--shards", type=int, default=40, help=f"number of shards of {SHARD_SIZE} patches")
     d.add_argument("--first", type=int, default=0, help="index of the first shard (another mix goes to another range)")
-    d.add_argument("--mix", default="", help="sample mix over gate, street, negative, swap (real photos with rendered plates painted over theirs) "
+    d.add_argument("--mix", default="", help="sample mix over gate, street, negative, swap (real photos with rendered plates painted over theirs), "
+                        "look (views of the boxes tools.train.look_data mined into --work, as the second look sees them) "
                         "and the real scene kinds " + ", ".join(REAL_SCENES) + ", e.g. openimages=0.5,negative=0.5 (default: " + ",".join(f"{k}={v}" for k, v in KIND_WEIGHTS.items()) + ")")
     d.add_argument("--patch", type=int, default=PATCH, help="side of the patches cut from real photos, swaps and negatives")
     d.add_argument("--zoom", type=_zoom_arg, default=ZOOM,
                    help="scale range of those patches relative to the detector's letterbox, LO,HI (default: "
                         + ",".join(map(str, ZOOM)) + ")")
+    m = sub.add_parser("mine", help="find the shipped detector's unsure boxes on the training photos (for --mix look)")
+    m.add_argument("--data", type=Path, required=True, help="shared datasets folder")
+    m.add_argument("--low", type=float, default=0.2, help="mine boxes from this score")
+    m.add_argument("--high", type=float, default=0.6, help="up to (below) this score")
+    m.add_argument("--threads", type=int, default=2)
     t = sub.add_parser("train", help="train on the shards")
     t.add_argument("--steps", type=int, default=6000)
     t.add_argument("--batch", type=int, default=16)
@@ -345,18 +356,23 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--input", type=_size_arg, action="append", default=[], metavar="WxH",
                    help=f"model input (repeatable; default {INPUT_W}x{INPUT_H}; another size goes to export/savedmodel-WxH)")
     e.add_argument("--data-work", type=Path, default=None, help="work folder whose shards recalibrate BatchNorm (default: --work)")
-    for p in (d, t, e):
+    for p in (d, m, t, e):
         p.add_argument("--work", type=Path, default=DEFAULT_WORK, help="work folder (git-ignored)")
         p.add_argument("--seed", type=int, default=1234)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.stage == "data":
         mix = {k: float(v) for k, v in (kv.split("=") for kv in args.mix.split(",") if kv)} or None
-        kinds = {*KIND_WEIGHTS, *REAL_SCENES, "swap"}
+        kinds = {*KIND_WEIGHTS, *REAL_SCENES, "swap", "look"}
         if mix and not set(mix) <= kinds:
             ap.error(f"--mix: kinds are {', '.join(sorted(kinds))}")
         _record(args.work, "data", [a for a in (argv if argv is not None else sys.argv[1:])], mix)
         build_shards(args.data, args.work, args.shards, args.seed, mix, args.first, args.patch, args.zoom)
+    elif args.stage == "mine":
+        _record(args.work, "mine", [a for a in (argv if argv is not None else sys.argv[1:])])
+        sources = {k: args.data / rel for k, rel in REAL_SCENES.items()}
+        n = mine(sources, split_negatives(args.data / "negatives")[0], args.work, args.low, args.high, args.threads)
+        logger.info("%d boxes mined into %s", n, args.work)
     elif args.stage == "export":
         sizes = tuple(dict.fromkeys(args.input)) or ((INPUT_W, INPUT_H),)
         for out in export_savedmodel(args.work, args.weights, args.seed, args.steps, args.data_work, sizes):
