@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from plategate.config import RecognitionConfig, parse_config
-from plategate.errors import ConfigError
+from plategate.errors import ConfigError, ModelError
 from plategate.vision.detector import Detection, PlateDetector
 from plategate.vision.detector_set import DetectorSet
 from plategate.vision.recognizer import Recognizer, detector_from_config
@@ -116,6 +116,19 @@ def test_the_config_turns_it_on_by_default_and_checks_its_threshold():
     assert "recognition.coarse_model" in keys  # the looks need it
     low = RecognitionConfig(threads=1, second_look=False, min_detection_score=0.2)
     assert detector_from_config(low.model_copy(update={"second_look": True})).first.min_score == 0.2  # nothing to look at
+
+
+def test_another_network_can_look(tmp_path):
+    cfg = RecognitionConfig(threads=1, second_look_model=MODELS / "detector.tflite")
+    keys = [k for k, _ in cfg.model_paths()]
+    assert keys == ["recognition.detector_model", "recognition.coarse_model", "recognition.second_look_model",
+                    "recognition.reader_model"]
+    look = detector_from_config(cfg)
+    assert look.looker.model.path.name == "detector.tflite" and look.looker is not look.detector.detectors[1]
+    assert look.looker.min_score == 0.6 and look.looker.close_up_fill is None
+    cfg = RecognitionConfig(threads=1, coarse_pass=False, second_look_model=tmp_path / "missing.tflite")
+    with pytest.raises(ModelError, match="missing"):
+        detector_from_config(cfg)
 
 
 def test_a_look_threshold_at_or_above_the_detection_threshold_is_refused():

@@ -50,6 +50,8 @@ class RecognitionConfig(Section):
                                                          "below min_detection_score")
     second_look_max: Annotated[int, Field(ge=1, le=10)] = Field(2, description="the most second looks per frame, "
                                                                               "best-scored boxes first")
+    second_look_model: PathStr | None = Field(None, description="the network that looks again, at a 320x192 "
+                                                                "input (default: coarse_model)")
     second_detector: bool = Field(False, description="also run a second detector and join its plates to the first's: "
                                                      "by default the lane detector (models/detector.tflite, trained on "
                                                      "dashcam frames and synthetic gate scenes), about 5 ms more per frame")
@@ -85,14 +87,20 @@ class RecognitionConfig(Section):
     def coarse_path(self) -> Path:
         return self.coarse_model or default_models_dir() / "detector-street-coarse.tflite"
 
+    def second_look_path(self) -> Path:
+        return self.second_look_model or self.coarse_path()
+
     def second_detector_path(self) -> Path:
         return self.second_detector_model or default_models_dir() / "detector.tflite"
 
     def model_paths(self) -> list[tuple[str, Path]]:
         """``(key, path)`` of every model file the daemon loads with this section."""
         out = [("recognition.detector_model", self.detector_path())]
-        if self.coarse_pass or self.second_look:
+        if self.coarse_pass:
             out.append(("recognition.coarse_model", self.coarse_path()))
+        if self.second_look and (self.second_look_path() != self.coarse_path() or not self.coarse_pass):
+            key = "recognition.second_look_model" if self.second_look_model else "recognition.coarse_model"
+            out.append((key, self.second_look_path()))
         if self.second_detector:
             out.append(("recognition.second_detector_model", self.second_detector_path()))
         return [*out, ("recognition.reader_model", self.reader_path())]

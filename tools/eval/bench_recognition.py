@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
                                                               "(recognition.coarse_pass = false)")
     ap.add_argument("--no-second-look", action="store_true", help="time the detector without second looks at "
                                                                    "its unsure boxes (recognition.second_look = false)")
+    ap.add_argument("--look", type=Path, default=None,
+                    help="the second look's .tflite (recognition.second_look_model; default: the coarse pass's)")
     ap.add_argument("--second-detector", type=Path, default=None,
                     help="also time this second detector beside the first (recognition.second_detector; off by default)")
     ap.add_argument("--count", type=int, default=60, help="frames per size")
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     cfg = RecognitionConfig(threads=args.threads, detector_model=args.detector, reader_model=args.reader,
                             coarse_pass=not args.no_coarse, coarse_model=args.coarse, second_look=not args.no_second_look,
+                            second_look_model=args.look,
                             second_detector=args.second_detector is not None, second_detector_model=args.second_detector)
     detector = detector_from_config(cfg)
     views = args.views or cfg.reader_views

@@ -159,11 +159,17 @@ def _look_context(ctx: dict, data_dir: Path, work: Path) -> None:
     ctx["look"] = read_candidates(work)
     ctx["look_boxes"] = {}
     for kind, rel in REAL_SCENES.items():
+        if not (data_dir / rel / "boxes.csv").is_file():
+            continue
         ctx["dirs"][kind] = data_dir / rel
         for name, boxes in _read_boxes(data_dir / rel).items():
             ctx["look_boxes"][(kind, name)] = boxes
     ctx["dirs"]["negative"] = data_dir / "negatives"
     ctx["look_plates"] = [(kind, name, boxes) for (kind, name), boxes in sorted(ctx["look_boxes"].items()) if boxes]
+    if not ctx["look_plates"]:
+        raise FileNotFoundError(f"the look kind needs boxed plates in {' or '.join(REAL_SCENES.values())} under {data_dir}")
+    if not ctx["look"]:
+        logger.warning("no boxes were mined into %s: every look view is centred on a boxed plate", work)
 
 
 def load_shards(work: Path, known: dict) -> dict:

@@ -91,7 +91,7 @@ def look_sample(rng: np.random.Generator, ctx: dict, size: int) -> dict:
     *ctx* holds ``look`` (the mined boxes), ``look_plates`` (``(source, file, boxes)`` of every
     photo with a boxed plate) and ``dirs`` (source -> folder, ``negative`` -> the negatives folder).
     """
-    if rng.random() < PLATE_SHARE:
+    if rng.random() < PLATE_SHARE or not ctx["look"]:
         source, name, boxes = ctx["look_plates"][int(rng.integers(len(ctx["look_plates"])))]
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         box = jitter(boxes[int(rng.integers(len(boxes)))], rng)

@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         build_shards(args.data, args.work, args.shards, args.seed, mix, args.first, args.patch, args.zoom)
     elif args.stage == "mine":
         _record(args.work, "mine", [a for a in (argv if argv is not None else sys.argv[1:])])
-        sources = {k: args.data / rel for k, rel in REAL_SCENES.items()}
+        sources = {k: args.data / rel for k, rel in REAL_SCENES.items() if (args.data / rel / "boxes.csv").is_file()}
         n = mine(sources, split_negatives(args.data / "negatives")[0], args.work, args.low, args.high, args.threads)
         logger.info("%d boxes mined into %s", n, args.work)
     elif args.stage == "export":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import cv2
@@ -86,15 +87,16 @@ def crop_plate(frame: np.ndarray, det: Detection, height: int = CROP_HEIGHT) -> 
     return frame[max(0, y1 - py):min(fh, y2 + py), max(0, x1 - px):min(fw, x2 + px)].copy()
 
 
-def coarse_detector(cfg: RecognitionConfig) -> PlateDetector:
-    """The coarse pass's detector (``coarse_model``), its plates from the close-up pass's score on.
+def coarse_detector(cfg: RecognitionConfig, path: Path | None = None) -> PlateDetector:
+    """The coarse pass's detector (``coarse_model``, or *path*), its plates from the close-up
+    pass's score on.
 
     Raises:
         ModelError: the model is missing, truncated or tampered with.
     """
     from .detector import CLOSE_UP_MIN_SCORE
 
-    return PlateDetector(cfg.coarse_path(), threads=cfg.threads, close_up=False,
+    return PlateDetector(path or cfg.coarse_path(), threads=cfg.threads, close_up=False,
                          min_score=max(cfg.min_detection_score, CLOSE_UP_MIN_SCORE))
 
 
@@ -122,16 +124,18 @@ def with_second_look(detector, cfg: RecognitionConfig):
     with its boxes below ``min_detection_score`` given a second look
     (:class:`~plategate.vision.second_look.SecondLook`) by the coarse pass's network, when
     ``second_look`` is on and ``second_look_from`` is below ``min_detection_score``; else itself.
+    The looking network is ``second_look_model`` (by default the coarse pass's, loaded once).
 
     Raises:
-        ModelError: the coarse model is missing, truncated or tampered with.
+        ModelError: the looking model is missing, truncated or tampered with.
     """
     if not (cfg.second_look and cfg.second_look_from < cfg.min_detection_score):
         return detector
     from .detector_set import DetectorSet
     from .second_look import SecondLook
 
-    looker = detector.detectors[1] if cfg.coarse_pass and isinstance(detector, DetectorSet) else coarse_detector(cfg)
+    shared = cfg.coarse_pass and isinstance(detector, DetectorSet) and cfg.second_look_path() == cfg.coarse_path()
+    looker = detector.detectors[1] if shared else coarse_detector(cfg, cfg.second_look_path())
     return SecondLook(detector, looker, accept=cfg.min_detection_score, look_from=cfg.second_look_from,
                       max_looks=cfg.second_look_max)
 
