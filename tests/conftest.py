@@ -19,6 +19,31 @@ def datasets() -> Path:
     return DATASETS
 
 
+@pytest.fixture
+def boxed_photos(tmp_path) -> Path:
+    """A small datasets folder: three noisy 640x480 photos in openimages-plates/train, each with one
+    bright 150x40 plate boxed at (250, 300, 400, 340), and eight flat training negatives."""
+    import cv2
+    import numpy as np
+
+    root = tmp_path / "datasets"
+    photos = root / "openimages-plates" / "train"
+    photos.mkdir(parents=True)
+    rows = ["file,x1,y1,x2,y2"]
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        img = rng.integers(0, 120, (480, 640, 3), dtype=np.uint8)
+        img[300:340, 250:400] = 235
+        cv2.imwrite(str(photos / f"p{i}.jpg"), img)
+        rows.append(f"p{i}.jpg,250,300,400,340")
+    (photos / "boxes.csv").write_text("\n".join(rows) + "\n")
+    neg = root / "negatives"
+    neg.mkdir()
+    for i in range(8):
+        cv2.imwrite(str(neg / f"n{i}.jpg"), np.full((300, 400, 3), 30 * i, np.uint8))
+    return root
+
+
 # MQTT broker --------------------------------------------------------------------------------
 
 @pytest.fixture

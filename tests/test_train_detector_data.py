@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -13,23 +12,8 @@ from tools.train import detector_data, train_detector
 
 
 @pytest.fixture
-def data(tmp_path) -> Path:
-    root = tmp_path / "datasets"
-    photos = root / "openimages-plates" / "train"
-    photos.mkdir(parents=True)
-    rows = ["file,x1,y1,x2,y2"]
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        img = rng.integers(0, 120, (480, 640, 3), dtype=np.uint8)
-        img[300:340, 250:400] = 235
-        cv2.imwrite(str(photos / f"p{i}.jpg"), img)
-        rows.append(f"p{i}.jpg,250,300,400,340")
-    (photos / "boxes.csv").write_text("\n".join(rows) + "\n")
-    neg = root / "negatives"
-    neg.mkdir()
-    for i in range(8):
-        cv2.imwrite(str(neg / f"n{i}.jpg"), np.full((300, 400, 3), 30 * i, np.uint8))
-    return root
+def data(boxed_photos) -> Path:
+    return boxed_photos
 
 
 def test_real_and_swap_patches_keep_their_boxes(data, tmp_path, monkeypatch):
