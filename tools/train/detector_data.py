@@ -25,7 +25,7 @@ from plategate.vision.detector import letterbox
 from tools.synth import scenes
 from tools.synth.swap import swap_plates
 from tools.train.detector_model import INPUT_H, INPUT_W, PATCH, make_targets
-from tools.train.look_data import look_sample, read_candidates
+from tools.train.look_data import held_out, look_sample, read_candidates
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def build_shards(data_dir: Path, work: Path, shards: int, seed: int, kinds_weigh
 
 def _look_context(ctx: dict, data_dir: Path, work: Path) -> None:
     """What the ``look`` kind draws from: the boxes mined into *work* and every boxed training plate."""
-    ctx["look"] = read_candidates(work)
+    ctx["look"] = [c for c in read_candidates(work) if not held_out(c["file"])]
     ctx["look_boxes"] = {}
     for kind, rel in REAL_SCENES.items():
         if not (data_dir / rel / "boxes.csv").is_file():
@@ -165,7 +165,8 @@ def _look_context(ctx: dict, data_dir: Path, work: Path) -> None:
         for name, boxes in _read_boxes(data_dir / rel).items():
             ctx["look_boxes"][(kind, name)] = boxes
     ctx["dirs"]["negative"] = data_dir / "negatives"
-    ctx["look_plates"] = [(kind, name, boxes) for (kind, name), boxes in sorted(ctx["look_boxes"].items()) if boxes]
+    ctx["look_plates"] = [(kind, name, boxes) for (kind, name), boxes in sorted(ctx["look_boxes"].items())
+                          if boxes and not held_out(name)]
     if not ctx["look_plates"]:
         raise FileNotFoundError(f"the look kind needs boxed plates in {' or '.join(REAL_SCENES.values())} under {data_dir}")
     if not ctx["look"]:

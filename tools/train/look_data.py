@@ -10,7 +10,9 @@ boxes away from its one boxed plate (its other plates are not boxed). Then
 ``train_detector data --mix look=...`` cuts training patches around them with
 :func:`look_sample`: the photo scaled as a second look scales it (a view of 2.2-4.5 box widths
 to the looking network's input width), the boxed plates as targets. Half the views are centred
-on a boxed plate, its box jittered the way the detector's boxes miss it. Example::
+on a boxed plate, its box jittered the way the detector's boxes miss it. A fifth of the
+photos (:func:`held_out`) never give a view: the looking network's threshold is chosen on them.
+Example::
 
     python -m tools.train.train_detector mine --data ../shared/datasets --work work/look1
     python -m tools.train.train_detector data --data ../shared/datasets --work work/look1 --mix look=1
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import zlib
 from pathlib import Path
 
 import cv2
@@ -39,6 +42,14 @@ PLATE_SHARE = 0.5
 #: the training sets whose every plate is boxed: their unmatched boxes are plate-free views
 FULLY_BOXED = ("dashcam", "openimages")
 PAD = 114
+#: one training photo in this many is held out of the look views
+HOLD_OUT = 5
+
+
+def held_out(name: str) -> bool:
+    """Whether a training photo is kept out of the look views (a fifth of them, by name): on those
+    the looking network's threshold is chosen (``tools.eval.look_threshold``)."""
+    return zlib.crc32(name.encode()) % HOLD_OUT == 0
 
 
 def read_candidates(work: Path) -> list[dict]:
