@@ -76,6 +76,9 @@ def test_a_look_confirms_a_real_plate_and_finds_nothing_on_a_blank(scene, coarse
     assert iou(np.array([seen.box]), np.array([truth]))[0, 0] >= 0.5
     blank = np.full((720, 1280), 120, np.uint8)
     assert look.look(blank, loose, (0, 0, 1280, 720)) is None
+    strict = SecondLook(Fixed([]), coarse, accept=0.5, confirm=0.999)
+    assert strict.look(scene.image[:, :, 0].copy(), loose, (0, 0, 1280, 720)) is None  # found, but below confirm
+    assert SecondLook(Fixed([]), coarse, accept=0.5, confirm=0.2).confirm == 0.5  # never below accept
 
 
 def test_unsure_boxes_are_kept_only_where_the_look_confirms_them(scene, coarse):
@@ -125,7 +128,8 @@ def test_another_network_can_look(tmp_path):
                     "recognition.reader_model"]
     look = detector_from_config(cfg)
     assert look.looker.model.path.name == "detector.tflite" and look.looker is not look.detector.detectors[1]
-    assert look.looker.min_score == 0.6 and look.looker.close_up_fill is None
+    assert look.looker.min_score == 0.6 and look.looker.close_up_fill is None and look.confirm == 0.6
+    assert detector_from_config(RecognitionConfig(threads=1, second_look_min_score=0.45)).confirm == 0.5
     cfg = RecognitionConfig(threads=1, coarse_pass=False, second_look_model=tmp_path / "missing.tflite")
     with pytest.raises(ModelError, match="missing"):
         detector_from_config(cfg)

@@ -44,7 +44,7 @@ class RecognitionConfig(Section):
     second_look: bool = Field(True, description="look again, closer, at boxes scoring from second_look_from up "
                                                 "to min_detection_score: the coarse_model on a view three plate "
                                                 "widths wide around each; the plate is kept when that look scores "
-                                                "0.6 (or min_detection_score, if higher) or more. Finds small and unusual plates the "
+                                                "second_look_min_score or more. Finds small and unusual plates the "
                                                 "frame-wide pass is unsure of; about 1.5 ms per look")
     second_look_from: Fraction = Field(0.25, description="boxes from this score on get a second look; must be "
                                                          "below min_detection_score")
@@ -52,6 +52,8 @@ class RecognitionConfig(Section):
                                                                               "best-scored boxes first")
     second_look_model: PathStr | None = Field(None, description="the network that looks again, at a 320x192 "
                                                                 "input (default: coarse_model)")
+    second_look_min_score: Fraction = Field(0.6, description="a second look keeps the plate it finds from this "
+                                                             "score on (or min_detection_score, if higher)")
     second_detector: bool = Field(False, description="also run a second detector and join its plates to the first's: "
                                                      "by default the lane detector (models/detector.tflite, trained on "
                                                      "dashcam frames and synthetic gate scenes), about 5 ms more per frame")

@@ -137,7 +137,7 @@ def with_second_look(detector, cfg: RecognitionConfig):
     shared = cfg.coarse_pass and isinstance(detector, DetectorSet) and cfg.second_look_path() == cfg.coarse_path()
     looker = detector.detectors[1] if shared else coarse_detector(cfg, cfg.second_look_path())
     return SecondLook(detector, looker, accept=cfg.min_detection_score, look_from=cfg.second_look_from,
-                      max_looks=cfg.second_look_max)
+                      max_looks=cfg.second_look_max, confirm=cfg.second_look_min_score)
 
 
 def detector_from_config(cfg: RecognitionConfig):

@@ -5,7 +5,7 @@ angle, plates of styles it knows little. Each such box (from ``recognition.secon
 up to ``min_detection_score``) is looked at again: a view a few plate widths wide around it
 is cut from the frame and run through the detector's coarse network, so the plate fills
 about a third of the view's width instead of a few percent of the frame. Where that look
-finds the plate from the coarse network's own threshold on (the close-up pass's 0.6, or
+finds the plate from ``second_look_min_score`` on (0.6, the coarse pass's own threshold, or
 ``min_detection_score`` if higher), the plate is kept, with the look's (usually tighter) box
 and score. A box the look does not confirm is dropped.
 """
@@ -64,21 +64,23 @@ class SecondLook:
 
     Args:
         detector: the detector whose boxes are checked; it must report boxes from *look_from*.
-        looker: the network that looks again (the coarse pass's detector); its plates count from
-            its own ``min_score``.
+        looker: the network that looks again (the coarse pass's detector).
         accept: the score from which a box is a plate (``min_detection_score``).
         look_from: the score from which a box gets a second look (``second_look_from``).
         max_looks: the most second looks per frame.
+        confirm: the score from which the looker's plate is kept (``second_look_min_score``;
+            default: the looker's own ``min_score``); never below *accept*.
 
     ``model``, ``min_score`` (= *accept*) and ``input_size`` are the wrapped detector's view
     (what the status report and the tools read).
     """
 
     def __init__(self, detector, looker: PlateDetector, accept: float, look_from: float = 0.0,
-                 max_looks: int = 2) -> None:
+                 max_looks: int = 2, confirm: float | None = None) -> None:
         self.detector = detector
         self.looker = looker
         self.accept = float(accept)
+        self.confirm = max(self.accept, looker.min_score if confirm is None else float(confirm))
         self.look_from = float(look_from)
         self.max_looks = int(max_looks)
         self.looks = 0
@@ -114,11 +116,11 @@ class SecondLook:
         return fuse(plates) if len(plates) > 1 else plates
 
     def look(self, gray: np.ndarray, det: Detection, bounds: tuple[int, int, int, int]) -> Detection | None:
-        """The plate the looker finds at *det* (from its own ``min_score`` on), or ``None``."""
+        """The plate the looker finds at *det* (from *confirm* on), or ``None``."""
         w, h = self.looker.input_size
         view = view_around(det.box, bounds, w / h)
         self.looks += 1
-        seen = self.looker.detect_at(gray, view, 1.0, self.looker.min_score)
+        seen = self.looker.detect_at(gray, view, 1.0, self.confirm)
         if not seen:
             return None
         overlap = box_iou(np.array(det.box, np.float64), np.array([s.box for s in seen], np.float64))
