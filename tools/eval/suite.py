@@ -191,11 +191,12 @@ def _ratio(a: int, b: int) -> float | None:
 
 def run_suite(data: Path, detector_path: Path | None = None, reader_path: Path | None = None, threads: int = 2,
               progress=print, coarse_path: Path | None = None, second_detector_path: Path | None = None,
-              look_path: Path | None = None) -> dict:
+              look_path: Path | None = None, look_min_score: float | None = None) -> dict:
     """All sets of the suite (those present under *data*); returns ``{"sets": {...}, "macro": ...}``.
 
     A *second_detector_path* turns the second detector on (``recognition.second_detector``);
-    *look_path* is the second look's network (``recognition.second_look_model``).
+    *look_path* is the second look's network (``recognition.second_look_model``), *look_min_score*
+    its threshold (``recognition.second_look_min_score``; default: the schema's).
 
     Raises:
         ModelError: a model cannot be loaded.
@@ -204,7 +205,8 @@ def run_suite(data: Path, detector_path: Path | None = None, reader_path: Path |
 
     cfg = RecognitionConfig(threads=threads, detector_model=detector_path, reader_model=reader_path, coarse_model=coarse_path,
                             second_detector=second_detector_path is not None, second_detector_model=second_detector_path,
-                            second_look_model=look_path)
+                            second_look_model=look_path,
+                            **({} if look_min_score is None else {"second_look_min_score": look_min_score}))
     recognizer = Recognizer.from_config(cfg)
     sets: dict[str, dict] = {}
     for s in SCENE_SETS:
@@ -226,7 +228,8 @@ def run_suite(data: Path, detector_path: Path | None = None, reader_path: Path |
             "models": {key.split(".")[1]: _shown(path) for key, path in cfg.model_paths()},
             "settings": {"min_detection_score": cfg.min_detection_score, "close_up": cfg.close_up,
                          "coarse_pass": cfg.coarse_pass, "second_look": cfg.second_look,
-                         "second_look_from": cfg.second_look_from, "second_detector": cfg.second_detector,
+                         "second_look_from": cfg.second_look_from, "second_look_min_score": cfg.second_look_min_score,
+                         "second_detector": cfg.second_detector,
                          "reader_views": cfg.reader_views, "plate_formats": cfg.plate_formats, "max_plates": cfg.max_plates}}
 
 
@@ -277,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--second-detector", type=Path,
                    help="also run this second detector beside the first (recognition.second_detector; off by default)")
     p.add_argument("--look", type=Path, help="the second look's .tflite (a 320x192 detector; default: the coarse pass's)")
+    p.add_argument("--look-min-score", type=float, help="the second look's threshold (recognition.second_look_min_score)")
     p.add_argument("--reader", type=Path, help="reader .tflite (default: the shipped one)")
     p.add_argument("--threads", type=int, default=2, help="(default: %(default)s)")
     p.add_argument("--json-out", type=Path, help="also write the results as JSON")
@@ -291,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         baseline = json.loads(a.baseline.read_text()) if a.baseline else None
         result = run_suite(a.data, a.detector, a.reader, a.threads, progress=lambda m: print(m, file=sys.stderr, flush=True),
-                           coarse_path=a.coarse, second_detector_path=a.second_detector, look_path=a.look)
+                           coarse_path=a.coarse, second_detector_path=a.second_detector, look_path=a.look,
+                           look_min_score=a.look_min_score)
     except (PlategateError, OSError, ValueError) as exc:
         print(f"suite: error: {exc}", file=sys.stderr)
         return 1
