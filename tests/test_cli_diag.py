@@ -56,7 +56,9 @@ port = {port}
     assert line("models").startswith("FAIL") and f"detector: missing file {root}/nope/detector.tflite" in out
     coarse = line("models", 1)
     assert coarse.startswith("PASS") and "coarse: detector-street-coarse.tflite loads" in coarse
-    assert line("models", 2).startswith("FAIL") and "reader:" in line("models", 2)
+    look = line("models", 2)
+    assert look.startswith("PASS") and "second look: detector-look.tflite loads" in look
+    assert line("models", 3).startswith("FAIL") and "reader:" in line("models", 3)
     assert line("camera").startswith("FAIL") and "no-such-footage" in line("camera")
     assert line("mqtt").startswith("FAIL") and f"cannot connect to 127.0.0.1:{port}" in line("mqtt")
     assert "Connection refused" in line("mqtt")

@@ -58,7 +58,7 @@ def test_the_shipped_detector_and_its_coarse_pass_find_the_rendered_plates(frame
 
 
 def test_coarse_pass_and_second_detector_switch_and_a_missing_model(tmp_path):
-    keys = [k for k, _ in RecognitionConfig().model_paths()]
+    keys = [k for k, _ in RecognitionConfig(second_look=False).model_paths()]
     assert keys == ["recognition.detector_model", "recognition.coarse_model", "recognition.reader_model"]
     rec = Recognizer.from_config(RecognitionConfig(threads=1, coarse_pass=False, second_look=False))
     assert isinstance(rec.detector, PlateDetector) and rec.detector.model.path.name == "detector-street.tflite"

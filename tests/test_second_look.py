@@ -109,28 +109,31 @@ def test_the_config_turns_it_on_by_default_and_checks_its_threshold():
     assert isinstance(rec.detector, SecondLook) and rec.detector.min_score == 0.5
     inner = rec.detector.detector
     assert isinstance(inner, DetectorSet) and inner.first.min_score == 0.25 and inner.first.close_up_below == 0.5
-    assert rec.detector.looker is inner.detectors[1]  # the coarse pass's network, loaded once
+    assert rec.detector.looker.model.path.name == "detector-look.tflite" and rec.detector.looker.input_size == (320, 192)
+    assert rec.detector.confirm == 0.5 and rec.detector.looker.close_up_fill is None
     assert rec.detector.max_looks == 2 and rec.detector.look_from == 0.25 and rec.detector.model is inner.first.model
+    keys = [k for k, _ in RecognitionConfig().model_paths()]
+    assert keys == ["recognition.detector_model", "recognition.coarse_model", "recognition.second_look_model",
+                    "recognition.reader_model"]
     off = detector_from_config(RecognitionConfig(threads=1, second_look=False))
     assert isinstance(off, DetectorSet) and off.first.min_score == 0.5
-    alone = detector_from_config(RecognitionConfig(threads=1, coarse_pass=False))
-    assert isinstance(alone.detector, PlateDetector) and alone.looker.model.path.name == "detector-street-coarse.tflite"
-    keys = [k for k, _ in RecognitionConfig(coarse_pass=False).model_paths()]
-    assert "recognition.coarse_model" in keys  # the looks need it
+    assert "recognition.second_look_model" not in [k for k, _ in RecognitionConfig(second_look=False).model_paths()]
     low = RecognitionConfig(threads=1, second_look=False, min_detection_score=0.2)
     assert detector_from_config(low.model_copy(update={"second_look": True})).first.min_score == 0.2  # nothing to look at
 
 
-def test_another_network_can_look(tmp_path):
-    cfg = RecognitionConfig(threads=1, second_look_model=MODELS / "detector.tflite")
-    keys = [k for k, _ in cfg.model_paths()]
-    assert keys == ["recognition.detector_model", "recognition.coarse_model", "recognition.second_look_model",
-                    "recognition.reader_model"]
+def test_the_coarse_network_can_look_and_is_then_loaded_once(tmp_path):
+    coarse = MODELS / "detector-street-coarse.tflite"
+    cfg = RecognitionConfig(threads=1, second_look_model=coarse, second_look_min_score=0.6)
+    assert [k for k, _ in cfg.model_paths()] == ["recognition.detector_model", "recognition.coarse_model",
+                                                 "recognition.reader_model"]
     look = detector_from_config(cfg)
-    assert look.looker.model.path.name == "detector.tflite" and look.looker is not look.detector.detectors[1]
-    assert look.looker.min_score == 0.6 and look.looker.close_up_fill is None and look.confirm == 0.6
-    assert detector_from_config(RecognitionConfig(threads=1, second_look_min_score=0.45)).confirm == 0.5
-    cfg = RecognitionConfig(threads=1, coarse_pass=False, second_look_model=tmp_path / "missing.tflite")
+    assert look.looker is look.detector.detectors[1] and look.confirm == 0.6  # the coarse pass's network
+    alone = detector_from_config(cfg.model_copy(update={"coarse_pass": False}))
+    assert isinstance(alone.detector, PlateDetector) and alone.looker.model.path == coarse
+    assert "recognition.second_look_model" in [k for k, _ in cfg.model_copy(update={"coarse_pass": False}).model_paths()]
+    assert detector_from_config(RecognitionConfig(threads=1, second_look_min_score=0.45)).confirm == 0.5  # not below 0.5
+    cfg = RecognitionConfig(threads=1, second_look_model=tmp_path / "missing.tflite")
     with pytest.raises(ModelError, match="missing"):
         detector_from_config(cfg)
 

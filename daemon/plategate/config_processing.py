@@ -42,17 +42,18 @@ class RecognitionConfig(Section):
         None, description="default: the shipped models/detector-street-coarse.tflite (the shipped detector's network "
                           "at a 320x192 input; give your own with your own detector_model, or turn coarse_pass off)")
     second_look: bool = Field(True, description="look again, closer, at boxes scoring from second_look_from up "
-                                                "to min_detection_score: the coarse_model on a view three plate "
+                                                "to min_detection_score: second_look_model on a view three plate "
                                                 "widths wide around each; the plate is kept when that look scores "
                                                 "second_look_min_score or more. Finds small and unusual plates the "
-                                                "frame-wide pass is unsure of; about 1.5 ms per look")
+                                                "frame-wide pass is unsure of; about 2 ms per look")
     second_look_from: Fraction = Field(0.25, description="boxes from this score on get a second look; must be "
                                                          "below min_detection_score")
     second_look_max: Annotated[int, Field(ge=1, le=10)] = Field(2, description="the most second looks per frame, "
                                                                               "best-scored boxes first")
-    second_look_model: PathStr | None = Field(None, description="the network that looks again, at a 320x192 "
-                                                                "input (default: coarse_model)")
-    second_look_min_score: Fraction = Field(0.6, description="a second look keeps the plate it finds from this "
+    second_look_model: PathStr | None = Field(
+        None, description="default: the shipped models/detector-look.tflite (the shipped detector trained further "
+                          "on views of its own unsure boxes, at a 320x192 input); coarse_model works too, from 0.6")
+    second_look_min_score: Fraction = Field(0.5, description="a second look keeps the plate it finds from this "
                                                              "score on (or min_detection_score, if higher)")
     second_detector: bool = Field(False, description="also run a second detector and join its plates to the first's: "
                                                      "by default the lane detector (models/detector.tflite, trained on "
@@ -90,7 +91,7 @@ class RecognitionConfig(Section):
         return self.coarse_model or default_models_dir() / "detector-street-coarse.tflite"
 
     def second_look_path(self) -> Path:
-        return self.second_look_model or self.coarse_path()
+        return self.second_look_model or default_models_dir() / "detector-look.tflite"
 
     def second_detector_path(self) -> Path:
         return self.second_detector_model or default_models_dir() / "detector.tflite"
@@ -101,8 +102,7 @@ class RecognitionConfig(Section):
         if self.coarse_pass:
             out.append(("recognition.coarse_model", self.coarse_path()))
         if self.second_look and (self.second_look_path() != self.coarse_path() or not self.coarse_pass):
-            key = "recognition.second_look_model" if self.second_look_model else "recognition.coarse_model"
-            out.append((key, self.second_look_path()))
+            out.append(("recognition.second_look_model", self.second_look_path()))
         if self.second_detector:
             out.append(("recognition.second_detector_model", self.second_detector_path()))
         return [*out, ("recognition.reader_model", self.reader_path())]

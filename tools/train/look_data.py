@@ -47,8 +47,9 @@ HOLD_OUT = 5
 
 
 def held_out(name: str) -> bool:
-    """Whether a training photo is kept out of the look views (a fifth of them, by name): on those
-    the looking network's threshold is chosen (``tools.eval.look_threshold``)."""
+    """Whether a training photo is kept out of the look views (about a fifth of them, by the crc32
+    of the name; no openlpr-scenes name falls in it): on those the looking network's threshold is
+    chosen (``tools.eval.look_threshold``)."""
     return zlib.crc32(name.encode()) % HOLD_OUT == 0
 
 
