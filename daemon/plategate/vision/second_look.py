@@ -3,11 +3,11 @@
 The detector scores many real plates below its threshold: small ones, plates seen at an
 angle, plates of styles it knows little. Each such box (from ``recognition.second_look_from``
 up to ``min_detection_score``) is looked at again: a view a few plate widths wide around it
-is cut from the frame and run through the detector's coarse network, so the plate fills
-about a third of the view's width instead of a few percent of the frame. Where that look
-finds the plate from ``second_look_min_score`` on (0.6, the coarse pass's own threshold, or
-``min_detection_score`` if higher), the plate is kept, with the look's (usually tighter) box
-and score. A box the look does not confirm is dropped.
+is cut from the frame and run through a 320x192 network (``second_look_model``: by default
+the detector trained further on such views), so the plate fills about a third of the view's
+width instead of a few percent of the frame. Where that look finds the plate from
+``second_look_min_score`` on (never below ``min_detection_score``), the plate is kept, with
+the look's (usually tighter) box and score. A box the look does not confirm is dropped.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class SecondLook:
 
     Args:
         detector: the detector whose boxes are checked; it must report boxes from *look_from*.
-        looker: the network that looks again (the coarse pass's detector).
+        looker: the network that looks again (``second_look_model``).
         accept: the score from which a box is a plate (``min_detection_score``).
         look_from: the score from which a box gets a second look (``second_look_from``).
         max_looks: the most second looks per frame.
@@ -72,7 +72,7 @@ class SecondLook:
             default: the looker's own ``min_score``); never below *accept*.
 
     ``model``, ``min_score`` (= *accept*) and ``input_size`` are the wrapped detector's view
-    (what the status report and the tools read).
+    (what the status report and the tools read); ``looks`` counts the second looks made.
     """
 
     def __init__(self, detector, looker: PlateDetector, accept: float, look_from: float = 0.0,
