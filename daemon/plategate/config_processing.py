@@ -81,6 +81,12 @@ class RecognitionConfig(Section):
                              f"({self.min_detection_score}), or turn second_look off")
         return self
 
+    def looks_again(self) -> bool:
+        """Whether boxes get a second look: ``second_look`` is on and ``second_look_from`` is below
+        ``min_detection_score`` (the schema refuses otherwise; a copy made with ``model_copy``, such
+        as ``platectl recognize --min-score``, may not)."""
+        return self.second_look and self.second_look_from < self.min_detection_score
+
     def detector_path(self) -> Path:
         return self.detector_model or default_models_dir() / "detector-street.tflite"
 
@@ -101,7 +107,7 @@ class RecognitionConfig(Section):
         out = [("recognition.detector_model", self.detector_path())]
         if self.coarse_pass:
             out.append(("recognition.coarse_model", self.coarse_path()))
-        if self.second_look and (self.second_look_path() != self.coarse_path() or not self.coarse_pass):
+        if self.looks_again() and (self.second_look_path() != self.coarse_path() or not self.coarse_pass):
             out.append(("recognition.second_look_model", self.second_look_path()))
         if self.second_detector:
             out.append(("recognition.second_detector_model", self.second_detector_path()))

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-second-look", action="store_true", help="time the detector without second looks at "
                                                                    "its unsure boxes (recognition.second_look = false)")
     ap.add_argument("--look", type=Path, default=None,
-                    help="the second look's .tflite (recognition.second_look_model; default: the coarse pass's)")
+                    help="the second look's .tflite (recognition.second_look_model; default: the shipped one)")
     ap.add_argument("--second-detector", type=Path, default=None,
                     help="also time this second detector beside the first (recognition.second_detector; off by default)")
     ap.add_argument("--count", type=int, default=60, help="frames per size")
@@ -80,10 +80,10 @@ def main(argv: list[str] | None = None) -> int:
                   for _ in range(args.count)]
         for f in frames[:3]:
             detector.detect(f)
-        det_ms, read_ms, total_ms = [], [], []
+        det_ms, read_ms, total_ms, found = [], [], [], []
         for f in frames:
             t0 = time.perf_counter()
-            detector.detect(f)
+            found.append(detector.detect(f))
             det_ms.append((time.perf_counter() - t0) * 1e3)
             if rec:
                 res = rec.recognize(f)
@@ -99,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{w}x{h} detect, no plate in the frame:  {_pct(empty_ms)}")
         if isinstance(detector, SecondLook):
             look_ms = []
-            for f in frames:
+            for f, dets in zip(frames, found, strict=True):
                 gray = to_gray(f)
-                for det in detector.detect(gray)[:1]:
+                for det in dets[:1]:
                     t0 = time.perf_counter()
                     detector.look(gray, det, (0, 0, w, h))
                     look_ms.append((time.perf_counter() - t0) * 1e3)

@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the detector's coarse pass .tflite (its network at a 320x192 input; default: the shipped one)")
     p.add_argument("--second-detector", type=Path,
                    help="also run this second detector beside the first (recognition.second_detector; off by default)")
-    p.add_argument("--look", type=Path, help="the second look's .tflite (a 320x192 detector; default: the coarse pass's)")
+    p.add_argument("--look", type=Path, help="the second look's .tflite (a 320x192 detector; default: the shipped one)")
     p.add_argument("--look-min-score", type=float, help="the second look's threshold (recognition.second_look_min_score)")
     p.add_argument("--reader", type=Path, help="reader .tflite (default: the shipped one)")
     p.add_argument("--threads", type=int, default=2, help="(default: %(default)s)")

@@ -122,14 +122,14 @@ def with_more_passes(first: PlateDetector, cfg: RecognitionConfig):
 def with_second_look(detector, cfg: RecognitionConfig):
     """*detector* (built by :func:`with_more_passes`, decoding from ``second_look_from`` or lower)
     with its boxes below ``min_detection_score`` given a second look
-    (:class:`~plategate.vision.second_look.SecondLook`) by the coarse pass's network, when
-    ``second_look`` is on and ``second_look_from`` is below ``min_detection_score``; else itself.
-    The looking network is ``second_look_model`` (by default the coarse pass's, loaded once).
+    (:class:`~plategate.vision.second_look.SecondLook`) by ``second_look_model`` when the
+    config :meth:`~plategate.config.RecognitionConfig.looks_again`; else itself. A looking
+    network that is the coarse pass's is loaded once, shared with that pass.
 
     Raises:
         ModelError: the looking model is missing, truncated or tampered with.
     """
-    if not (cfg.second_look and cfg.second_look_from < cfg.min_detection_score):
+    if not cfg.looks_again():
         return detector
     from .detector_set import DetectorSet
     from .second_look import SecondLook
@@ -147,9 +147,8 @@ def detector_from_config(cfg: RecognitionConfig):
     Raises:
         ModelError: a detector model is missing, truncated or tampered with.
     """
-    look = cfg.second_look and cfg.second_look_from < cfg.min_detection_score
     first = PlateDetector(cfg.detector_path(), threads=cfg.threads,
-                          min_score=cfg.second_look_from if look else cfg.min_detection_score,
+                          min_score=cfg.second_look_from if cfg.looks_again() else cfg.min_detection_score,
                           close_up=cfg.close_up, close_up_below=cfg.min_detection_score)
     return with_second_look(with_more_passes(first, cfg), cfg)
 

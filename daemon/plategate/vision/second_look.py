@@ -113,7 +113,7 @@ class SecondLook:
             seen = self.look(gray, det, bounds)
             if seen is not None:
                 plates.append(seen)
-        return fuse(plates) if len(plates) > 1 else plates
+        return fuse(plates)
 
     def look(self, gray: np.ndarray, det: Detection, bounds: tuple[int, int, int, int]) -> Detection | None:
         """The plate the looker finds at *det* (from *confirm* on), or ``None``."""
