@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 
 from plategate.errors import ModelError
-from plategate.vision.detector import Detection, PlateDetector, decode, letterbox, nms, roi_pixels, to_gray
+from plategate.vision.detector import (
+    Detection,
+    PlateDetector,
+    decode,
+    letterbox,
+    nms,
+    roi_pixels,
+    to_gray,
+    without_parts,
+)
 from tools.eval.close_ups import close_up_view
 from tools.eval.evaluate import iou
 from tools.synth import scenes
@@ -131,7 +140,18 @@ def test_close_up_plates_are_found_by_the_second_pass(detector):
     assert found >= 6, f"only {found}/12 close-up plates found"
 
 
-def test_close_up_pass_runs_only_when_the_first_finds_nothing(model_copy, monkeypatch):
+def test_parts_of_a_plate_found_whole_are_dropped():
+    whole = Detection(box=(100, 50, 400, 130), score=0.8)
+    left = Detection(box=(100, 55, 250, 125), score=0.9)  # inside, half as wide: a part
+    same = Detection(box=(110, 52, 390, 128), score=0.7)  # inside but about as wide: not a part
+    elsewhere = Detection(box=(500, 50, 600, 90), score=0.9)
+    assert without_parts([left, same, elsewhere], [whole]) == [same, elsewhere]
+    assert without_parts([left], []) == [left]
+    straddling = Detection(box=(350, 50, 500, 130), score=0.9)  # a third inside
+    assert without_parts([straddling], [whole]) == [straddling]
+
+
+def test_close_up_pass_runs_when_the_first_finds_nothing_or_a_large_plate(model_copy, monkeypatch):
     runs: list[int] = []
     for close_up, want in ((True, 2), (False, 1)):
         det = PlateDetector(model_copy, threads=1, close_up=close_up)
@@ -145,7 +165,12 @@ def test_close_up_pass_runs_only_when_the_first_finds_nothing(model_copy, monkey
     assert det.detect(s.image) and len(runs) == 1  # a plate found at once: one run
     det.close_up_fill = 0.4
     runs.clear()
-    assert det.detect(s.image) and len(runs) == 1
+    assert det.detect(s.image) and len(runs) == 1  # a sixth of the frame wide: no close-up
+    near, _ = close_up_view(s.image, list(s.boxes[0]), 0.5)
+    runs.clear()
+    dets = det.detect(near)
+    assert dets and max(d.box[2] - d.box[0] for d in dets) >= 0.25 * near.shape[1]
+    assert len(runs) == 2  # half the frame wide: searched again as a close-up
 
 
 def test_empty_frames_give_no_plates(detector):

@@ -49,6 +49,7 @@ def test_the_suite_scores_every_set_present(data):
     crops = sets["scene-crops val"]
     assert crops["n"] == 4  # the val split's ok and unsure crops; unreadable ones are not scored
     assert crops["score"] == crops["exact"]
+    assert 0.0 <= crops["end_to_end_exact"] <= 1.0  # read again given whole as a frame; not in the score
     assert sets["negatives held out"]["score"] == pytest.approx(max(0.0, 1 - sets["negatives held out"]["fp_per_image"]))
     assert result["macro"] == pytest.approx(np.mean([v["score"] for v in sets.values()]), abs=1e-4)
     assert result["settings"]["reader_views"] == 3 and result["settings"]["plate_formats"] == []

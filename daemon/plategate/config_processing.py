@@ -60,8 +60,9 @@ class RecognitionConfig(Section):
                                                      "dashcam frames and synthetic gate scenes), about 5 ms more per frame")
     second_detector_model: PathStr | None = Field(None, description="default: the shipped models/detector.tflite")
     second_detector_min_score: Fraction = Field(0.6, description="the second detector's plates from this score on")
-    close_up: bool = Field(True, description="when a frame gives no plate, search it again shrunk to 40 %: finds "
-                                            "plates filling half the frame or more (a camera close to the car)")
+    close_up: bool = Field(True, description="when a frame gives no plate, or one a quarter of its width or wider, "
+                                            "search it again shrunk to 40 %: finds plates filling half the frame or "
+                                            "more (a camera close to the car) whole")
     max_plates: Annotated[int, Field(ge=1, le=10)] = 3
     plate_formats: list[Annotated[str, Field(pattern=r"^[LD]{1,10}$")]] = Field(
         default_factory=list,

@@ -15,7 +15,10 @@ negatives                 the held-out part of ``negatives``: false boxes per im
 crops                     ``scene-crops`` val (``ok`` + ``unsure``), ``br-crops`` val (split by
                           text), ``ar-crops``, the EU test (``tools/eval_data``): exact and
                           character accuracy, the share of reads >= 0.9 that are right
-                          (confident-right) and the share of right reads that reach 0.9
+                          (confident-right), the share of right reads that reach 0.9; for
+                          scene-crops also the exact reads end to end (the crop given whole
+                          to the recognizer as a frame, as ``platectl recognize`` reads a
+                          photo of a plate)
 ========================  ====================================================================
 
 Each set has one headline figure (``score``): recall of plates >= 40 px wide for the photo
@@ -73,6 +76,10 @@ SCENE_SETS = (
     SceneSet("openlpr val", "openlpr-scenes/val", fp_meaningful=False),
 )
 CROP_SETS = ("scene-crops val", "br-crops val", "ar-crops", "eu test")
+#: crop sets also read end to end, each crop given whole to the recognizer as a frame. Their crops
+#: hold the plate with a margin around it (a quarter of its height above and below), as a photo
+#: of a plate does; the other sets' crops end at the plate's edge, where no detector finds one.
+WHOLE_FRAME_CROP_SETS = ("scene-crops val",)
 
 
 def crop_items(data: Path, name: str) -> list[tuple[Path, str]]:
@@ -93,24 +100,39 @@ def crop_items(data: Path, name: str) -> list[tuple[Path, str]]:
     return read_labels_csv(folder, "val" if name.endswith(" val") else "all")
 
 
-def eval_crop_set(reader, items: list[tuple[Path, str]]) -> dict:
-    """Exact, character accuracy, confident-right and confident share of right reads."""
-    preds, truths, conf = [], [], []
+def eval_crop_set(reader, items: list[tuple[Path, str]], recognizer=None) -> dict:
+    """Exact, character accuracy, confident-right and confident share of right reads.
+
+    With a *recognizer*, also the exact reads end to end: each crop is given whole to the
+    recognizer as a frame (``Recognizer.recognize``: found, cut and read), the way ``platectl
+    recognize`` reads a photo of a plate; its most confident read counts.
+    """
+    preds, truths, conf, e2e = [], [], [], []
     for path, text in items:
         try:
-            r = reader.read(load_image(path))
+            img = load_image(path)
+            r = reader.read(img)
         except PlategateError:
-            r = None
+            r = img = None
         preds.append(r.text if r else "")
         conf.append(r.confidence if r else 0.0)
         truths.append(text)
+        if recognizer is not None:
+            e2e.append(img is not None and end_to_end_text(recognizer, img) == text)
     right = np.array([p == t for p, t in zip(preds, truths, strict=True)], bool)
     sure = np.array(conf) >= CONFIDENT
     return {"n": len(items), "exact": round(float(right.mean()), 4) if len(items) else None,
             "char_accuracy": round(char_accuracy(preds, truths), 4) if len(items) else None,
             "confident": int(sure.sum()), "confident_right": int((sure & right).sum()),
             "confident_precision": round(float(right[sure].mean()), 4) if sure.any() else None,
-            "right_reaching_0.9": round(float(sure[right].mean()), 4) if right.any() else None}
+            "right_reaching_0.9": round(float(sure[right].mean()), 4) if right.any() else None,
+            **({"end_to_end_exact": _ratio(sum(e2e), len(e2e))} if e2e else {})}
+
+
+def end_to_end_text(recognizer, image: np.ndarray) -> str:
+    """The text of the most confident plate ``recognizer.recognize`` reads in *image* ("" when none)."""
+    plates = recognizer.recognize(image).plates
+    return plates[0].text if plates else ""
 
 
 def eval_scene_set(recognizer, data: Path, s: SceneSet) -> dict:
@@ -221,7 +243,7 @@ def run_suite(data: Path, detector_path: Path | None = None, reader_path: Path |
         items = crop_items(data, name)
         if items:
             progress(f"suite: {name} ...")
-            res = eval_crop_set(recognizer.reader, items)
+            res = eval_crop_set(recognizer.reader, items, recognizer if name in WHOLE_FRAME_CROP_SETS else None)
             sets[name] = {**res, "score": res["exact"]}
     scores = [v["score"] for v in sets.values() if v.get("score") is not None]
     return {"sets": sets, "macro": round(float(np.mean(scores)), 4) if scores else None,
