@@ -99,3 +99,22 @@ def test_a_second_detector_candidate_is_run_and_named(data, tmp_path, capsys):
     missing = tmp_path / "nowhere.tflite"
     assert suite.main([str(data), "--threads", "1", "--second-detector", str(missing)]) == 1
     assert "nowhere.tflite" in capsys.readouterr().err
+
+
+def test_photo_plates_take_the_texts_of_their_scene_crops(tmp_path):
+    from tools.eval.evaluate import SceneTruth
+
+    truth = {"a.jpg": SceneTruth(boxes=[[0, 0, 10, 5], [20, 0, 40, 8]], texts=["", ""]),
+             "b.jpg": SceneTruth(boxes=[[0, 0, 10, 5]], texts=[""])}
+    csv_path = tmp_path / "crops.csv"
+    with csv_path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "source", "scene", "split", "plate_width_px", "text", "status"])
+        w.writerow(["a_p1.jpg", "photos", "a.jpg", "val", 60, "ab 123", "ok"])
+        w.writerow(["a_p0.jpg", "photos", "a.jpg", "val", 60, "XY9", "unreadable"])  # not read: no text
+        w.writerow(["b_p0.jpg", "photos", "b.jpg", "train", 60, "CD456", "ok"])  # a training crop
+        w.writerow(["b_p3.jpg", "photos", "b.jpg", "val", 60, "EF789", "ok"])  # no such box
+        w.writerow(["c_p0.jpg", "other", "b.jpg", "val", 60, "GH012", "unsure"])  # another set's photo
+    assert suite.add_crop_texts(truth, csv_path, "photos") == 1
+    assert truth["a.jpg"].texts == ["", "AB123"] and truth["b.jpg"].texts == [""]
+    assert suite.add_crop_texts(truth, tmp_path / "absent.csv", "photos") == 0

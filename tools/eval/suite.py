@@ -9,8 +9,9 @@ formats) on:
 scenes                    ``ro-dashcam/valid`` day and night, ``openimages-plates/val``,
                           ``openlpr-scenes/val``: recall at IoU 0.5 (all plates, and plates at
                           least 40 px wide), false boxes per image, whole-frame time (detector
-                          and reader), and for ro-dashcam the exact reads end to end of its 56
-                          hand-read plates
+                          and reader), and the exact reads end to end of the plates read by
+                          eye (ro-dashcam: its 56 hand-read plates; the photo sets: those with
+                          a scene-crops val crop)
 negatives                 the held-out part of ``negatives``: false boxes per image
 crops                     ``scene-crops`` val (``ok`` + ``unsure``), ``br-crops`` val (split by
                           text), ``ar-crops``, the EU test (``tools/eval_data``): exact and
@@ -35,7 +36,9 @@ reported (an unboxed plate would count as one).
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -46,6 +49,7 @@ import numpy as np
 from plategate.config import RecognitionConfig
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
+from plategate.types import normalise_plate
 from tools.eval.evaluate import add_texts, char_accuracy, match, read_boxes_csv, read_labels_csv
 
 TOOLS = Path(__file__).resolve().parents[1]
@@ -67,13 +71,16 @@ class SceneSet:
     fp_meaningful: bool = True
     wide_only: bool = True
     texts: str | None = None
+    #: the ``source`` of its photos in ``scene-crops/crops.csv``: the texts of its plates that have
+    #: a val crop read by eye (``ok`` + ``unsure``) are read end to end
+    crop_source: str | None = None
 
 
 SCENE_SETS = (
     SceneSet("ro-dashcam day", "ro-dashcam/valid", "dayride_", wide_only=False, texts="ro-dashcam-valid-text.csv"),
     SceneSet("ro-dashcam night", "ro-dashcam/valid", "nightride_", wide_only=False, texts="ro-dashcam-valid-text.csv"),
-    SceneSet("openimages val", "openimages-plates/val"),
-    SceneSet("openlpr val", "openlpr-scenes/val", fp_meaningful=False),
+    SceneSet("openimages val", "openimages-plates/val", crop_source="openimages-plates"),
+    SceneSet("openlpr val", "openlpr-scenes/val", fp_meaningful=False, crop_source="openlpr-scenes"),
 )
 CROP_SETS = ("scene-crops val", "br-crops val", "ar-crops", "eu test")
 #: crop sets also read end to end, each crop given whole to the recognizer as a frame. Their crops
@@ -135,6 +142,29 @@ def end_to_end_text(recognizer, image: np.ndarray) -> str:
     return plates[0].text if plates else ""
 
 
+def add_crop_texts(truth: dict, crops_csv: Path, source: str) -> int:
+    """Give the boxes of *truth* the texts of their ``scene-crops`` val crops read by eye (``ok`` +
+    ``unsure``); crop ``NAME_pN`` is the Nth box of its photo in ``boxes.csv``. Returns how many;
+    0 when *crops_csv* is absent."""
+    from tools.train.real_crops import READ_STATUSES
+
+    if not crops_csv.is_file():
+        return 0
+    n = 0
+    with crops_csv.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            found = re.search(r"_p(\d+)\.[^.]+$", row["file"])
+            t = truth.get(row["scene"])
+            if (row["split"] != "val" or row["source"] != source or row["status"] not in READ_STATUSES
+                    or found is None or t is None or int(found.group(1)) >= len(t.boxes)):
+                continue
+            text = normalise_plate(row["text"])
+            if text:
+                t.texts[int(found.group(1))] = text
+                n += 1
+    return n
+
+
 def eval_scene_set(recognizer, data: Path, s: SceneSet) -> dict:
     """Detection recall (all / wide), false boxes per image, end-to-end reads, frame time."""
     from plategate.vision.recognizer import crop_plate
@@ -143,6 +173,8 @@ def eval_scene_set(recognizer, data: Path, s: SceneSet) -> dict:
     truth = read_boxes_csv(folder)
     if s.texts:
         add_texts(truth, TOOLS / "eval_data" / s.texts)
+    if s.crop_source:
+        add_crop_texts(truth, data / "scene-crops" / "crops.csv", s.crop_source)
     files = [(name, t) for name, t in sorted(truth.items()) if name.startswith(s.prefix)]
     plates = found = wide = wide_found = fp = e2e = e2e_ok = 0
     frame_ms = []
