@@ -77,3 +77,37 @@ def test_bad_arguments_are_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         daemon_cut.main(["--crops", str(tmp_path), "--out", str(tmp_path / "o"), "--margins", "0.1"])
     assert "--margins must be two shares" in capsys.readouterr().err
+
+
+def test_photos_are_cut_where_their_boxes_have_scene_crops_texts(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    scenes.write_scene_folder(photos, 6, seed=21, data_dir=None)
+    with (photos / "boxes.csv").open() as fh:
+        rows = [r for r in csv.DictReader(fh) if r["x1"]]
+    crops = tmp_path / "scene-crops"
+    crops.mkdir()
+    with (crops / "crops.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "source", "scene", "split", "plate_width_px", "text", "status"])
+        for r in rows[:5]:
+            w.writerow([f"{Path(r['file']).stem}_p0.jpg", "photos", r["file"], "train", 80, r["text"], "ok"])
+        r = rows[5]  # a validation crop and an unreadable one are never cut for training
+        w.writerow([f"{Path(r['file']).stem}_p0.jpg", "photos", r["file"], "val", 80, r["text"], "ok"])
+        w.writerow([f"{Path(r['file']).stem}_p1.jpg", "photos", r["file"], "train", 80, "", "unreadable"])
+    out = tmp_path / "cut"
+    assert daemon_cut.main(["--photos", str(photos), "--source", "photos", "--scene-crops", str(crops),
+                            "--fixes", str(tmp_path / "none.csv"), "--out", str(out), "--threads", "1"]) == 0
+    with (out / "labels.csv").open() as fh:
+        cut = {r["file"]: r["text"] for r in csv.DictReader(fh)}
+    want = {f"{Path(r['file']).stem}_p0.png": r["text"] for r in rows[:5]}
+    assert len(cut) >= 4 and all(want[f] == t for f, t in cut.items())
+    assert all((out / f).is_file() for f in cut)
+
+
+def test_photos_need_their_source_and_crops(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        daemon_cut.main(["--photos", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert "--photos needs --source and --scene-crops" in capsys.readouterr().err
+    assert daemon_cut.main(["--photos", str(tmp_path), "--source", "x", "--scene-crops", str(tmp_path),
+                            "--out", str(tmp_path / "o")]) == 2
+    assert "boxes.csv not found" in capsys.readouterr().err

@@ -36,9 +36,7 @@ reported (an unboxed plate would count as one).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -49,7 +47,6 @@ import numpy as np
 from plategate.config import RecognitionConfig
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
-from plategate.types import normalise_plate
 from tools.eval.evaluate import add_texts, char_accuracy, match, read_boxes_csv, read_labels_csv
 
 TOOLS = Path(__file__).resolve().parents[1]
@@ -144,23 +141,18 @@ def end_to_end_text(recognizer, image: np.ndarray) -> str:
 
 def add_crop_texts(truth: dict, crops_csv: Path, source: str) -> int:
     """Give the boxes of *truth* the texts of their ``scene-crops`` val crops read by eye (``ok`` +
-    ``unsure``); crop ``NAME_pN`` is the Nth box of its photo in ``boxes.csv``. Returns how many;
-    0 when *crops_csv* is absent."""
-    from tools.train.real_crops import READ_STATUSES
+    ``unsure``; :func:`tools.train.real_crops.photo_texts`). Returns how many; 0 when *crops_csv*
+    is absent."""
+    from tools.train.real_crops import photo_texts
 
     if not crops_csv.is_file():
         return 0
     n = 0
-    with crops_csv.open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            found = re.search(r"_p(\d+)\.[^.]+$", row["file"])
-            t = truth.get(row["scene"])
-            if (row["split"] != "val" or row["source"] != source or row["status"] not in READ_STATUSES
-                    or found is None or t is None or int(found.group(1)) >= len(t.boxes)):
-                continue
-            text = normalise_plate(row["text"])
-            if text:
-                t.texts[int(found.group(1))] = text
+    for photo, texts in photo_texts(crops_csv, "val", source).items():
+        t = truth.get(photo)
+        for box, text in texts.items():
+            if t is not None and box < len(t.boxes):
+                t.texts[box] = text
                 n += 1
     return n
 

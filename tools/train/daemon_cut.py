@@ -1,16 +1,26 @@
-"""Cut labelled plate crops again the way the daemon cuts plates out of frames.
+"""Cut labelled plates again the way the daemon cuts plates out of frames.
 
 The real training crops (``scene-crops``) were cut from photos by hand-drawn boxes with a
-fixed margin (12 % of the plate's width each side, 25 % of its height above and below).
-The daemon never reads such a crop: its detector finds the plate and
-:func:`plategate.vision.recognizer.crop_plate` cuts it, perspective-rectified and with a
-thin margin. Here each crop of a folder (``labels.csv``: file,text) is given whole to the
-daemon's detector (the default ``[recognition]`` passes); the detection that overlaps the
-crop's plate (the crop less its margins) at IoU >= 0.5 is cut with ``crop_plate`` and
-written with the crop's text. Crops whose plate the detector does not find are left out:
-the daemon would not read them either.
+fixed margin (12 % of the plate's width each side, 25 % of its height above and below), at
+the photos' full resolution. The daemon never reads such a crop: its detector finds the plate
+in a frame and :func:`plategate.vision.recognizer.crop_plate` cuts it, perspective-rectified
+and with a thin margin, at the frame's resolution. Two ways to cut such crops, each with the
+daemon's detector (the default ``[recognition]`` passes) and ``crop_plate``:
+
+* ``--crops FOLDER`` (``labels.csv``: file,text): each crop is given whole to the detector;
+  the detection that overlaps the crop's plate (the crop less its margins) at IoU >= 0.5 is
+  cut and written with the crop's text::
 
     python -m tools.train.daemon_cut --crops work/real/scene-train --out work/real/scene-cut
+
+* ``--photos FOLDER --source NAME``: the photos the crops were cut from (``boxes.csv``); each
+  box with a readable ``scene-crops`` train crop (corrections of ``--fixes`` applied) takes
+  its text, the detection that matches it at IoU >= 0.5 is cut::
+
+    python -m tools.train.daemon_cut --photos DATA/openimages-plates/train \
+        --source openimages-plates --scene-crops DATA/scene-crops --out work/real/photo-cut-oi
+
+Plates the detector does not find are left out: the daemon would not read them either.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import numpy as np
 
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
+from tools.train.real_crops import DEFAULT_FIXES, load_fixes, photo_texts
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +100,58 @@ def cut_folder(detector, crops: Path, out: Path, margins: tuple[float, float] = 
     return len(kept), len(rows) - len(kept)
 
 
+def cut_photos(detector, photos: Path, texts: dict[str, dict[int, str]], out: Path, progress=print) -> tuple[int, int]:
+    """Cut the plates of *photos* (``boxes.csv``) that *texts* names (``{photo: {box: text}}``) into *out*.
+
+    Returns:
+        (crops written, labelled plates left out: photo unreadable or plate not found).
+
+    Raises:
+        OSError: ``boxes.csv`` cannot be read or *out* cannot be written.
+    """
+    from plategate.vision.recognizer import crop_plate
+    from tools.eval.evaluate import match, read_boxes_csv
+
+    truth = read_boxes_csv(photos)
+    out.mkdir(parents=True, exist_ok=True)
+    kept: list[tuple[str, str]] = []
+    wanted = sum(len(v) for v in texts.values())
+    for k, (name, boxes) in enumerate(sorted(texts.items()), 1):
+        t = truth.get(name)
+        try:
+            frame = load_image(photos / name) if t is not None else None
+        except PlategateError as exc:
+            logger.warning("%s: %s", photos / name, exc)
+            frame = None
+        if frame is not None:
+            dets = detector.detect(frame)
+            _, owner = match(np.array([d.box for d in dets], np.float64).reshape(-1, 4),
+                             np.array([d.score for d in dets]), np.array(t.boxes, np.float64).reshape(-1, 4), IOU)
+            for box, text in sorted(boxes.items()):
+                if box < len(owner) and owner[box] >= 0:
+                    file = f"{Path(name).stem}_p{box}.png"
+                    if not cv2.imwrite(str(out / file), crop_plate(frame, dets[owner[box]])):
+                        raise OSError(f"cannot write {out / file}")
+                    kept.append((file, text))
+        if k % 200 == 0 or k == len(texts):
+            progress(f"{k}/{len(texts)} photos, {len(kept)} plates cut")
+    with open(out / "labels.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "text"])
+        writer.writerows(kept)
+    return len(kept), wanted - len(kept)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tools.train.daemon_cut", description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--crops", type=Path, required=True, help="folder of crops with labels.csv (file,text)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--crops", type=Path, help="folder of crops with labels.csv (file,text)")
+    src.add_argument("--photos", type=Path, help="folder of photos with boxes.csv whose plates have scene-crops crops")
+    p.add_argument("--source", help="with --photos: the photos' name in scene-crops/crops.csv (e.g. openimages-plates)")
+    p.add_argument("--scene-crops", type=Path, help="with --photos: the scene-crops folder (its crops.csv)")
+    p.add_argument("--fixes", type=Path, default=DEFAULT_FIXES,
+                   help="with --photos: corrections of scene-crops training labels (default: %(default)s)")
     p.add_argument("--out", type=Path, required=True, help="folder to write (PNG crops + labels.csv)")
     p.add_argument("--margins", default=",".join(map(str, SCENE_MARGINS)), metavar="X,Y",
                    help="the crops' margins around their plate: share of its width each side, of its height "
@@ -105,17 +164,29 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError
     except ValueError:
         p.error(f"--margins must be two shares from 0 to 1 such as 0.12,0.25, got {a.margins!r}")
-    if not (a.crops / "labels.csv").is_file():
+    if a.crops is not None and not (a.crops / "labels.csv").is_file():
         print(f"daemon_cut: error: {a.crops / 'labels.csv'} not found", file=sys.stderr)
         return 2
+    if a.photos is not None:
+        if not a.source or a.scene_crops is None:
+            p.error("--photos needs --source and --scene-crops")
+        for need in (a.photos / "boxes.csv", a.scene_crops / "crops.csv"):
+            if not need.is_file():
+                print(f"daemon_cut: error: {need} not found", file=sys.stderr)
+                return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         from plategate.config import RecognitionConfig
         from plategate.vision.recognizer import detector_from_config
 
         detector = detector_from_config(RecognitionConfig(threads=a.threads))
-        written, left = cut_folder(detector, a.crops, a.out, margins,
-                                   progress=lambda m: print(m, file=sys.stderr, flush=True))
+        say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+        if a.crops is not None:
+            written, left = cut_folder(detector, a.crops, a.out, margins, progress=say)
+        else:
+            fixes = load_fixes(a.fixes) if a.fixes.is_file() else {}
+            texts = photo_texts(a.scene_crops / "crops.csv", "train", a.source, fixes)
+            written, left = cut_photos(detector, a.photos, texts, a.out, progress=say)
     except (PlategateError, OSError) as exc:
         print(f"daemon_cut: error: {exc}", file=sys.stderr)
         return 1

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import re
 import sys
 import zlib
 from dataclasses import dataclass
@@ -117,6 +118,25 @@ def scene_rows(crops_csv: Path, split: str, fixes: dict[str, Fix] | None = None,
     unknown = sorted(set(fixes) - seen)
     if unknown:
         raise LabelError(f"{crops_csv}: corrections name crops not in its {split} split: {', '.join(unknown[:5])}")
+    return out
+
+
+def photo_texts(crops_csv: Path, split: str, source: str, fixes: dict[str, Fix] | None = None) -> dict[str, dict[int, str]]:
+    """The texts of *split*'s readable crops (:func:`scene_rows`, no length limit) cut from the
+    photos of *source* (``crops.csv``'s ``source`` column), as ``{photo: {box: text}}``: crop
+    ``NAME_pN`` is the plate of box N (0-based) of its photo in that photo set's ``boxes.csv``.
+
+    Raises:
+        LabelError: a correction names a crop that is not in *split*.
+    """
+    texts = dict(scene_rows(crops_csv, split, fixes, max_text=None))
+    out: dict[str, dict[int, str]] = {}
+    with crops_csv.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            box = re.search(r"_p(\d+)\.[^.]+$", row["file"])
+            text = texts.get(row["file"]) if row["split"] == split and row["source"] == source else None
+            if text and box:
+                out.setdefault(row["scene"], {})[int(box.group(1))] = text
     return out
 
 
