@@ -66,6 +66,19 @@ def cut(detector, image: np.ndarray, margins: tuple[float, float] = SCENE_MARGIN
     return crop_plate(image, dets[best]) if ious[best] >= IOU else None
 
 
+def _write(out: Path, file: str, image: np.ndarray) -> str:
+    if not cv2.imwrite(str(out / file), image):
+        raise OSError(f"cannot write {out / file}")
+    return file
+
+
+def _write_labels(out: Path, rows: list[tuple[str, str]]) -> None:
+    with open(out / "labels.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "text"])
+        writer.writerows(rows)
+
+
 def cut_folder(detector, crops: Path, out: Path, margins: tuple[float, float] = SCENE_MARGINS,
                progress=print) -> tuple[int, int]:
     """Cut every crop of *crops* into *out* (PNG files and ``labels.csv``).
@@ -87,16 +100,10 @@ def cut_folder(detector, crops: Path, out: Path, margins: tuple[float, float] = 
             logger.warning("%s: %s", crops / name, exc)
             plate = None
         if plate is not None and min(plate.shape[:2]) >= 4:
-            file = f"{Path(name).stem}.png"
-            if not cv2.imwrite(str(out / file), plate):
-                raise OSError(f"cannot write {out / file}")
-            kept.append((file, text))
+            kept.append((_write(out, f"{Path(name).stem}.png", plate), text))
         if k % 500 == 0 or k == len(rows):
             progress(f"{k}/{len(rows)} crops, {len(kept)} cut")
-    with open(out / "labels.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "text"])
-        writer.writerows(kept)
+    _write_labels(out, kept)
     return len(kept), len(rows) - len(kept)
 
 
@@ -129,16 +136,10 @@ def cut_photos(detector, photos: Path, texts: dict[str, dict[int, str]], out: Pa
                              np.array([d.score for d in dets]), np.array(t.boxes, np.float64).reshape(-1, 4), IOU)
             for box, text in sorted(boxes.items()):
                 if box < len(owner) and owner[box] >= 0:
-                    file = f"{Path(name).stem}_p{box}.png"
-                    if not cv2.imwrite(str(out / file), crop_plate(frame, dets[owner[box]])):
-                        raise OSError(f"cannot write {out / file}")
-                    kept.append((file, text))
+                    kept.append((_write(out, f"{Path(name).stem}_p{box}.png", crop_plate(frame, dets[owner[box]])), text))
         if k % 200 == 0 or k == len(texts):
             progress(f"{k}/{len(texts)} photos, {len(kept)} plates cut")
-    with open(out / "labels.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "text"])
-        writer.writerows(kept)
+    _write_labels(out, kept)
     return len(kept), wanted - len(kept)
 
 
