@@ -147,10 +147,15 @@ def letterbox(gray: np.ndarray, size: tuple[int, int], roi_px: tuple[int, int, i
     return out, Letterbox(scale=nw / w, pad_x=px, pad_y=py, offset_x=x1, offset_y=y1)
 
 
+def box_intersection(box, boxes: np.ndarray) -> np.ndarray:
+    """Area of the intersection of one ``(x1, y1, x2, y2)`` box with each of ``boxes (n, 4)``."""
+    return (np.maximum(0, np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]))
+            * np.maximum(0, np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])))
+
+
 def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Intersection over union of one ``(x1, y1, x2, y2)`` box with each of ``boxes (n, 4)``."""
-    inter = (np.maximum(0, np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]))
-             * np.maximum(0, np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])))
+    inter = box_intersection(box, boxes)
     area = max(0, box[2] - box[0]) * max(0, box[3] - box[1])
     areas = np.maximum(0, boxes[:, 2] - boxes[:, 0]) * np.maximum(0, boxes[:, 3] - boxes[:, 1])
     return inter / np.maximum(area + areas - inter, 1e-6)
@@ -166,10 +171,8 @@ def without_parts(detections: list[Detection], wholes: list[Detection]) -> list[
     def is_part(d: Detection) -> bool:
         x1, y1, x2, y2 = d.box
         area = max(0, x2 - x1) * max(0, y2 - y1)
-        inter = (np.maximum(0, np.minimum(x2, big[:, 2]) - np.maximum(x1, big[:, 0]))
-                 * np.maximum(0, np.minimum(y2, big[:, 3]) - np.maximum(y1, big[:, 1])))
         wider = big[:, 2] - big[:, 0] >= PART_WIDER * (x2 - x1)
-        return bool(np.any(wider & (inter >= PART_INSIDE * area))) and area > 0
+        return area > 0 and bool(np.any(wider & (box_intersection(d.box, big) >= PART_INSIDE * area)))
 
     return [d for d in detections if not is_part(d)]
 
