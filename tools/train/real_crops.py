@@ -100,6 +100,12 @@ def scene_rows(crops_csv: Path, split: str, fixes: dict[str, Fix] | None = None,
     Raises:
         LabelError: a correction names a crop that is not in *split* of *crops_csv*.
     """
+    return [(row["file"], text) for row, text in _readable(crops_csv, split, fixes, max_text)]
+
+
+def _readable(crops_csv: Path, split: str, fixes: dict[str, Fix] | None,
+              max_text: int | None) -> list[tuple[dict[str, str], str]]:
+    """The ``crops.csv`` rows of :func:`scene_rows`, each with its text."""
     fixes = fixes or {}
     out, seen = [], set()
     with crops_csv.open(newline="") as fh:
@@ -110,11 +116,11 @@ def scene_rows(crops_csv: Path, split: str, fixes: dict[str, Fix] | None = None,
             fix = fixes.get(row["file"])
             if fix is not None:
                 if not fix.drop:
-                    out.append((row["file"], fix.text))
+                    out.append((row, fix.text))
                 continue
             text = normalise_plate(row["text"])
             if row["status"] in READ_STATUSES and text and (max_text is None or 1 < len(text) <= max_text):
-                out.append((row["file"], text))
+                out.append((row, text))
     unknown = sorted(set(fixes) - seen)
     if unknown:
         raise LabelError(f"{crops_csv}: corrections name crops not in its {split} split: {', '.join(unknown[:5])}")
@@ -129,14 +135,11 @@ def photo_texts(crops_csv: Path, split: str, source: str, fixes: dict[str, Fix] 
     Raises:
         LabelError: a correction names a crop that is not in *split*.
     """
-    texts = dict(scene_rows(crops_csv, split, fixes, max_text=None))
     out: dict[str, dict[int, str]] = {}
-    with crops_csv.open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            box = re.search(r"_p(\d+)\.[^.]+$", row["file"])
-            text = texts.get(row["file"]) if row["split"] == split and row["source"] == source else None
-            if text and box:
-                out.setdefault(row["scene"], {})[int(box.group(1))] = text
+    for row, text in _readable(crops_csv, split, fixes, max_text=None):
+        box = re.search(r"_p(\d+)\.[^.]+$", row["file"])
+        if row["source"] == source and box:
+            out.setdefault(row["scene"], {})[int(box.group(1))] = text
     return out
 
 
