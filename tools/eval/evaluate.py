@@ -154,6 +154,19 @@ def add_texts(truth: dict[str, SceneTruth], csv_path: Path) -> int:
     return n
 
 
+def add_box_texts(truth: dict[str, SceneTruth], texts: dict[str, dict[int, str]]) -> int:
+    """Fill plate texts given by frame and box index (``{file: {box: text}}``, e.g.
+    :func:`tools.train.real_crops.photo_texts`) into *truth*; returns how many found their box."""
+    n = 0
+    for name, boxes in texts.items():
+        t = truth.get(name)
+        for box, text in boxes.items():
+            if t is not None and box < len(t.boxes):
+                t.texts[box] = text
+                n += 1
+    return n
+
+
 def read_labels_csv(folder: Path, split: str = "all") -> list[tuple[Path, str]]:
     """``labels.csv`` (file,text) of a crops folder, duplicate rows dropped (as in training);
     ``split='val'`` keeps the reader's validation part."""

@@ -27,7 +27,7 @@ import numpy as np
 
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
-from tools.eval.evaluate import IOU, add_texts, match, read_boxes_csv
+from tools.eval.evaluate import IOU, SceneTruth, add_texts, match, read_boxes_csv
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +41,27 @@ def export(detector, scenes: Path, texts: Path, out: Path, min_score: float) -> 
     Raises:
         OSError: ``boxes.csv`` or the texts CSV cannot be read, or *out* cannot be written.
     """
-    from plategate.vision.recognizer import crop_plate
-
     truth = read_boxes_csv(scenes)
     add_texts(truth, texts)
+    rows, skipped = cut_labelled(detector, scenes, truth, out, min_score)
+    write_labels(out, rows)
+    return len(rows), skipped
+
+
+def cut_labelled(detector, scenes: Path, truth: dict[str, SceneTruth], out: Path, min_score: float,
+                 file_name=lambda stem, j: f"{stem}_{j}.png") -> tuple[list[tuple[str, str]], list[str]]:
+    """Cut the plates of *truth* that have a text out of the frames of *scenes* into *out*: each
+    matched to a detection from *min_score* at IoU >= 0.5 and cut by ``crop_plate``, written as
+    ``file_name(stem, box index)``.
+
+    Returns:
+        ``(file, text)`` of the crops written, and descriptions of the labelled plates that were not.
+
+    Raises:
+        OSError: *out* cannot be written.
+    """
+    from plategate.vision.recognizer import crop_plate
+
     out.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str]] = []
     skipped: list[str] = []
@@ -65,17 +82,21 @@ def export(detector, scenes: Path, texts: Path, out: Path, min_score: float) -> 
                 skipped.append(f"{name} box {j} ({text}): not detected")
                 continue
             crop = crop_plate(frame, dets[owner[j]])
-            file = f"{Path(name).stem}_{j}.png"
+            file = file_name(Path(name).stem, j)
             if not cv2.imwrite(str(out / file), crop):
                 raise OSError(f"cannot write {out / file}")
             rows.append((file, text))
         if k % 50 == 0 or k == len(labelled):
             print(f"{k}/{len(labelled)} frames, {len(rows)} crops", file=sys.stderr, flush=True)
+    return rows, skipped
+
+
+def write_labels(out: Path, rows: list[tuple[str, str]]) -> None:
+    """Write ``out/labels.csv`` (file,text), the labels file of a crops folder."""
     with open(out / "labels.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["file", "text"])
         writer.writerows(rows)
-    return len(rows), skipped
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,7 +47,7 @@ import numpy as np
 from plategate.config import RecognitionConfig
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
-from tools.eval.evaluate import add_texts, char_accuracy, match, read_boxes_csv, read_labels_csv
+from tools.eval.evaluate import add_box_texts, add_texts, char_accuracy, match, read_boxes_csv, read_labels_csv
 
 TOOLS = Path(__file__).resolve().parents[1]
 #: plates at least this wide (pixels of the image) are the ones the recall targets name
@@ -145,16 +145,7 @@ def add_crop_texts(truth: dict, crops_csv: Path, source: str) -> int:
     is absent."""
     from tools.train.real_crops import photo_texts
 
-    if not crops_csv.is_file():
-        return 0
-    n = 0
-    for photo, texts in photo_texts(crops_csv, "val", source).items():
-        t = truth.get(photo)
-        for box, text in texts.items():
-            if t is not None and box < len(t.boxes):
-                t.texts[box] = text
-                n += 1
-    return n
+    return add_box_texts(truth, photo_texts(crops_csv, "val", source)) if crops_csv.is_file() else 0
 
 
 def eval_scene_set(recognizer, data: Path, s: SceneSet) -> dict:

@@ -36,6 +36,8 @@ import numpy as np
 
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
+from tools.eval.evaluate import add_box_texts, read_boxes_csv
+from tools.eval.export_crops import cut_labelled, write_labels
 from tools.train.real_crops import DEFAULT_FIXES, load_fixes, photo_texts
 
 logger = logging.getLogger(__name__)
@@ -72,13 +74,6 @@ def _write(out: Path, file: str, image: np.ndarray) -> str:
     return file
 
 
-def _write_labels(out: Path, rows: list[tuple[str, str]]) -> None:
-    with open(out / "labels.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "text"])
-        writer.writerows(rows)
-
-
 def cut_folder(detector, crops: Path, out: Path, margins: tuple[float, float] = SCENE_MARGINS,
                progress=print) -> tuple[int, int]:
     """Cut every crop of *crops* into *out* (PNG files and ``labels.csv``).
@@ -103,44 +98,28 @@ def cut_folder(detector, crops: Path, out: Path, margins: tuple[float, float] = 
             kept.append((_write(out, f"{Path(name).stem}.png", plate), text))
         if k % 500 == 0 or k == len(rows):
             progress(f"{k}/{len(rows)} crops, {len(kept)} cut")
-    _write_labels(out, kept)
+    write_labels(out, kept)
     return len(kept), len(rows) - len(kept)
 
 
-def cut_photos(detector, photos: Path, texts: dict[str, dict[int, str]], out: Path, progress=print) -> tuple[int, int]:
-    """Cut the plates of *photos* (``boxes.csv``) that *texts* names (``{photo: {box: text}}``) into *out*.
+def cut_photos(detector, photos: Path, texts: dict[str, dict[int, str]], out: Path) -> tuple[int, list[str]]:
+    """Cut the plates of *photos* (``boxes.csv``) that *texts* names (``{photo: {box: text}}``) into
+    *out* (:func:`tools.eval.export_crops.cut_labelled`, files ``STEM_pN.png``, and ``labels.csv``).
 
     Returns:
-        (crops written, labelled plates left out: photo unreadable or plate not found).
+        (crops written, descriptions of the labelled plates of *photos* left out: photo unreadable
+        or plate not found).
 
     Raises:
         OSError: ``boxes.csv`` cannot be read or *out* cannot be written.
     """
-    from plategate.vision.recognizer import crop_plate
-    from tools.eval.evaluate import match, read_boxes_csv
-
     truth = read_boxes_csv(photos)
-    out.mkdir(parents=True, exist_ok=True)
-    kept: list[tuple[str, str]] = []
-    wanted = sum(len(v) for v in texts.values())
-    for k, (name, boxes) in enumerate(sorted(texts.items()), 1):
-        t = truth.get(name)
-        try:
-            frame = load_image(photos / name) if t is not None else None
-        except PlategateError as exc:
-            logger.warning("%s: %s", photos / name, exc)
-            frame = None
-        if frame is not None:
-            dets = detector.detect(frame)
-            _, owner = match(np.array([d.box for d in dets], np.float64).reshape(-1, 4),
-                             np.array([d.score for d in dets]), np.array(t.boxes, np.float64).reshape(-1, 4), IOU)
-            for box, text in sorted(boxes.items()):
-                if box < len(owner) and owner[box] >= 0:
-                    kept.append((_write(out, f"{Path(name).stem}_p{box}.png", crop_plate(frame, dets[owner[box]])), text))
-        if k % 200 == 0 or k == len(texts):
-            progress(f"{k}/{len(texts)} photos, {len(kept)} plates cut")
-    _write_labels(out, kept)
-    return len(kept), wanted - len(kept)
+    for t in truth.values():  # only the crops' texts, never a text column of boxes.csv
+        t.texts = [""] * len(t.boxes)
+    add_box_texts(truth, texts)
+    rows, skipped = cut_labelled(detector, photos, truth, out, 0.0, file_name=lambda stem, j: f"{stem}_p{j}.png")
+    write_labels(out, rows)
+    return len(rows), skipped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,7 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             fixes = load_fixes(a.fixes) if a.fixes.is_file() else {}
             texts = photo_texts(a.scene_crops / "crops.csv", "train", a.source, fixes)
-            written, left = cut_photos(detector, a.photos, texts, a.out, progress=say)
+            written, skipped = cut_photos(detector, a.photos, texts, a.out)
+            for line in skipped:
+                print(f"skipped {line}", file=sys.stderr)
+            left = sum(len(v) for v in texts.values()) - written
     except (PlategateError, OSError) as exc:
         print(f"daemon_cut: error: {exc}", file=sys.stderr)
         return 1
