@@ -1,0 +1,179 @@
+"""Split the real two-line plate crops of a labelled folder into their lines, as the reader reads them.
+
+The reader reads a crop narrower than :data:`plategate.vision.reader.TWO_LINE_ASPECT` times its
+height twice: whole, and as its top and bottom lines
+(:func:`plategate.vision.reader.two_line_halves`), and keeps the more confident read. Rendered
+two-line plates are trained in those halves; a real crop carries one text for the whole plate,
+so without a split it is trained only as one squeezed line, which is not how it is read.
+
+For each narrow crop of the folder a reader reads both halves, and the crop's text is split
+where the two reads fit it best (fewest edits in all). A crop is split only when that point is
+the only best one, each part has at least one character and the reads are at most
+``--max-edits`` edits from the parts; its two halves are then written as PNG files with their
+part of the text (``labels.csv``: file,text). The crops themselves are not written: train on
+the new folder beside the old one::
+
+    python -m tools.train.two_lines work/real/scene-train --out work/real/scene-train-lines
+
+Another cut of the same plates (the same file names but for the extension, e.g. the daemon's
+cut of them by :mod:`tools.train.daemon_cut`) can take the splits already found with
+``--known``; its other crops are split as above::
+
+    python -m tools.train.two_lines work/real/scene-cut --known work/real/scene-train-lines \
+        --out work/real/scene-cut-lines
+
+It prints how many crops were narrow, how many were split, and lists the ones left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from plategate.errors import PlategateError
+from plategate.imageio import load_image
+from plategate.vision.reader import TWO_LINE_ASPECT, two_line_halves
+from tools.eval.evaluate import edit_distance
+from tools.eval.export_crops import write_labels
+
+logger = logging.getLogger(__name__)
+
+#: reads of the two halves may differ from their parts of the text by this many edits in all
+MAX_EDITS = 1
+
+
+@dataclass(frozen=True)
+class Split:
+    """Where a two-line crop's text divides: ``text[:at]`` is the top line."""
+
+    at: int
+    edits: int
+
+
+def is_two_line(shape: tuple[int, ...]) -> bool:
+    """Whether the reader reads a crop of *shape* as two lines too (the reader's own test)."""
+    h, w = shape[:2]
+    return w < TWO_LINE_ASPECT * h and h >= 8
+
+
+def split_text(text: str, top: str, bottom: str) -> Split | None:
+    """The split of *text* into a top and a bottom line that the reads *top* and *bottom* fit best.
+
+    Returns:
+        The split with the fewest edits in all, or ``None`` when the text is shorter than two
+        characters or two split points fit equally well.
+    """
+    if len(text) < 2:
+        return None
+    costs = [(edit_distance(top, text[:k]) + edit_distance(bottom, text[k:]), k) for k in range(1, len(text))]
+    costs.sort()
+    if len(costs) > 1 and costs[0][0] == costs[1][0]:
+        return None
+    return Split(at=costs[0][1], edits=costs[0][0])
+
+
+def known_splits(lines: Path) -> dict[str, int]:
+    """The split points of a folder this tool wrote: ``{crop name without extension: length of the top line}``.
+
+    Raises:
+        OSError: its ``labels.csv`` cannot be read.
+    """
+    with open(lines / "labels.csv", newline="") as fh:
+        return {r["file"][: -len("_top.png")]: len(r["text"]) for r in csv.DictReader(fh) if r["file"].endswith("_top.png")}
+
+
+def split_folder(reader, crops: Path, out: Path, max_edits: int = MAX_EDITS, known: dict[str, int] | None = None,
+                 progress=print) -> tuple[int, list[str]]:
+    """Write the halves of the two-line crops of *crops* whose text splits (see the module) into *out*.
+
+    Args:
+        reader: a :class:`plategate.vision.reader.PlateReader` (its best read of each half is used).
+        crops: a folder with ``labels.csv`` (file,text).
+        out: the folder to write (``NAME_top.png``, ``NAME_bottom.png``, ``labels.csv``).
+        max_edits: the most edits the two reads may be from their parts of the text.
+        known: split points already found (:func:`known_splits`), used as they are for the crops they name.
+        progress: called with a line of progress now and then.
+
+    Returns:
+        (crops split, descriptions of the narrow crops left out).
+
+    Raises:
+        OSError: ``labels.csv`` cannot be read or *out* cannot be written.
+    """
+    with open(crops / "labels.csv", newline="") as fh:
+        rows = [(r["file"], r["text"]) for r in csv.DictReader(fh)]
+    out.mkdir(parents=True, exist_ok=True)
+    kept: list[tuple[str, str]] = []
+    left: list[str] = []
+    narrow = 0
+    for k, (name, text) in enumerate(rows, 1):
+        try:
+            crop = load_image(crops / name)
+        except PlategateError as exc:
+            logger.warning("%s: %s", crops / name, exc)
+            continue
+        if is_two_line(crop.shape):
+            narrow += 1
+            halves = two_line_halves(crop)
+            at = (known or {}).get(Path(name).stem)
+            if at is not None and 0 < at < len(text):
+                split, top, bottom = Split(at=at, edits=0), "", ""
+            else:
+                top, bottom = (reader.read(h).text for h in halves)
+                split = split_text(text, top, bottom)
+            if split is None or split.edits > max_edits:
+                left.append(f"{name} {text}: halves read {top!r} / {bottom!r}")
+            else:
+                for part, half, tag in ((text[: split.at], halves[0], "top"), (text[split.at :], halves[1], "bottom")):
+                    file = f"{Path(name).stem}_{tag}.png"
+                    if not cv2.imwrite(str(out / file), np.ascontiguousarray(half)):
+                        raise OSError(f"cannot write {out / file}")
+                    kept.append((file, part))
+        if k % 500 == 0 or k == len(rows):
+            progress(f"{k}/{len(rows)} crops, {narrow} narrow, {len(kept) // 2} split")
+    write_labels(out, kept)
+    return len(kept) // 2, left
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tools.train.two_lines", description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("crops", type=Path, help="folder of crops with labels.csv (file,text)")
+    p.add_argument("--out", type=Path, required=True, help="folder to write (PNG halves + labels.csv)")
+    p.add_argument("--reader", type=Path, default=Path("models/reader.tflite"),
+                   help="the reader that reads the halves (default: %(default)s)")
+    p.add_argument("--max-edits", type=int, default=MAX_EDITS,
+                   help="edits allowed between the halves' reads and the text's parts (default: %(default)s)")
+    p.add_argument("--known", type=Path, help="a folder this tool wrote for another cut of the same crops: "
+                   "its splits are taken as they are")
+    p.add_argument("--threads", type=int, default=2, help="(default: %(default)s)")
+    a = p.parse_args(argv)
+    if not (a.crops / "labels.csv").is_file():
+        print(f"two_lines: error: {a.crops / 'labels.csv'} not found", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        from plategate.vision.reader import PlateReader
+
+        reader = PlateReader(a.reader, threads=a.threads, views=1)
+        known = known_splits(a.known) if a.known is not None else None
+        split, left = split_folder(reader, a.crops, a.out, a.max_edits, known,
+                                   progress=lambda m: print(m, file=sys.stderr, flush=True))
+    except (PlategateError, OSError) as exc:
+        print(f"two_lines: error: {exc}", file=sys.stderr)
+        return 1
+    for line in left:
+        print(f"left out {line}", file=sys.stderr)
+    print(f"{split} two-line crops split into {a.out} ({len(left)} narrow crops left out: no clear split)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
