@@ -56,6 +56,17 @@ def test_the_rebuilt_reader_computes_what_the_int8_one_does(rebuilt, crops):
     assert same >= 45
 
 
+def test_the_card_training_record_goes_beside_the_rebuilt_model(rebuilt):
+    import hashlib
+    import json
+
+    record = json.loads(rebuilt.with_name("training.json").read_text())
+    card = json.loads((MODELS / "reader.json").read_text())
+    assert record["training"] == card["training"]
+    assert record["sha256"] == hashlib.sha256((MODELS / "reader.tflite").read_bytes()).hexdigest()
+    assert record["commands"][0].startswith("python -m tools.train.reader_from_tflite ")
+
+
 def test_training_mode_starts_where_inference_is(rebuilt, crops):
     """The normalisation layers hold the measured statistics: batch statistics change little."""
     from tools.train.reader_from_tflite import load_crops

@@ -21,12 +21,16 @@ instead of from a network whose normalisation has jumped.
 
 It prints how closely the rebuilt float model follows the int8 one on --images (logit
 difference, agreement of the greedy reads) and exits 1 if the reads agree on fewer
-than ``--min-agreement`` of them.
+than ``--min-agreement`` of them. Beside the ``.keras`` it writes a ``training.json``
+holding the model card's training record and the command that rebuilt it, so that a
+fine-tune of the rebuilt model (and an average with it) records the whole chain.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import sys
 from pathlib import Path
@@ -264,8 +268,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     a.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(a.out)
-    print(f"wrote {a.out}")
+    record = a.out.with_name("training.json")
+    record.write_text(json.dumps(training_record(a.model, argv), indent=1) + "\n")
+    print(f"wrote {a.out} and {record}")
     return 0
+
+
+def training_record(model_path: Path, argv: list[str] | None) -> dict[str, Any]:
+    """The rebuilt model's ``training.json``: where it came from and the card's own training record."""
+    card = json.loads(model_path.with_suffix(".json").read_text())
+    command = "python -m tools.train.reader_from_tflite " + " ".join(argv if argv is not None else sys.argv[1:])
+    return {
+        "rebuilt_from": str(model_path),
+        "sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
+        "commands": [command],
+        "training": card.get("training", {}),
+    }
 
 
 if __name__ == "__main__":
