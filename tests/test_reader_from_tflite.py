@@ -92,7 +92,8 @@ def test_a_detector_is_refused(crops, tmp_path, capsys):
 
 
 def test_an_unknown_layout_is_refused():
-    from tools.train.reader_from_tflite import RebuildError, stage_widths
+    from tools.train.reader_from_tflite import stage_widths
+    from tools.train.tflite_weights import RebuildError
 
     convs = [{"kind": "Conv2D", "kernel": np.zeros((3, 3, 1, 8))}] * 3
     with pytest.raises(RebuildError, match="not a plategate reader"):

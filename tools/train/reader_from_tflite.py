@@ -41,20 +41,13 @@ import numpy as np
 from plategate.errors import PlategateError
 from plategate.vision.ctc import ALPHABET, greedy, softmax
 from plategate.vision.preprocess import prepare_crop
-from plategate.vision.runtime import interpreter_class, load_model, verify
+from plategate.vision.runtime import load_model, verify
 from tools.quantize import image_files
 from tools.synth.reader_data import read_image
 from tools.train.tf_threads import set_threads
+from tools.train.tflite_weights import RebuildError, conv_ops, keras_conv_pairs, load_folded
 
 logger = logging.getLogger(__name__)
-
-#: the convolution kinds of a reader .tflite, in the Keras layer class each becomes
-CONV_OPS = {"CONV_2D": "Conv2D", "DEPTHWISE_CONV_2D": "DepthwiseConv2D"}
-
-
-class RebuildError(PlategateError):
-    """The model file is not a reader this tool can rebuild."""
-
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m tools.train.reader_from_tflite",
@@ -76,56 +69,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return a
 
 
-def conv_ops(model_path: Path) -> list[dict[str, Any]]:
-    """The convolutions of a ``.tflite`` in execution order, dequantised.
-
-    Returns:
-        One dict per convolution: ``kind`` (``Conv2D`` / ``DepthwiseConv2D``), ``kernel``
-        in Keras layout (``kh, kw, in, out`` or ``kh, kw, channels, 1``) and ``bias``
-        (float32).
-
-    Raises:
-        RebuildError: the interpreter cannot list the model's operators, or an
-            operator's weights are not per-channel int8 with an int32 bias.
-    """
-    interpreter = interpreter_class()(model_path=str(model_path))
-    interpreter.allocate_tensors()
-    try:
-        ops = interpreter._get_ops_details()
-    except AttributeError as exc:  # pragma: no cover - every LiteRT and tflite_runtime release has it
-        raise RebuildError(f"{model_path}: this TFLite runtime cannot list operators") from exc
-    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-
-    def dequantised(index: int, axis: int) -> np.ndarray:
-        t = tensors[index]
-        q = t["quantization_parameters"]
-        raw = interpreter.get_tensor(index).astype(np.float32)
-        scales = np.asarray(q["scales"], np.float32)
-        zeros = np.asarray(q["zero_points"], np.float32)
-        if scales.size == 0:
-            raise RebuildError(f"{model_path}: tensor {t['name']!r} is not quantised")
-        shape = [1] * raw.ndim
-        shape[axis] = -1
-        if scales.size > 1:
-            scales, zeros = scales.reshape(shape), zeros.reshape(shape)
-        return (raw - zeros) * scales
-
-    out = []
-    for op in ops:
-        kind = CONV_OPS.get(op["op_name"])
-        if kind is None:
-            continue
-        _, w_index, b_index = (int(i) for i in op["inputs"])
-        if kind == "Conv2D":  # TFLite (out, kh, kw, in) -> Keras (kh, kw, in, out)
-            kernel = dequantised(w_index, 0).transpose(1, 2, 3, 0)
-        else:  # TFLite (1, kh, kw, channels) -> Keras (kh, kw, channels, 1)
-            kernel = dequantised(w_index, 3)[0][..., None]
-        out.append({"kind": kind, "kernel": kernel, "bias": dequantised(b_index, 0).reshape(-1)})
-    if not out:
-        raise RebuildError(f"{model_path}: no convolutions found; is it a reader?")
-    return out
-
-
 def stage_widths(convs: list[dict[str, Any]]) -> tuple[tuple[int, ...], bool]:
     """The five stage widths of :func:`tools.train.reader_model.build_model` and its ``light_stem``, read off *convs*.
 
@@ -143,19 +86,6 @@ def stage_widths(convs: list[dict[str, Any]]) -> tuple[tuple[int, ...], bool]:
     return (int(c1), int(c2), int(c3), int(c4), int(c5)), light
 
 
-def keras_convs(model) -> list[tuple[Any, Any]]:
-    """The (convolution, following BatchNormalization or None) layer pairs of a reader, input first."""
-    import tensorflow as tf
-
-    layers = [layer for layer in model.layers if layer.weights]
-    pairs = []
-    for i, layer in enumerate(layers):
-        if isinstance(layer, tf.keras.layers.Conv2D | tf.keras.layers.DepthwiseConv2D):
-            nxt = layers[i + 1] if i + 1 < len(layers) else None
-            pairs.append((layer, nxt if isinstance(nxt, tf.keras.layers.BatchNormalization) else None))
-    return pairs
-
-
 def rebuild(model_path: Path, crops: np.ndarray):
     """Build the float Keras reader that computes what the int8 *model_path* computes.
 
@@ -170,8 +100,6 @@ def rebuild(model_path: Path, crops: np.ndarray):
         RebuildError: the model is not a reader of :func:`tools.train.reader_model.build_model`'s
             family, or a weight shape does not fit.
     """
-    import tensorflow as tf
-
     from tools.train.reader_model import build_model
 
     convs = conv_ops(model_path)
@@ -179,33 +107,13 @@ def rebuild(model_path: Path, crops: np.ndarray):
     height, width = crops.shape[1:3]
     classes = convs[-1]["kernel"].shape[3]
     model = build_model(classes, height, width, channels, light_stem=light)
-    pairs = keras_convs(model)
+    pairs = keras_conv_pairs(model)
     if len(pairs) != len(convs):
         raise RebuildError(f"{model_path}: {len(convs)} convolutions, the rebuilt network has {len(pairs)}")
-    for (layer, bn), conv in zip(pairs, convs, strict=True):
-        if type(layer).__name__ != conv["kind"] or tuple(layer.kernel.shape) != conv["kernel"].shape:
-            raise RebuildError(f"{model_path}: {conv['kind']} {conv['kernel'].shape} does not fit layer "
-                               f"{layer.name} {tuple(layer.kernel.shape)}")
-        if bn is None:
-            layer.set_weights([conv["kernel"], conv["bias"]])
-        else:  # identity for now: gamma 1, beta = folded bias, mean 0, variance 1 - epsilon
-            layer.set_weights([conv["kernel"]])
-            n = conv["bias"].size
-            bn.set_weights([np.ones(n, np.float32), conv["bias"], np.zeros(n, np.float32),
-                            np.full(n, 1.0 - bn.epsilon, np.float32)])
-    # the BatchNormalization layers are identities in inference, so every convolution's output
-    # (their input) is already what the folded network computes: measure all of them at once
-    bns = [bn for _, bn in pairs if bn is not None]
-    probe = tf.keras.Model(model.input, [bn.input for bn in bns])
-    outputs = probe.predict(crops, batch_size=64, verbose=0)
-    for bn, (layer, _), act in zip(bns, [p for p in pairs if p[1] is not None], outputs, strict=True):
-        flat = act.reshape(-1, act.shape[-1]).astype(np.float64)
-        mean, var = flat.mean(axis=0), flat.var(axis=0)
-        bias = bn.get_weights()[1]
-        # gamma * (x - mean) / sqrt(var + eps) + beta == x + bias
-        bn.set_weights([np.sqrt(var + bn.epsilon).astype(np.float32), (mean + bias).astype(np.float32),
-                        mean.astype(np.float32), var.astype(np.float32)])
-        logger.debug("%s after %s: mean |mean| %.3f, mean var %.3f", bn.name, layer.name, np.abs(mean).mean(), var.mean())
+    try:
+        load_folded(model, pairs, convs, crops)  # a chain: the file runs its convolutions in layer order
+    except RebuildError as exc:
+        raise RebuildError(f"{model_path}: {exc}") from exc
     return model
 
 
