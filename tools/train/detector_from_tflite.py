@@ -27,7 +27,6 @@ and of its own the int8 one finds) and exits 1, writing nothing, when either sha
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import sys
@@ -42,32 +41,30 @@ from plategate.vision.detector import PlateDetector, box_iou, decode, letterbox,
 from plategate.vision.runtime import verify
 from tools.quantize import image_files
 from tools.train.tf_threads import set_threads
-from tools.train.tflite_weights import RebuildError, conv_ops, keras_conv_pairs, load_folded, match
+from tools.train.tflite_weights import (
+    RebuildError,
+    conv_ops,
+    keras_conv_pairs,
+    load_folded,
+    match,
+    parse_rebuild_args,
+    rebuild_parser,
+    training_record,
+)
 
 logger = logging.getLogger(__name__)
 
+PROG = "python -m tools.train.detector_from_tflite"
 #: boxes compared between the int8 and the float model score at least this
 MIN_SCORE = 0.5
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tools.train.detector_from_tflite",
-                                description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    p.add_argument("model", type=Path, help="int8 detector .tflite with its card .json beside it")
-    p.add_argument("out", type=Path, help="the work folder to write (export/detector.weights.h5, network.json, training.json)")
-    p.add_argument("--images", type=Path, required=True,
-                   help="folder of frames (searched recursively) for the normalisation statistics and the check")
-    p.add_argument("--count", type=int, default=120, help="frames used from --images (default: %(default)s)")
-    p.add_argument("--min-agreement", type=float, default=0.9,
-                   help="fail unless this share of each model's boxes is found by the other (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=2, help="TensorFlow / LiteRT threads (default: %(default)s)")
-    a = p.parse_args(argv)
-    if a.count < 1:
-        p.error(f"--count must be at least 1, got {a.count}")
-    if not 0.0 <= a.min_agreement <= 1.0:
-        p.error(f"--min-agreement must be between 0 and 1, got {a.min_agreement}")
-    return a
+    return parse_rebuild_args(rebuild_parser(
+        PROG, __doc__, out_help="the work folder to write (export/detector.weights.h5, network.json, training.json)",
+        images_help="folder of frames (searched recursively) for the normalisation statistics and the check",
+        count=120, agreement=0.9, agreement_help="fail unless this share of each model's boxes is found by the other"),
+        argv)
 
 
 def card_widths(card: dict[str, Any], model_path: Path) -> tuple[int, ...]:
@@ -154,18 +151,6 @@ def compare(model_path: Path, model, frames: np.ndarray, threads: int) -> dict[s
             "float_found": back / max(own, 1), "boxes": total}
 
 
-def training_record(model_path: Path, card: dict[str, Any], widths: tuple[int, ...], argv: list[str] | None) -> dict[str, Any]:
-    """The rebuilt detector's ``training.json``: where it came from and the card's own training record."""
-    command = "python -m tools.train.detector_from_tflite " + " ".join(argv if argv is not None else sys.argv[1:])
-    return {
-        "rebuilt_from": str(model_path),
-        "sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
-        "widths": list(widths),
-        "commands": [command],
-        "training": card.get("training", {}),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -199,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     weights.parent.mkdir(parents=True, exist_ok=True)
     model.save_weights(str(weights))
     (a.out / "network.json").write_text(json.dumps({"widths": list(widths)}) + "\n")
-    (a.out / "training.json").write_text(json.dumps(training_record(a.model, card, widths, argv), indent=1) + "\n")
+    (a.out / "training.json").write_text(json.dumps(training_record(a.model, PROG, argv, widths=list(widths)), indent=1) + "\n")
     print(f"wrote {weights}, {a.out / 'network.json'} and {a.out / 'training.json'}")
     return 0
 

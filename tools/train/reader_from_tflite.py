@@ -29,7 +29,6 @@ fine-tune of the rebuilt model (and an average with it) records the whole chain.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import sys
@@ -45,28 +44,26 @@ from plategate.vision.runtime import load_model, verify
 from tools.quantize import image_files
 from tools.synth.reader_data import read_image
 from tools.train.tf_threads import set_threads
-from tools.train.tflite_weights import RebuildError, conv_ops, keras_conv_pairs, load_folded
+from tools.train.tflite_weights import (
+    RebuildError,
+    conv_ops,
+    keras_conv_pairs,
+    load_folded,
+    parse_rebuild_args,
+    rebuild_parser,
+    training_record,
+)
 
 logger = logging.getLogger(__name__)
 
+PROG = "python -m tools.train.reader_from_tflite"
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tools.train.reader_from_tflite",
-                                description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    p.add_argument("model", type=Path, help="int8 reader .tflite with its card .json beside it")
-    p.add_argument("out", type=Path, help="the .keras file to write")
-    p.add_argument("--images", type=Path, required=True,
-                   help="folder of plate crops for the normalisation statistics and the check (e.g. the br-crops training part)")
-    p.add_argument("--count", type=int, default=400, help="crops used from --images (default: %(default)s)")
-    p.add_argument("--min-agreement", type=float, default=0.97,
-                   help="fail unless the float and int8 greedy reads agree on this share of the crops (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=2, help="TensorFlow / LiteRT threads (default: %(default)s)")
-    a = p.parse_args(argv)
-    if a.count < 1:
-        p.error(f"--count must be at least 1, got {a.count}")
-    if not 0.0 <= a.min_agreement <= 1.0:
-        p.error(f"--min-agreement must be between 0 and 1, got {a.min_agreement}")
-    return a
+    return parse_rebuild_args(rebuild_parser(
+        PROG, __doc__, out_help="the .keras file to write",
+        images_help="folder of plate crops for the normalisation statistics and the check (e.g. the br-crops training part)",
+        count=400, agreement=0.97,
+        agreement_help="fail unless the float and int8 greedy reads agree on this share of the crops"), argv)
 
 
 def stage_widths(convs: list[dict[str, Any]]) -> tuple[tuple[int, ...], bool]:
@@ -177,21 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(a.out)
     record = a.out.with_name("training.json")
-    record.write_text(json.dumps(training_record(a.model, argv), indent=1) + "\n")
+    record.write_text(json.dumps(training_record(a.model, PROG, argv), indent=1) + "\n")
     print(f"wrote {a.out} and {record}")
     return 0
-
-
-def training_record(model_path: Path, argv: list[str] | None) -> dict[str, Any]:
-    """The rebuilt model's ``training.json``: where it came from and the card's own training record."""
-    card = json.loads(model_path.with_suffix(".json").read_text())
-    command = "python -m tools.train.reader_from_tflite " + " ".join(argv if argv is not None else sys.argv[1:])
-    return {
-        "rebuilt_from": str(model_path),
-        "sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
-        "commands": [command],
-        "training": card.get("training", {}),
-    }
 
 
 if __name__ == "__main__":

@@ -19,8 +19,11 @@ the shipped int8 files are what survives. :mod:`tools.train.reader_from_tflite` 
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +258,44 @@ def load_folded(model, pairs: list[tuple[Any, Any]], convs: list[dict[str, Any]]
         bn.set_weights([np.sqrt(var + bn.epsilon).astype(np.float32), (mean + bias).astype(np.float32),
                         mean.astype(np.float32), var.astype(np.float32)])
         logger.debug("%s after %s: mean |mean| %.3f, mean var %.3f", bn.name, layer.name, np.abs(mean).mean(), var.mean())
+
+
+def rebuild_parser(prog: str, doc: str, out_help: str, images_help: str, count: int, agreement: float,
+                   agreement_help: str) -> argparse.ArgumentParser:
+    """The command line both rebuild tools take: model, out, ``--images``, ``--count``, ``--min-agreement``, ``--threads``."""
+    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=doc)
+    p.add_argument("model", type=Path, help="int8 .tflite with its card .json beside it")
+    p.add_argument("out", type=Path, help=out_help)
+    p.add_argument("--images", type=Path, required=True, help=images_help)
+    p.add_argument("--count", type=int, default=count, help="images used from --images (default: %(default)s)")
+    p.add_argument("--min-agreement", type=float, default=agreement, help=agreement_help + " (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=2, help="TensorFlow / LiteRT threads (default: %(default)s)")
+    return p
+
+
+def parse_rebuild_args(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse *argv* with :func:`rebuild_parser`'s parser; out-of-range values are usage errors."""
+    a = p.parse_args(argv)
+    if a.count < 1:
+        p.error(f"--count must be at least 1, got {a.count}")
+    if not 0.0 <= a.min_agreement <= 1.0:
+        p.error(f"--min-agreement must be between 0 and 1, got {a.min_agreement}")
+    return a
+
+
+def training_record(model_path: Path, prog: str, argv: list[str] | None, **extra: Any) -> dict[str, Any]:
+    """A rebuilt model's ``training.json``: the file it came from, the command (*prog* and *argv*),
+    *extra* fields, and the card's own training record, so that what trains on from it records the chain.
+
+    Raises:
+        OSError: the model or its card cannot be read.
+    """
+    card = json.loads(model_path.with_suffix(".json").read_text())
+    return {
+        "rebuilt_from": str(model_path),
+        "sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
+        **extra,
+        "commands": [f"{prog} " + " ".join(argv if argv is not None else sys.argv[1:])],
+        "training": card.get("training", {}),
+    }

@@ -42,6 +42,7 @@ from plategate.imageio import load_image
 from plategate.vision.reader import TWO_LINE_ASPECT, two_line_halves
 from tools.eval.evaluate import edit_distance
 from tools.eval.export_crops import write_labels
+from tools.synth.reader_data import load_labelled
 
 logger = logging.getLogger(__name__)
 
@@ -107,17 +108,17 @@ def split_folder(reader, crops: Path, out: Path, max_edits: int = MAX_EDITS, kno
     Raises:
         OSError: ``labels.csv`` cannot be read or *out* cannot be written.
     """
-    with open(crops / "labels.csv", newline="") as fh:
-        rows = [(r["file"], r["text"]) for r in csv.DictReader(fh)]
+    samples = load_labelled(crops)
     out.mkdir(parents=True, exist_ok=True)
     kept: list[tuple[str, str]] = []
     left: list[str] = []
     narrow = 0
-    for k, (name, text) in enumerate(rows, 1):
+    for k, sample in enumerate(samples, 1):
+        name, text = sample.path.name, sample.text
         try:
-            crop = load_image(crops / name)
+            crop = load_image(sample.path)
         except PlategateError as exc:
-            logger.warning("%s: %s", crops / name, exc)
+            logger.warning("%s: %s", sample.path, exc)
             continue
         if is_two_line(crop.shape):
             narrow += 1
@@ -136,8 +137,8 @@ def split_folder(reader, crops: Path, out: Path, max_edits: int = MAX_EDITS, kno
                     if not cv2.imwrite(str(out / file), np.ascontiguousarray(half)):
                         raise OSError(f"cannot write {out / file}")
                     kept.append((file, part))
-        if k % 500 == 0 or k == len(rows):
-            progress(f"{k}/{len(rows)} crops, {narrow} narrow, {len(kept) // 2} split")
+        if k % 500 == 0 or k == len(samples):
+            progress(f"{k}/{len(samples)} crops, {narrow} narrow, {len(kept) // 2} split")
     write_labels(out, kept)
     return len(kept) // 2, left
 
