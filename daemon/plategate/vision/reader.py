@@ -18,7 +18,7 @@ from plategate.vision.runtime import LoadedModel, load_model
 logger = logging.getLogger(__name__)
 
 #: crops narrower than this (width / height) are treated as two-line plates
-TWO_LINE_ASPECT = 1.6
+TWO_LINE_ASPECT = 2.0
 #: classes below this probability at a step are not tried by the format-constrained pass.
 #: It is far below the free pass's 1e-2: the character a format demands is often a
 #: distant runner-up (a worn 6 read as E at 0.99 leaves the 6 at 0.004), and it must
