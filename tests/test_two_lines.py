@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from plategate.vision.reader import is_two_line
 from tools.synth.plates import render_lines
 from tools.train import two_lines
 
@@ -59,9 +60,9 @@ def test_no_split_when_two_points_fit_alike_or_the_text_is_too_short():
 
 
 def test_narrow_crops_are_the_ones_the_reader_reads_as_two_lines():
-    assert two_lines.is_two_line((100, 120, 3))
-    assert not two_lines.is_two_line((100, 400, 3))
-    assert not two_lines.is_two_line((6, 5))  # too small to halve
+    assert is_two_line((100, 120, 3))
+    assert not is_two_line((100, 400, 3))
+    assert not is_two_line((6, 5))  # too small to halve
 
 
 def test_two_line_plates_are_split_at_their_rendered_line_break(plates, tmp_path, capsys):

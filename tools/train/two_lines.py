@@ -39,7 +39,7 @@ import numpy as np
 
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
-from plategate.vision.reader import TWO_LINE_ASPECT, two_line_halves
+from plategate.vision.reader import is_two_line, two_line_halves
 from tools.eval.evaluate import edit_distance
 from tools.eval.export_crops import write_labels
 from tools.synth.reader_data import load_labelled
@@ -56,12 +56,6 @@ class Split:
 
     at: int
     edits: int
-
-
-def is_two_line(shape: tuple[int, ...]) -> bool:
-    """Whether the reader reads a crop of *shape* as two lines too (the reader's own test)."""
-    h, w = shape[:2]
-    return w < TWO_LINE_ASPECT * h and h >= 8
 
 
 def split_text(text: str, top: str, bottom: str) -> Split | None:

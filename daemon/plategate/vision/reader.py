@@ -50,6 +50,12 @@ def _pad_to_aspect(crop: np.ndarray, aspect: float) -> np.ndarray:
     return cv2.copyMakeBorder(crop, 0, 0, left, target - w - left, cv2.BORDER_REPLICATE)
 
 
+def is_two_line(shape: tuple[int, ...]) -> bool:
+    """Whether a crop of *shape* is narrow enough (below :data:`TWO_LINE_ASPECT`) to be read as two lines too."""
+    h, w = shape[:2]
+    return w < TWO_LINE_ASPECT * h and h >= 8
+
+
 def two_line_halves(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Split a two-line plate crop into its top and bottom lines, each widened to a one-line shape.
 
@@ -187,8 +193,7 @@ class PlateReader:
     def _candidates(self, crop: np.ndarray) -> list[tuple[str, float]]:
         """The non-empty candidate texts of one view, best first (one line, or two when narrow)."""
         candidates = self._decode(self.logits(crop), self.formats)
-        h, w = crop.shape[:2]
-        if w < TWO_LINE_ASPECT * h and h >= 8:
+        if is_two_line(crop.shape):
             two = self._two_lines(crop)
             if two and (not candidates or two[0][1] > candidates[0][1]
                         or (self._fits(two[0][0]) and not self._fits(candidates[0][0]))):
