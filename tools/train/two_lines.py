@@ -39,7 +39,7 @@ import numpy as np
 
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
-from plategate.vision.reader import is_two_line, two_line_halves
+from plategate.vision.reader import TWO_LINE_ASPECT, is_two_line, two_line_halves
 from tools.eval.evaluate import edit_distance
 from tools.eval.export_crops import write_labels
 from tools.synth.reader_data import load_labelled
@@ -85,7 +85,7 @@ def known_splits(lines: Path) -> dict[str, int]:
 
 
 def split_folder(reader, crops: Path, out: Path, max_edits: int = MAX_EDITS, known: dict[str, int] | None = None,
-                 progress=print) -> tuple[int, list[str]]:
+                 aspect: float = TWO_LINE_ASPECT, progress=print) -> tuple[int, list[str]]:
     """Write the halves of the two-line crops of *crops* whose text splits (see the module) into *out*.
 
     Args:
@@ -94,6 +94,7 @@ def split_folder(reader, crops: Path, out: Path, max_edits: int = MAX_EDITS, kno
         out: the folder to write (``NAME_top.png``, ``NAME_bottom.png``, ``labels.csv``).
         max_edits: the most edits the two reads may be from their parts of the text.
         known: split points already found (:func:`known_splits`), used as they are for the crops they name.
+        aspect: crops narrower than this (width / height) are the two-line ones (the reader's by default).
         progress: called with a line of progress now and then.
 
     Returns:
@@ -114,7 +115,7 @@ def split_folder(reader, crops: Path, out: Path, max_edits: int = MAX_EDITS, kno
         except PlategateError as exc:
             logger.warning("%s: %s", sample.path, exc)
             continue
-        if is_two_line(crop.shape):
+        if is_two_line(crop.shape, aspect):
             narrow += 1
             halves = two_line_halves(crop)
             at = (known or {}).get(Path(name).stem)
@@ -148,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="edits allowed between the halves' reads and the text's parts (default: %(default)s)")
     p.add_argument("--known", type=Path, help="a folder this tool wrote for another cut of the same crops: "
                    "its splits are taken as they are")
+    p.add_argument("--aspect", type=float, default=TWO_LINE_ASPECT,
+                   help="crops narrower than this (width / height) are two-line ones (default: the reader's, %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="(default: %(default)s)")
     a = p.parse_args(argv)
     if not (a.crops / "labels.csv").is_file():
@@ -159,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
 
         reader = PlateReader(a.reader, threads=a.threads, views=1)
         known = known_splits(a.known) if a.known is not None else None
-        split, left = split_folder(reader, a.crops, a.out, a.max_edits, known,
+        split, left = split_folder(reader, a.crops, a.out, a.max_edits, known, a.aspect,
                                    progress=lambda m: print(m, file=sys.stderr, flush=True))
     except (PlategateError, OSError) as exc:
         print(f"two_lines: error: {exc}", file=sys.stderr)

@@ -50,10 +50,10 @@ def _pad_to_aspect(crop: np.ndarray, aspect: float) -> np.ndarray:
     return cv2.copyMakeBorder(crop, 0, 0, left, target - w - left, cv2.BORDER_REPLICATE)
 
 
-def is_two_line(shape: tuple[int, ...]) -> bool:
-    """Whether a crop of *shape* is narrow enough (below :data:`TWO_LINE_ASPECT`) to be read as two lines too."""
+def is_two_line(shape: tuple[int, ...], aspect: float = TWO_LINE_ASPECT) -> bool:
+    """Whether a crop of *shape* is narrow enough (width below *aspect* times its height) to be read as two lines too."""
     h, w = shape[:2]
-    return w < TWO_LINE_ASPECT * h and h >= 8
+    return w < aspect * h and h >= 8
 
 
 def two_line_halves(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
