@@ -48,7 +48,9 @@ def conv_ops(model_path: Path) -> list[dict[str, Any]]:
     Returns:
         One dict per convolution: ``kind`` (``Conv2D`` / ``DepthwiseConv2D``), ``kernel``
         in Keras layout (``kh, kw, in, out`` or ``kh, kw, channels, 1``), ``bias``
-        (float32), ``input`` and ``output`` (tensor indices) and ``index`` (the op's).
+        (float32), ``output`` (its tensor index), ``index`` (the op's), ``out_size``
+        (height and width of the output) and ``feeds`` (the op indices of the convolutions that
+        read its output, through the ops between them).
 
     Raises:
         RebuildError: the interpreter cannot list the model's operators, an operator's
@@ -75,16 +77,48 @@ def conv_ops(model_path: Path) -> list[dict[str, Any]]:
         kind = CONV_OPS.get(op["op_name"])
         if kind is None:
             continue
-        x_index, w_index, b_index = (int(i) for i in op["inputs"])
+        _, w_index, b_index = (int(i) for i in op["inputs"])
         if kind == "Conv2D":  # TFLite (out, kh, kw, in) -> Keras (kh, kw, in, out)
             kernel = dequantised(w_index, 0).transpose(1, 2, 3, 0)
         else:  # TFLite (1, kh, kw, channels) -> Keras (kh, kw, channels, 1)
             kernel = dequantised(w_index, 3)[0][..., None]
+        output = int(op["outputs"][0])
         out.append({"kind": kind, "kernel": kernel, "bias": dequantised(b_index, 0).reshape(-1),
-                    "input": x_index, "output": int(op["outputs"][0]), "index": int(op["index"])})
+                    "output": output, "index": int(op["index"]),
+                    "out_size": tuple(int(n) for n in tensors[output]["shape"][1:3])})
     if not out:
         raise RebuildError(f"{model_path}: no convolutions found")
+    _add_feeds(ops, out)
     return out
+
+
+def _add_feeds(ops: list[dict], convs: list[dict[str, Any]]) -> None:
+    """Set each conv's ``feeds``: the op indices of the convolutions that read its output as data,
+    through any other ops (adds, resizes, activations) between them."""
+    readers: dict[int, list[dict]] = {}
+    for op in ops:
+        if op["op_name"] == "DELEGATE":  # a delegate's node stands for ops still listed one by one
+            continue
+        for t in op["inputs"]:
+            readers.setdefault(int(t), []).append(op)
+    conv_ops_at = {c["index"] for c in convs}
+
+    def next_convs(tensor: int, seen: set[int]) -> list[int]:
+        found = []
+        for op in readers.get(tensor, []):
+            if int(op["index"]) in seen:
+                continue
+            seen.add(int(op["index"]))
+            if int(op["index"]) in conv_ops_at:
+                if int(op["inputs"][0]) == tensor:  # read as data, not as weights
+                    found.append(int(op["index"]))
+            else:
+                for t in op["outputs"]:
+                    found += next_convs(int(t), seen)
+        return found
+
+    for c in convs:
+        c["feeds"] = next_convs(c["output"], set())
 
 
 def _ops(model_path: Path):
@@ -116,36 +150,11 @@ def _description(kind: str, kernel_shape: tuple[int, ...], out_size: tuple[int, 
     return f"{kind}{tuple(int(n) for n in kernel_shape)}@{tuple(int(n) for n in out_size)}"
 
 
-def tflite_signatures(model_path: Path, convs: list[dict[str, Any]]) -> list[str]:
-    """For each of *convs* (:func:`conv_ops` of *model_path*), a hash of its kind, its kernel shape,
-    the height and width of its output, and the signatures of the convolutions its output reaches
-    (through adds, resizes, activations)."""
-    ops, _, tensors = _ops(model_path)
-    readers: dict[int, list[dict]] = {}
-    for op in ops:
-        if op["op_name"] == "DELEGATE":  # a delegate's node stands for ops still listed one by one
-            continue
-        for t in op["inputs"]:
-            readers.setdefault(int(t), []).append(op)
-    conv_by_op = {c["index"]: c for c in convs}
-
-    def next_convs(tensor: int, seen: set[int]) -> list[int]:
-        found = []
-        for op in readers.get(tensor, []):
-            if int(op["index"]) in seen:
-                continue
-            seen.add(int(op["index"]))
-            if int(op["index"]) in conv_by_op:
-                if int(op["inputs"][0]) == tensor:  # read as data, not as weights
-                    found.append(int(op["index"]))
-            else:
-                for t in op["outputs"]:
-                    found += next_convs(int(t), seen)
-        return found
-
-    own = {c["index"]: _description(c["kind"], c["kernel"].shape, tuple(tensors[c["output"]]["shape"][1:3])) for c in convs}
-    children = {c["index"]: next_convs(c["output"], set()) for c in convs}
-    hashes = _merkle(own, children)
+def tflite_signatures(convs: list[dict[str, Any]]) -> list[str]:
+    """For each of *convs* (:func:`conv_ops`), a hash of its kind, its kernel shape, the height and
+    width of its output, and the signatures of the convolutions its output reaches (``feeds``)."""
+    own = {c["index"]: _description(c["kind"], c["kernel"].shape, c["out_size"]) for c in convs}
+    hashes = _merkle(own, {c["index"]: c["feeds"] for c in convs})
     return [hashes[c["index"]] for c in convs]
 
 
@@ -210,7 +219,7 @@ def match(model_path: Path, convs: list[dict[str, Any]], model, pairs: list[tupl
     """
     if len(convs) != len(pairs):
         raise RebuildError(f"{model_path}: {len(convs)} convolutions, the Keras network has {len(pairs)}")
-    theirs = tflite_signatures(model_path, convs)
+    theirs = tflite_signatures(convs)
     ours = keras_signatures(model, pairs)
     if len(set(theirs)) != len(theirs) or len(set(ours)) != len(ours):
         raise RebuildError(f"{model_path}: two convolutions have the same shape and the same successors; "
