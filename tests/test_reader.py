@@ -190,6 +190,28 @@ def test_beam_search_sums_all_alignments_exactly():
     assert greedy(probs, alphabet)[0] in exact
 
 
+def test_text_log_probability_is_the_sum_over_every_alignment():
+    import itertools
+
+    from plategate.vision.ctc import encode, softmax, text_log_probability
+
+    rng = np.random.default_rng(1)
+    alphabet = "AB"
+    probs = softmax(rng.normal(0, 1.5, (5, 3)))
+    exact: dict[str, float] = {}
+    for path in itertools.product(range(3), repeat=5):
+        text, prev = [], 0
+        for c in path:
+            if c != prev and c != 0:
+                text.append(alphabet[c - 1])
+            prev = c
+        exact["".join(text)] = exact.get("".join(text), 0.0) + float(np.prod([probs[t, c] for t, c in enumerate(path)]))
+    for text in ("", "A", "AA", "AB", "BAB", "ABA"):
+        got = text_log_probability(probs, encode(text, alphabet))
+        assert np.isclose(got, np.log(exact[text])), text
+    assert text_log_probability(probs, encode("AAAA", alphabet)) == -np.inf  # needs 7 steps, 5 given
+
+
 def test_prepare_crop_is_the_percentile_stretch():
     from plategate.vision.preprocess import prepare_crop
 

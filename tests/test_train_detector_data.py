@@ -75,3 +75,26 @@ def test_network_widths_are_recorded_once_and_kept(tmp_path, capsys):
     with pytest.raises(SystemExit):
         train_detector.main(["train", "--work", str(work), "--widths", "16,32"])
     assert "needs five positive stage widths" in capsys.readouterr().err
+
+
+def test_plates_are_inverted_where_they_stand_and_nowhere_else():
+    img = np.full((64, 64), 200, np.uint8)
+    img[20:30, 10:40] = 30  # dark characters on a light plate
+    boxes = np.array([[8, 18, 42, 32], [50, 50, 60, 60]], np.float32)
+    rng = np.random.default_rng(0)
+    assert detector_data.invert_plates(img, boxes, rng, 0.0) is img  # nothing drawn: the same array
+    out = detector_data.invert_plates(img, boxes, rng, 1.0)
+    assert out is not img and img[25, 20] == 30  # the sample in the pool is left as it was
+    assert out[25, 20] == 225 and out[19, 9] == 55  # light characters on a dark plate
+    assert out[55, 55] == 55 and out[5, 5] == 200 and out[40, 20] == 200  # outside the boxes: unchanged
+
+
+def test_batches_show_inverted_plates_at_the_asked_share():
+    img = np.full((64, 64), 220, np.uint8)
+    ann = {"boxes": [[16, 24, 48, 40]], "corners": [[[16, 24], [48, 24], [48, 40], [16, 40]]], "corner_ok": [True]}
+    pool = [(img, ann)]
+    for share, want in ((0.0, 0), (0.5, 32), (1.0, 64)):
+        x, heat, _ = detector_data.make_batch(pool, np.random.default_rng(1), 64, 64, invert=share)
+        dark = int((x[:, 32, 32, 0] < x[:, 2, 2, 0]).sum())  # the plate's centre darker than the frame
+        assert abs(dark - want) <= 12, (share, dark)
+        assert heat.max() > 0.9  # the plate is still a target

@@ -65,10 +65,11 @@ def test_narrow_crops_are_the_ones_the_reader_reads_as_two_lines():
     assert not is_two_line((6, 5))  # too small to halve
 
 
-def test_two_line_plates_are_split_at_their_rendered_line_break(plates, tmp_path, capsys):
+@pytest.mark.parametrize("rule", two_lines.RULES)
+def test_two_line_plates_are_split_at_their_rendered_line_break(plates, tmp_path, capsys, rule):
     folder, splits = plates
     out = tmp_path / "lines"
-    assert two_lines.main([str(folder), "--out", str(out), "--threads", "1"]) == 0
+    assert two_lines.main([str(folder), "--out", str(out), "--threads", "1", "--rule", rule]) == 0
     assert "two-line crops split into" in capsys.readouterr().out
     labels = read_labels(out)
     tops = {f[: -len("_top.png")]: t for f, t in labels.items() if f.endswith("_top.png")}
@@ -92,6 +93,26 @@ def test_known_splits_are_taken_without_reading(plates, tmp_path):
                                            progress=lambda _: None)
     assert written == 6 and left == []
     assert len(read_labels(tmp_path / "out")) == 12
+
+
+def test_the_likeliest_split_is_taken_only_when_clearly_likely(plates):
+    from plategate.vision.reader import PlateReader, two_line_halves
+
+    folder, splits = plates
+    reader = PlateReader(Path("models/reader.tflite"), threads=1)
+    texts = read_labels(folder)
+    halves = two_line_halves(cv2.imread(str(folder / "sq0.png")))
+    split = two_lines.likely_split(reader, halves, texts["sq0.png"])
+    assert split is not None and split.at == splits["sq0"] and split.log_prob > two_lines.MIN_LOG_PROB
+    assert two_lines.likely_split(reader, halves, texts["sq0.png"], min_log_prob=0.1) is None  # no probability above 1
+    assert two_lines.likely_split(reader, halves, "7") is None
+    one = cv2.imread(str(folder / "one.png"))
+    assert two_lines.likely_split(reader, two_line_halves(one), texts["one.png"]) is None  # one line cut in halves
+
+
+def test_an_unknown_rule_is_refused(plates, tmp_path):
+    with pytest.raises(ValueError, match="rule must be one of"):
+        two_lines.split_folder(None, plates[0], tmp_path / "o", rule="guess")
 
 
 def test_a_missing_labels_file_is_named(tmp_path, capsys):

@@ -183,9 +183,31 @@ def load_shards(work: Path, known: dict) -> dict:
     return known
 
 
+def invert_plates(img: np.ndarray, boxes: np.ndarray, rng: np.random.Generator, share: float) -> np.ndarray:
+    """Invert the grey levels inside each plate box with probability *share* (a copy if any).
+
+    A dark plate with light characters (old British, Pakistani, Malaysian, classic-car plates)
+    is rare among the boxed photos; inverting a light plate where it stands makes one in a real
+    photo's light and surroundings.
+    """
+    out = img
+    for x1, y1, x2, y2 in boxes:
+        if rng.random() >= share:
+            continue
+        a, b = max(int(round(x1)), 0), min(int(round(x2)), img.shape[1])
+        c, d = max(int(round(y1)), 0), min(int(round(y2)), img.shape[0])
+        if b - a < 2 or d - c < 2:
+            continue
+        if out is img:
+            out = img.copy()
+        out[c:d, a:b] = 255 - out[c:d, a:b]
+    return out
+
+
 def make_batch(pool: list[tuple[np.ndarray, dict]], rng: np.random.Generator, batch: int,
-               size: int = PATCH) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pick *batch* samples, random-crop them to *size* and augment: flips, contrast/brightness."""
+               size: int = PATCH, invert: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pick *batch* samples, random-crop them to *size* and augment: flips, contrast/brightness,
+    and with probability *invert* per plate its grey levels inverted (:func:`invert_plates`)."""
     imgs, heats, regs = [], [], []
     for i in rng.integers(0, len(pool), batch):
         img, ann = pool[i]
@@ -206,6 +228,8 @@ def make_batch(pool: list[tuple[np.ndarray, dict]], rng: np.random.Generator, ba
             centre = (b[:, :2] + b[:, 2:]) / 2
             inside = (centre >= 0).all(1) & (centre < size).all(1)
             b, c, ok = b[inside], c[inside], ok[inside]
+        if invert > 0 and len(b):
+            img = invert_plates(img, b, rng, invert)
         img = img.astype(np.float32)
         if rng.random() < 0.5:
             img = img[:, ::-1]

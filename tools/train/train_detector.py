@@ -93,8 +93,11 @@ def network_widths(work: Path, asked: tuple[int, ...] | None = None) -> tuple[in
 
 def train(work: Path, steps: int, batch: int, lr: float, seed: int, resume: bool, ckpt_every: int, size: int = 192,
           box_weight: float = 1.0, widths: tuple[int, ...] | None = None, threads: int = 1,
-          grow_from: Path | None = None) -> Path:
+          grow_from: Path | None = None, invert_plates: float = 0.0) -> Path:
     """Train on *threads* CPU threads; returns the exported weights path.
+
+    *invert_plates* is the probability that a plate of a training batch has its grey levels
+    inverted (a dark plate with light characters; :func:`tools.train.detector_data.invert_plates`).
 
     A new run (no checkpoint in *work*) with *grow_from* starts from the trained weights of
     that work folder (``GROW_FROM/export/detector.weights.h5``), widened to *widths* by
@@ -151,7 +154,7 @@ def train(work: Path, steps: int, batch: int, lr: float, seed: int, resume: bool
                 logger.info("training pool: %d patches from %d shards", len(pool), len(shards))
             if not pool:
                 raise SystemExit(f"no training shards in {work / 'data'}; run the 'data' stage first")
-        x, ht, rt = make_batch(pool, rng, batch, size)
+        x, ht, rt = make_batch(pool, rng, batch, size, invert_plates)
         parts = np.array([float(v) for v in train_step(x, ht, rt)])
         avg = parts if step == start else 0.98 * avg + 0.02 * parts
         step_var.assign_add(1)
@@ -345,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--ckpt-every", type=int, default=250)
     t.add_argument("--size", type=int, default=192, help="training crop size (fully convolutional; at most the patch side)")
     t.add_argument("--box-weight", type=float, default=1.0, help="weight of the box regression loss")
+    t.add_argument("--invert-plates", type=float, default=0.0, metavar="P",
+                   help="probability that a plate in a training batch is shown inverted: light characters on a dark plate")
     t.add_argument("--widths", type=_widths_arg, default=None,
                    help="five stage widths of a new network, e.g. 24,48,96,144,192 (default: "
                         + ",".join(map(str, WIDTHS)) + "; recorded in WORK/network.json)")
@@ -384,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(str(exc))
         _record(args.work, "train", list(argv if argv is not None else sys.argv[1:]))
         path = train(args.work, args.steps, args.batch, args.lr, args.seed, args.resume, args.ckpt_every, args.size,
-                     args.box_weight, args.widths, args.threads, args.grow_from)
+                     args.box_weight, args.widths, args.threads, args.grow_from, args.invert_plates)
         logger.info("exported %s", path)
     return 0
 

@@ -6,12 +6,16 @@ height twice: whole, and as its top and bottom lines
 two-line plates are trained in those halves; a real crop carries one text for the whole plate,
 so without a split it is trained only as one squeezed line, which is not how it is read.
 
-For each narrow crop of the folder a reader reads both halves, and the crop's text is split
-where the two reads fit it best (fewest edits in all). A crop is split only when that point is
-the only best one, each part has at least one character and the reads are at most
-``--max-edits`` edits from the parts; its two halves are then written as PNG files with their
-part of the text (``labels.csv``: file,text). The crops themselves are not written: train on
-the new folder beside the old one::
+For each narrow crop of the folder the reader scores every split of the crop's text into a top
+and a bottom line by how likely its two halves are to read as those parts (``--rule
+likelihood``, the default: the sum of the CTC log-probabilities of the parts,
+:func:`plategate.vision.ctc.text_log_probability`). A crop is split only where the best split
+reaches ``--min-log-prob`` and beats the next best by :data:`MARGIN` (a one-line plate cut
+narrow fits no split that well). ``--rule edits`` instead reads both halves and splits where
+the two reads are fewest edits (at most ``--max-edits``) from the parts, at a single best
+point. Each part has at least one character. The two halves of a split crop are written as PNG
+files with their part of the text (``labels.csv``: file,text). The crops themselves are not
+written: train on the new folder beside the old one::
 
     python -m tools.train.two_lines work/real/scene-train --out work/real/scene-train-lines
 
@@ -39,6 +43,7 @@ import numpy as np
 
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
+from plategate.vision.ctc import encode, softmax, text_log_probability
 from plategate.vision.reader import TWO_LINE_ASPECT, is_two_line, two_line_halves
 from tools.eval.evaluate import edit_distance
 from tools.eval.export_crops import write_labels
@@ -46,8 +51,15 @@ from tools.synth.reader_data import load_labelled
 
 logger = logging.getLogger(__name__)
 
-#: reads of the two halves may differ from their parts of the text by this many edits in all
+#: reads of the two halves may differ from their parts of the text by this many edits in all (``edits``)
 MAX_EDITS = 1
+#: the best split's log-probability must reach this (``likelihood``); chosen on contact sheets
+#: of the scene-crops training crops: the splits above it were right, one-line plates cut narrow
+#: start just below it
+MIN_LOG_PROB = -10.0
+#: ... and beat the next best split by this much (natural log)
+MARGIN = 2.0
+RULES = ("likelihood", "edits")
 
 
 @dataclass(frozen=True)
@@ -55,7 +67,8 @@ class Split:
     """Where a two-line crop's text divides: ``text[:at]`` is the top line."""
 
     at: int
-    edits: int
+    edits: int = 0
+    log_prob: float | None = None
 
 
 def split_text(text: str, top: str, bottom: str) -> Split | None:
@@ -74,6 +87,29 @@ def split_text(text: str, top: str, bottom: str) -> Split | None:
     return Split(at=costs[0][1], edits=costs[0][0])
 
 
+def likely_split(reader, halves: tuple[np.ndarray, np.ndarray], text: str, min_log_prob: float = MIN_LOG_PROB,
+                 margin: float = MARGIN) -> Split | None:
+    """The split of *text* whose parts the two *halves* most likely read as (see the module).
+
+    Returns:
+        The split, or ``None`` when the text is shorter than two characters, the best split's
+        log-probability is below *min_log_prob*, or the next best is within *margin* of it.
+
+    Raises:
+        ValueError: *text* has a character the reader does not know.
+    """
+    if len(text) < 2:
+        return None
+    probs = [softmax(reader.logits(h), reader.temperature) for h in halves]
+    scores = sorted(((text_log_probability(probs[0], encode(text[:k], reader.alphabet, reader.blank), reader.blank)
+                      + text_log_probability(probs[1], encode(text[k:], reader.alphabet, reader.blank), reader.blank), k)
+                     for k in range(1, len(text))), reverse=True)
+    best, at = scores[0]
+    if best < min_log_prob or (len(scores) > 1 and best - scores[1][0] < margin):
+        return None
+    return Split(at=at, log_prob=round(best, 3))
+
+
 def known_splits(lines: Path) -> dict[str, int]:
     """The split points of a folder this tool wrote: ``{crop name without extension: length of the top line}``.
 
@@ -85,24 +121,30 @@ def known_splits(lines: Path) -> dict[str, int]:
 
 
 def split_folder(reader, crops: Path, out: Path, max_edits: int = MAX_EDITS, known: dict[str, int] | None = None,
-                 aspect: float = TWO_LINE_ASPECT, progress=print) -> tuple[int, list[str]]:
+                 aspect: float = TWO_LINE_ASPECT, progress=print, rule: str = "likelihood",
+                 min_log_prob: float = MIN_LOG_PROB) -> tuple[int, list[str]]:
     """Write the halves of the two-line crops of *crops* whose text splits (see the module) into *out*.
 
     Args:
         reader: a :class:`plategate.vision.reader.PlateReader` (its best read of each half is used).
         crops: a folder with ``labels.csv`` (file,text).
         out: the folder to write (``NAME_top.png``, ``NAME_bottom.png``, ``labels.csv``).
-        max_edits: the most edits the two reads may be from their parts of the text.
+        max_edits: the most edits the two reads may be from their parts of the text (``edits``).
         known: split points already found (:func:`known_splits`), used as they are for the crops they name.
         aspect: crops narrower than this (width / height) are the two-line ones (the reader's by default).
         progress: called with a line of progress now and then.
+        rule: ``likelihood`` or ``edits`` (see the module).
+        min_log_prob: the least log-probability of a split (``likelihood``).
 
     Returns:
         (crops split, descriptions of the narrow crops left out).
 
     Raises:
         OSError: ``labels.csv`` cannot be read or *out* cannot be written.
+        ValueError: *rule* is unknown.
     """
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
     samples = load_labelled(crops)
     out.mkdir(parents=True, exist_ok=True)
     kept: list[tuple[str, str]] = []
@@ -119,13 +161,17 @@ def split_folder(reader, crops: Path, out: Path, max_edits: int = MAX_EDITS, kno
             narrow += 1
             halves = two_line_halves(crop)
             at = (known or {}).get(Path(name).stem)
+            top = bottom = ""
             if at is not None and 0 < at < len(text):
-                split, top, bottom = Split(at=at, edits=0), "", ""
-            else:
+                split = Split(at=at)
+            elif rule == "edits":
                 top, bottom = (reader.read(h).text for h in halves)
                 split = split_text(text, top, bottom)
+            else:
+                split = likely_split(reader, halves, text, min_log_prob)
             if split is None or split.edits > max_edits:
-                left.append(f"{name} {text}: halves read {top!r} / {bottom!r}")
+                why = f"halves read {top!r} / {bottom!r}" if rule == "edits" else "no split likely enough"
+                left.append(f"{name} {text}: {why}")
             else:
                 for part, half, tag in ((text[: split.at], halves[0], "top"), (text[split.at :], halves[1], "bottom")):
                     file = f"{Path(name).stem}_{tag}.png"
@@ -145,8 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="folder to write (PNG halves + labels.csv)")
     p.add_argument("--reader", type=Path, default=Path("models/reader.tflite"),
                    help="the reader that reads the halves (default: %(default)s)")
+    p.add_argument("--rule", choices=RULES, default="likelihood",
+                   help="how a split is chosen (see above; default: %(default)s)")
+    p.add_argument("--min-log-prob", type=float, default=MIN_LOG_PROB,
+                   help="likelihood: the least log-probability of a split (default: %(default)s)")
     p.add_argument("--max-edits", type=int, default=MAX_EDITS,
-                   help="edits allowed between the halves' reads and the text's parts (default: %(default)s)")
+                   help="edits: edits allowed between the halves' reads and the text's parts (default: %(default)s)")
     p.add_argument("--known", type=Path, help="a folder this tool wrote for another cut of the same crops: "
                    "its splits are taken as they are")
     p.add_argument("--aspect", type=float, default=TWO_LINE_ASPECT,
@@ -163,8 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         reader = PlateReader(a.reader, threads=a.threads, views=1)
         known = known_splits(a.known) if a.known is not None else None
         split, left = split_folder(reader, a.crops, a.out, a.max_edits, known, a.aspect,
-                                   progress=lambda m: print(m, file=sys.stderr, flush=True))
-    except (PlategateError, OSError) as exc:
+                                   progress=lambda m: print(m, file=sys.stderr, flush=True), rule=a.rule,
+                                   min_log_prob=a.min_log_prob)
+    except (PlategateError, OSError, ValueError) as exc:
         print(f"two_lines: error: {exc}", file=sys.stderr)
         return 1
     for line in left:

@@ -159,4 +159,34 @@ def sequence_log_confidence(probs: np.ndarray) -> float:
     return float(np.sum(np.log(np.maximum(probs.max(axis=1), 1e-12))))
 
 
-__all__ = ["ALPHABET", "beam_search", "encode", "greedy", "softmax", "sequence_log_confidence"]
+def text_log_probability(probs: np.ndarray, labels: list[int], blank: int = 0) -> float:
+    """log P(text | crop): the CTC forward sum over every alignment of the class ids *labels*.
+
+    Args:
+        probs: (T, C) per-step probabilities.
+        labels: the text's class ids (:func:`encode`).
+        blank: the blank class.
+
+    Returns:
+        The natural log of the probability; ``-inf`` when no alignment fits in T steps.
+    """
+    lp = np.log(np.maximum(np.asarray(probs, dtype=np.float64), 1e-30))
+    if not len(labels):
+        return float(lp[:, blank].sum())
+    ext = np.full(2 * len(labels) + 1, blank, dtype=np.int64)
+    ext[1::2] = labels
+    # an alignment may skip a blank between two different characters
+    skip = np.zeros(len(ext), bool)
+    skip[3::2] = ext[3::2] != ext[1:-2:2]
+    alpha = np.full(len(ext), -np.inf)
+    alpha[0] = lp[0, ext[0]]
+    alpha[1] = lp[0, ext[1]]
+    for t in range(1, len(lp)):
+        stay = alpha
+        step = np.concatenate(([-np.inf], alpha[:-1]))
+        jump = np.where(skip, np.concatenate(([-np.inf, -np.inf], alpha[:-2])), -np.inf)
+        alpha = np.logaddexp(np.logaddexp(stay, step), jump) + lp[t, ext]
+    return float(np.logaddexp(alpha[-1], alpha[-2]))
+
+
+__all__ = ["ALPHABET", "beam_search", "encode", "greedy", "softmax", "sequence_log_confidence", "text_log_probability"]
