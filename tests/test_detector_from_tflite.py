@@ -113,3 +113,15 @@ def test_a_card_without_widths_is_refused():
 
     with pytest.raises(RebuildError, match=re.escape("training.architecture.widths")):
         card_widths({"training": {"architecture": {"widths": [16, 32]}}}, Path("x.tflite"))
+
+
+def test_a_run_grown_from_the_rebuilt_weights_carries_their_record(rebuilt):
+    from tools.train.train_detector import start_record
+
+    commands = [{"stage": "data", "command": "nice -n 10 python -m tools.train.train_detector data --work w", "mix": None},
+                {"stage": "train", "command": f"nice -n 10 python -m tools.train.train_detector train --work w "
+                                              f"--grow-from {rebuilt} --steps 10", "mix": None}]
+    record = start_record(commands)
+    card = json.loads((MODELS / "detector-look.json").read_text())
+    assert record["training"] == card["training"] and record["commands"][0].startswith("python -m tools.train.detector_from_tflite")
+    assert start_record(commands[:1]) == {}  # trained from scratch: nothing before it

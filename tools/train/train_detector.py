@@ -253,6 +253,7 @@ def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234,
                     "(tools.synth.swap)")
     if {"gate", "street"} & set(kinds):
         real.append("eu-crops (pasted into synthetic scenes)")
+    start = start_record(commands)
     command = f"python -m tools.train.train_detector export --work {work}" + (f" --steps {steps}" if steps else "")
     if tuple(sizes) != ((INPUT_W, INPUT_H),):
         command += "".join(f" --input {w}x{h}" for w, h in sizes)
@@ -271,8 +272,10 @@ def export_savedmodel(work: Path, weights: Path | None = None, seed: int = 1234,
             "architecture": {"input": [1, size[1], size[0], 1], "widths": list(widths), "stride": STRIDE,
                              "heads": "heat map (sigmoid), box (dx, dy, log w, log h), corners (8 offsets)"},
             "seed": seed, "weights": str(weights),
-            "commands": [c["command"] for c in commands] + [command],
+            "commands": start.get("commands", []) + [c["command"] for c in commands] + [command],
         }
+        if start:
+            info["started_from"] = {k: start[k] for k in ("rebuilt_from", "sha256", "training") if k in start}
         (work / "export" / f"training{suffix}.json").write_text(json.dumps(info, indent=2))
         outs.append(out)
     return outs
@@ -282,6 +285,22 @@ def _commands(work: Path) -> list[dict]:
     """The data and train commands run in *work* (``WORK/commands.json``), oldest first."""
     path = work / "commands.json"
     return json.loads(path.read_text()) if path.is_file() else []
+
+
+def start_record(commands: list[dict]) -> dict:
+    """The training record beside the weights a run was grown from (``--grow-from WORK``), if any.
+
+    :mod:`tools.train.detector_from_tflite` writes one (``WORK/training.json``): the commands
+    that rebuilt a shipped detector and that detector's own training record, so an exported
+    model's record goes back to the first training.
+    """
+    for c in commands:
+        parts = c["command"].split()
+        if c["stage"] == "train" and "--grow-from" in parts[:-1]:
+            path = Path(parts[parts.index("--grow-from") + 1]) / "training.json"
+            if path.is_file():
+                return json.loads(path.read_text())
+    return {}
 
 
 def _record(work: Path, stage: str, argv: list[str], mix: dict | None = None) -> None:
