@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tools.eval import sheets
 from tools.train import label_sheets
 
 
@@ -41,7 +42,7 @@ def test_unlabelled_puts_every_crop_not_skipped_on_a_sheet(crops, tmp_path):
     assert sorted(r["file"] for r in rows) == ["a.jpg", "c.png"]
     assert {r["label"] for r in rows} == {"?"}
     sheet = cv2.imread(str(out / rows[0]["sheet"]))
-    assert sheet is not None and sheet.shape[0] == label_sheets.TILE_H
+    assert sheet is not None and sheet.shape[0] == sheets.TILE_H
 
 
 def test_unlabelled_order_follows_the_seed(crops):
