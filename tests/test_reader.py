@@ -166,16 +166,12 @@ def test_br_validation_part_is_read_well(reader, datasets):
     assert right >= 0.8 * len(val)  # shipped model: 185/217 (85.3 %)
 
 
-def test_beam_search_sums_all_alignments_exactly():
+def exact_text_probabilities(probs: np.ndarray, alphabet: str) -> dict[str, float]:
+    """P(text) of every text, by summing over every path of *probs* (blank is class 0)."""
     import itertools
 
-    from plategate.vision.ctc import beam_search, greedy, softmax
-
-    rng = np.random.default_rng(0)
-    alphabet = "AB"
-    probs = softmax(rng.normal(0, 1.5, (5, 3)))
     exact: dict[str, float] = {}
-    for path in itertools.product(range(3), repeat=5):
+    for path in itertools.product(range(probs.shape[1]), repeat=len(probs)):
         text, prev = [], 0
         for c in path:
             if c != prev and c != 0:
@@ -183,6 +179,16 @@ def test_beam_search_sums_all_alignments_exactly():
             prev = c
         p = float(np.prod([probs[t, c] for t, c in enumerate(path)]))
         exact["".join(text)] = exact.get("".join(text), 0.0) + p
+    return exact
+
+
+def test_beam_search_sums_all_alignments_exactly():
+    from plategate.vision.ctc import beam_search, greedy, softmax
+
+    rng = np.random.default_rng(0)
+    alphabet = "AB"
+    probs = softmax(rng.normal(0, 1.5, (5, 3)))
+    exact = exact_text_probabilities(probs, alphabet)
     want = sorted(exact.items(), key=lambda kv: -kv[1])[:3]
     got = beam_search(probs, alphabet, 0, beam_width=100, top_k=3, prune=0.0, max_classes=3)
     assert [t for t, _ in got] == [t for t, _ in want]
@@ -191,21 +197,12 @@ def test_beam_search_sums_all_alignments_exactly():
 
 
 def test_text_log_probability_is_the_sum_over_every_alignment():
-    import itertools
-
     from plategate.vision.ctc import encode, softmax, text_log_probability
 
     rng = np.random.default_rng(1)
     alphabet = "AB"
     probs = softmax(rng.normal(0, 1.5, (5, 3)))
-    exact: dict[str, float] = {}
-    for path in itertools.product(range(3), repeat=5):
-        text, prev = [], 0
-        for c in path:
-            if c != prev and c != 0:
-                text.append(alphabet[c - 1])
-            prev = c
-        exact["".join(text)] = exact.get("".join(text), 0.0) + float(np.prod([probs[t, c] for t, c in enumerate(path)]))
+    exact = exact_text_probabilities(probs, alphabet)
     for text in ("", "A", "AA", "AB", "BAB", "ABA"):
         got = text_log_probability(probs, encode(text, alphabet))
         assert np.isclose(got, np.log(exact[text])), text

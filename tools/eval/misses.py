@@ -96,10 +96,12 @@ def scene_losses(recognizer, low, data: Path, s: SceneSet) -> tuple[int, list[Lo
                 continue
             if weak is None:
                 weak = low.detector.detect(frame)
-            near = (max(weak, key=lambda d: float(iou(np.array([d.box], np.float64), g[None])[0, 0])) if weak else None)
-            overlap = float(iou(np.array([near.box], np.float64), g[None])[0, 0]) if near else 0.0
-            out.append(Loss(name, plate_view(frame, g, boxes), f"{g[2] - g[0]:.0f} px",
-                            f"near box IoU {overlap:.2f}" if near else "no box", near.score if near else 0.0))
+            read, score = "no box", 0.0
+            if weak:
+                overlaps = iou(np.array([d.box for d in weak], np.float64), g[None])[:, 0]
+                k = int(overlaps.argmax())
+                read, score = f"near box IoU {overlaps[k]:.2f}", weak[k].score
+            out.append(Loss(name, plate_view(frame, g, boxes), f"{g[2] - g[0]:.0f} px", read, score))
     return counted, out
 
 
