@@ -60,6 +60,7 @@ def test_lost_plates_and_misreads_go_on_numbered_sheets(data, tmp_path, capsys):
     lost = _rows(out / "ro-dashcam-day.csv")
     assert any(r["file"] == "dayride_0.jpg" and r["label"] == "60 px" for r in lost)  # the box on bare road
     assert len(lost) <= 2, lost  # the rendered plates are found
+    assert (out / "ro-dashcam-day-reads.csv").is_file()  # no texts read by eye here: an empty list
     read = _rows(out / "ar-crops.csv")
     assert [(r["file"], r["label"]) for r in read] == [("c0.png", "ZZ999ZZ")]
     for name in {r["sheet"] for r in lost + read}:

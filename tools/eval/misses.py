@@ -12,6 +12,8 @@ loss in a numbered tile::
   plate's width and the nearest box a detector at :data:`LOW_SCORE` finds (IoU with the
   label's box, score): a box at IoU 0.3-0.5 scored high is a plate found but boxed otherwise
   than its label; no box at all, a plate the network does not see.
+  The plates with a text read by eye (the suite's end to end) that are found and read otherwise
+  go to their own sheets (``<set>-reads``): the crop the daemon cut, its read and confidence.
 * **crop sets**: each crop read otherwise than its text (three views, free decoding), with
   the read and its confidence.
 
@@ -33,9 +35,9 @@ import numpy as np
 from plategate.config import RecognitionConfig
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
-from tools.eval.evaluate import iou, match, read_boxes_csv
+from tools.eval.evaluate import iou, match
 from tools.eval.sheets import PER_SHEET, sheet, tile
-from tools.eval.suite import CROP_SETS, SCENE_SETS, WIDE, SceneSet, crop_items
+from tools.eval.suite import CROP_SETS, SCENE_SETS, WIDE, SceneSet, crop_items, scene_truth
 
 logger = logging.getLogger(__name__)
 
@@ -67,17 +69,19 @@ def plate_view(frame: np.ndarray, truth: np.ndarray, boxes: np.ndarray) -> np.nd
     return view[int(max(0, y1 - pad)):int(min(h, y2 + pad)), int(max(0, x1 - pad)):int(min(w, x2 + pad))]
 
 
-def scene_losses(recognizer, low, data: Path, s: SceneSet) -> tuple[int, list[Loss]]:
-    """The plates of photo set *s* that *recognizer*'s detector misses; *low* reports the nearest weak box.
+def scene_losses(recognizer, low, data: Path, s: SceneSet) -> tuple[int, list[Loss], list[Loss]]:
+    """The plates of photo set *s* that *recognizer*'s detector misses (*low* reports the nearest
+    weak box), and the plates with a text read by eye that it finds and reads otherwise (the
+    suite's end to end: the daemon's crop and its read).
 
     Returns:
-        (plates counted, losses).
+        (plates counted, plates missed, plates misread).
     """
+    from plategate.vision.recognizer import crop_plate
+
     folder = data / s.folder
-    counted, out = 0, []
-    for name, t in sorted(read_boxes_csv(folder).items()):
-        if not name.startswith(s.prefix):
-            continue
+    counted, out, misread = 0, [], []
+    for name, t in scene_truth(data, s):
         gt = np.array(t.boxes, np.float64).reshape(-1, 4)
         try:
             frame = load_image(folder / name)
@@ -89,6 +93,13 @@ def scene_losses(recognizer, low, data: Path, s: SceneSet) -> tuple[int, list[Lo
         _tp, owner = match(boxes, np.array([d.score for d in dets]), gt)
         weak = None
         for j, g in enumerate(gt):
+            want = t.texts[j] if j < len(t.texts) else ""
+            if want and owner[j] >= 0:
+                k = int(owner[j])
+                crop = crop_plate(frame, dets[k])
+                r = recognizer.reader.read(crop) if k < recognizer.max_plates else None
+                if r is None or r.text != want:
+                    misread.append(Loss(name, crop, want, r.text if r else "(not read)", r.confidence if r else 0.0))
             if s.wide_only and g[2] - g[0] < WIDE:
                 continue
             counted += 1
@@ -102,7 +113,7 @@ def scene_losses(recognizer, low, data: Path, s: SceneSet) -> tuple[int, list[Lo
                 k = int(overlaps.argmax())
                 read, score = f"near box IoU {overlaps[k]:.2f}", weak[k].score
             out.append(Loss(name, plate_view(frame, g, boxes), f"{g[2] - g[0]:.0f} px", read, score))
-    return counted, out
+    return counted, out, misread
 
 
 def crop_losses(reader, items: list[tuple[Path, str]]) -> tuple[int, list[Loss]]:
@@ -170,7 +181,13 @@ def main(argv: list[str] | None = None) -> int:
             if not (a.data / scene.folder / "boxes.csv").is_file():
                 print(f"{name}: {a.data / scene.folder} not found, skipped", file=sys.stderr)
                 continue
-            counted, losses = scene_losses(recognizer, low, a.data, scene)
+            counted, losses, misread = scene_losses(recognizer, low, a.data, scene)
+            try:
+                sheets = write_sheets(misread, a.out, name.replace(" ", "-") + "-reads")
+            except OSError as exc:
+                print(f"misses: error: {exc}", file=sys.stderr)
+                return 1
+            print(f"{name}: {len(misread)} plates found and read otherwise end to end, on {len(sheets)} sheets in {a.out}")
         else:
             items = crop_items(a.data, name)
             if not items:

@@ -47,7 +47,15 @@ import numpy as np
 from plategate.config import RecognitionConfig
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
-from tools.eval.evaluate import add_box_texts, add_texts, char_accuracy, match, read_boxes_csv, read_labels_csv
+from tools.eval.evaluate import (
+    SceneTruth,
+    add_box_texts,
+    add_texts,
+    char_accuracy,
+    match,
+    read_boxes_csv,
+    read_labels_csv,
+)
 
 TOOLS = Path(__file__).resolve().parents[1]
 #: plates at least this wide (pixels of the image) are the ones the recall targets name
@@ -148,17 +156,22 @@ def add_crop_texts(truth: dict, crops_csv: Path, source: str) -> int:
     return add_box_texts(truth, photo_texts(crops_csv, "val", source)) if crops_csv.is_file() else 0
 
 
+def scene_truth(data: Path, s: SceneSet) -> list[tuple[str, SceneTruth]]:
+    """The photos of set *s* with their boxes and, where read by eye, their plates' texts, by name."""
+    truth = read_boxes_csv(data / s.folder)
+    if s.texts:
+        add_texts(truth, TOOLS / "eval_data" / s.texts)
+    if s.crop_source:
+        add_crop_texts(truth, data / "scene-crops" / "crops.csv", s.crop_source)
+    return [(name, t) for name, t in sorted(truth.items()) if name.startswith(s.prefix)]
+
+
 def eval_scene_set(recognizer, data: Path, s: SceneSet) -> dict:
     """Detection recall (all / wide), false boxes per image, end-to-end reads, frame time."""
     from plategate.vision.recognizer import crop_plate
 
     folder = data / s.folder
-    truth = read_boxes_csv(folder)
-    if s.texts:
-        add_texts(truth, TOOLS / "eval_data" / s.texts)
-    if s.crop_source:
-        add_crop_texts(truth, data / "scene-crops" / "crops.csv", s.crop_source)
-    files = [(name, t) for name, t in sorted(truth.items()) if name.startswith(s.prefix)]
+    files = scene_truth(data, s)
     plates = found = wide = wide_found = fp = e2e = e2e_ok = 0
     frame_ms = []
     for name, t in files:
