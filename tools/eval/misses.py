@@ -175,31 +175,28 @@ def main(argv: list[str] | None = None) -> int:
     except PlategateError as exc:
         print(f"misses: error: {exc}", file=sys.stderr)
         return 1
-    for name in a.set or names:
-        scene = next((s for s in SCENE_SETS if s.name == name), None)
-        if scene is not None:
-            if not (a.data / scene.folder / "boxes.csv").is_file():
-                print(f"{name}: {a.data / scene.folder} not found, skipped", file=sys.stderr)
-                continue
-            counted, losses, misread = scene_losses(recognizer, low, a.data, scene)
-            try:
-                sheets = write_sheets(misread, a.out, name.replace(" ", "-") + "-reads")
-            except OSError as exc:
-                print(f"misses: error: {exc}", file=sys.stderr)
-                return 1
-            print(f"{name}: {len(misread)} plates found and read otherwise end to end, on {len(sheets)} sheets in {a.out}")
-        else:
-            items = crop_items(a.data, name)
-            if not items:
-                print(f"{name}: not found under {a.data}, skipped", file=sys.stderr)
-                continue
-            counted, losses = crop_losses(recognizer.reader, items)
-        try:
-            sheets = write_sheets(losses, a.out, name.replace(" ", "-"))
-        except OSError as exc:
-            print(f"misses: error: {exc}", file=sys.stderr)
-            return 1
-        print(f"{name}: {len(losses)} of {counted} lost, on {len(sheets)} sheets in {a.out}")
+    try:
+        for name in a.set or names:
+            stem = name.replace(" ", "-")
+            scene = next((s for s in SCENE_SETS if s.name == name), None)
+            if scene is not None:
+                if not (a.data / scene.folder / "boxes.csv").is_file():
+                    print(f"{name}: {a.data / scene.folder} not found, skipped", file=sys.stderr)
+                    continue
+                counted, losses, misread = scene_losses(recognizer, low, a.data, scene)
+                sheets = write_sheets(misread, a.out, stem + "-reads")
+                print(f"{name}: {len(misread)} plates found and read otherwise end to end, on {len(sheets)} sheets in {a.out}")
+            else:
+                items = crop_items(a.data, name)
+                if not items:
+                    print(f"{name}: not found under {a.data}, skipped", file=sys.stderr)
+                    continue
+                counted, losses = crop_losses(recognizer.reader, items)
+            sheets = write_sheets(losses, a.out, stem)
+            print(f"{name}: {len(losses)} of {counted} lost, on {len(sheets)} sheets in {a.out}")
+    except OSError as exc:
+        print(f"misses: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
