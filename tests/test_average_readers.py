@@ -76,3 +76,38 @@ def test_missing_or_mismatched_models_are_clear_errors(tmp_path, capsys):
     assert average_readers.main([str(tmp_path / "small.keras"), str(tmp_path / "wide.keras"), "--out", str(out)]) == 2
     assert "not the same network" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_start_of_another_height_is_carried_over_to_the_fine_tunes_network(tmp_path, capsys):
+    tf = pytest.importorskip("tensorflow")
+    from tools.train.reader_model import build_model, transfer_weights
+
+    tf.keras.utils.set_random_seed(3)
+    start = build_model(37, channels=(4, 4, 8, 8, 8))
+    tall = build_model(37, height=48, channels=(4, 4, 8, 8, 8))
+    start.save(tmp_path / "start.keras")
+    tall.save(tmp_path / "tall.keras")
+    out = tmp_path / "soup" / "reader.keras"
+    assert average_readers.main([str(tmp_path / "start.keras"), str(tmp_path / "tall.keras"),
+                                 "--out", str(out), "--mix", "1,1"]) == 0
+    soup = tf.keras.models.load_model(out, compile=False)
+    assert tuple(soup.input_shape) == (None, 48, 128, 1)
+    carried = tf.keras.models.clone_model(tall)
+    assert transfer_weights(start, carried) == []
+    for got, w1, w2 in zip(soup.get_weights(), carried.get_weights(), tall.get_weights(), strict=True):
+        np.testing.assert_allclose(got, 0.5 * w1 + 0.5 * w2, rtol=1e-6, atol=1e-7)
+    record = json.loads((out.parent / "training.json").read_text())
+    assert record["carried_over"] == [f"{tmp_path / 'start.keras'}: input 32x128 carried over to 48x128 "
+                                      "(tools.train.reader_model.transfer_weights)"]
+
+
+def test_a_reader_that_differs_in_more_than_its_height_is_not_carried_over(tmp_path, capsys):
+    pytest.importorskip("tensorflow")
+    from tools.train.reader_model import build_model
+
+    build_model(37, channels=(4, 4, 8, 8, 8)).save(tmp_path / "narrow.keras")
+    build_model(37, height=48, channels=(4, 4, 8, 8, 16)).save(tmp_path / "wide.keras")
+    out = tmp_path / "out.keras"
+    assert average_readers.main([str(tmp_path / "narrow.keras"), str(tmp_path / "wide.keras"), "--out", str(out)]) == 2
+    assert "narrow.keras" in capsys.readouterr().err
+    assert not out.exists()

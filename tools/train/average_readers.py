@@ -5,6 +5,11 @@ their weights is often better on data unlike either fine-tune's than each of the
 at no cost at the gate (the network is unchanged). Every weight is averaged, the
 BatchNorm moving statistics included.
 
+A reader of another input height (a start that a taller fine-tune grew from) is first
+carried over to the last model's network (:func:`tools.train.reader_model.transfer_weights`:
+the same weights, the height-collapsing convolution resampled), as the fine-tune itself
+was started, so that a start and its taller fine-tune can be averaged.
+
 Example::
 
     python -m tools.train.average_readers work/seed1/reader.keras work/seed2/reader.keras \\
@@ -108,10 +113,43 @@ def training_record(paths: list[Path], mix: list[float]) -> dict:
             "method": "weighted average of every weight, BatchNorm moving statistics included (tools.train.average_readers)"}
 
 
+def carry_over(models: list, paths: list[Path]) -> list[str]:
+    """Carry every model of another input size over to the last model's network (in place in *models*).
+
+    Returns one note per model carried over, for the training record.
+
+    Raises:
+        AverageError: a model cannot be carried over whole (a layer would stay untrained).
+    """
+    import tensorflow as tf
+
+    from tools.train.reader_model import transfer_weights
+
+    reference = models[-1]
+    notes = []
+    for i, (model, path) in enumerate(zip(models[:-1], paths, strict=False)):
+        if tuple(model.input_shape) == tuple(reference.input_shape):
+            continue
+        target = tf.keras.models.clone_model(reference)
+        try:
+            fresh = transfer_weights(model, target)
+        except ValueError as exc:
+            raise AverageError(f"model {path}: cannot carry it over to {paths[-1]}'s network: {exc}") from exc
+        if fresh:
+            raise AverageError(f"model {path}: input {model.input_shape[1:3]} differs from {paths[-1]}'s "
+                               f"{reference.input_shape[1:3]} by more than the height-collapsing convolution "
+                               f"({', '.join(fresh)} would stay untrained): not the same network")
+        models[i] = target
+        notes.append(f"{path}: input {model.input_shape[1]}x{model.input_shape[2]} carried over to "
+                     f"{reference.input_shape[1]}x{reference.input_shape[2]} (tools.train.reader_model.transfer_weights)")
+    return notes
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m tools.train.average_readers", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("models", nargs="+", type=Path, help="two or more .keras models of the same network")
+    p.add_argument("models", nargs="+", type=Path, help="two or more .keras models of the same network (earlier ones may differ "
+                   "in input height only; they are carried over to the last one's)")
     p.add_argument("--out", type=Path, required=True, help="the averaged .keras model to write")
     p.add_argument("--mix", default="", help="weight of each model, e.g. 0.7,0.3 (default: equal)")
     return p.parse_args(argv)
@@ -128,9 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         for i, path in enumerate(a.models, start=1):
             print(f"loading model {i}/{len(a.models)}: {path}", flush=True)
             models.append(_load(path))
+        notes = carry_over(models, a.models)
         averaged = average_weights([m.get_weights() for m in models], mix)
         record = training_record(a.models, mix)
-        out = models[0]
+        if notes:
+            record["carried_over"] = notes
+        out = models[-1]
         out.set_weights(averaged)
         a.out.parent.mkdir(parents=True, exist_ok=True)
         out.save(a.out)
