@@ -78,7 +78,7 @@ def test_missing_or_mismatched_models_are_clear_errors(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_a_start_of_another_height_is_carried_over_to_the_fine_tunes_network(tmp_path, capsys):
+def test_a_start_of_another_height_is_carried_over_to_the_fine_tunes_network(tmp_path):
     tf = pytest.importorskip("tensorflow")
     from tools.train.reader_model import build_model, transfer_weights
 

@@ -127,7 +127,8 @@ def carry_over(models: list, paths: list[Path]) -> list[str]:
 
     reference = models[-1]
     notes = []
-    for i, (model, path) in enumerate(zip(models[:-1], paths, strict=False)):
+    for i, path in enumerate(paths[:-1]):
+        model = models[i]
         if tuple(model.input_shape) == tuple(reference.input_shape):
             continue
         target = tf.keras.models.clone_model(reference)
