@@ -101,6 +101,28 @@ def test_a_start_of_another_height_is_carried_over_to_the_fine_tunes_network(tmp
                                       "(tools.train.reader_model.transfer_weights)"]
 
 
+def test_a_start_of_another_width_is_averaged_weight_for_weight(tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    from tools.train.reader_model import build_model
+
+    tf.keras.utils.set_random_seed(4)
+    start = build_model(37, channels=(4, 4, 8, 8, 8))
+    wide = build_model(37, width=176, channels=(4, 4, 8, 8, 8))
+    start.save(tmp_path / "start.keras")
+    wide.save(tmp_path / "wide.keras")
+    out = tmp_path / "soup" / "reader.keras"
+    assert average_readers.main([str(tmp_path / "start.keras"), str(tmp_path / "wide.keras"),
+                                 "--out", str(out), "--mix", "1,3"]) == 0
+    soup = tf.keras.models.load_model(out, compile=False)
+    assert tuple(soup.input_shape) == (None, 32, 176, 1)
+    assert tuple(soup.output_shape) == (None, 44, 37)
+    for got, w1, w2 in zip(soup.get_weights(), start.get_weights(), wide.get_weights(), strict=True):
+        np.testing.assert_allclose(got, 0.25 * w1 + 0.75 * w2, rtol=1e-6, atol=1e-7)
+    record = json.loads((out.parent / "training.json").read_text())
+    assert record["carried_over"] == [f"{tmp_path / 'start.keras'}: input 32x128 carried over to 32x176 "
+                                      "(tools.train.reader_model.transfer_weights)"]
+
+
 def test_a_reader_that_differs_in_more_than_its_height_is_not_carried_over(tmp_path, capsys):
     pytest.importorskip("tensorflow")
     from tools.train.reader_model import build_model

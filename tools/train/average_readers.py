@@ -5,10 +5,11 @@ their weights is often better on data unlike either fine-tune's than each of the
 at no cost at the gate (the network is unchanged). Every weight is averaged, the
 BatchNorm moving statistics included.
 
-A reader of another input height (a start that a taller fine-tune grew from) is first
-carried over to the last model's network (:func:`tools.train.reader_model.transfer_weights`:
-the same weights, the height-collapsing convolution resampled), as the fine-tune itself
-was started, so that a start and its taller fine-tune can be averaged.
+A reader of another input size (a start that a taller or wider fine-tune grew from) is
+first carried over to the last model's network (:func:`tools.train.reader_model.transfer_weights`:
+the same weights, the height-collapsing convolution resampled for another height; the
+convolutions do not depend on the width), as the fine-tune itself was started, so that a
+start and its fine-tune can be averaged.
 
 Example::
 
@@ -150,7 +151,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m tools.train.average_readers", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", nargs="+", type=Path, help="two or more .keras models of the same network (earlier ones may differ "
-                   "in input height only; they are carried over to the last one's)")
+                   "in input height and width only; they are carried over to the last one's)")
     p.add_argument("--out", type=Path, required=True, help="the averaged .keras model to write")
     p.add_argument("--mix", default="", help="weight of each model, e.g. 0.7,0.3 (default: equal)")
     return p.parse_args(argv)
