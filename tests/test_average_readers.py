@@ -116,3 +116,28 @@ def test_a_reader_that_differs_in_more_than_its_height_is_not_carried_over(tmp_p
     assert average_readers.main([str(tmp_path / "narrow.keras"), str(tmp_path / "wide.keras"), "--out", str(out)]) == 2
     assert "narrow.keras" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_start_without_context_blocks_is_carried_over_with_them_as_the_identity(tmp_path, capsys):
+    tf = pytest.importorskip("tensorflow")
+    from tools.train.reader_model import build_model
+
+    tf.keras.utils.set_random_seed(4)
+    start = build_model(37, channels=(4, 4, 8, 8, 8))
+    tuned = build_model(37, width=176, channels=(4, 4, 8, 8, 8), context=2)
+    start.save(tmp_path / "start.keras")
+    tuned.save(tmp_path / "tuned.keras")
+    out = tmp_path / "soup" / "reader.keras"
+    assert average_readers.main([str(tmp_path / "start.keras"), str(tmp_path / "tuned.keras"),
+                                 "--out", str(out), "--mix", "1,1"]) == 0
+    soup = tf.keras.models.load_model(out, compile=False)
+    scale = soup.get_layer("context1_bn0").get_weights()[0]  # the start's identity block has scale 0
+    np.testing.assert_allclose(scale, 0.5 * tuned.get_layer("context1_bn0").get_weights()[0], atol=1e-7)
+    np.testing.assert_allclose(soup.get_layer("logits").get_weights()[0],
+                               0.5 * (start.get_layer("logits").get_weights()[0] + tuned.get_layer("logits").get_weights()[0]),
+                               rtol=1e-6, atol=1e-7)
+    (note,) = json.loads((out.parent / "training.json").read_text())["carried_over"]
+    assert "32x128 carried over to 32x176, its 8 missing context-block layers as the identity" in note
+    assert average_readers.main([str(tmp_path / "tuned.keras"), str(tmp_path / "start.keras"),
+                                 "--out", str(tmp_path / "reverse.keras")]) == 2
+    assert "context-block layers" in capsys.readouterr().err and not (tmp_path / "reverse.keras").exists()

@@ -199,6 +199,11 @@ def test_a_wider_reader_grown_from_a_trained_one_starts_reading_as_it_does(tmp_p
     assert "cannot hold" in capsys.readouterr().err  # a narrower network cannot be grown into
     assert train_reader.main(["--work", str(tmp_path / "d"), "--grow-from", str(source), *common]) == 2
     assert "--grow-from needs --channels" in capsys.readouterr().err
+    assert train_reader.main(["--work", str(tmp_path / "e"), "--channels", "8,12,16,16,24", "--context", "1",
+                              "--grow-from", str(source), *common]) == 2
+    assert "does not go with --init-from, --light-stem or --context" in capsys.readouterr().err
+    assert train_reader.main(["--work", str(tmp_path / "f"), "--context", "-1", *common]) == 2
+    assert "--context must be 0 or more, got -1" in capsys.readouterr().err
 
 
 def test_bad_channels_are_a_usage_error(tmp_path):
@@ -333,3 +338,23 @@ def test_a_narrower_model_trains_on_shards_cached_for_a_wider_one(tmp_path, caps
     assert reader_data.resize_width(img, 128) is img
     with pytest.raises(ValueError, match="width"):
         reader_data.resize_width(img, 0)
+
+
+def test_context_blocks_start_as_the_identity_and_convert_to_int8_builtins():
+    import numpy as np
+    import tensorflow as tf
+
+    from tools.quantize import check_builtin_int8, convert_int8, model_ops
+    from tools.train.reader_model import build_model, transfer_weights
+
+    widths = (8, 16, 16, 16, 16)
+    tf.keras.utils.set_random_seed(5)
+    plain = build_model(37, channels=widths)
+    wide = build_model(37, channels=widths, context=2)
+    fresh = transfer_weights(plain, wide)
+    assert fresh == [f"context{i}_{part}" for i in (1, 2) for part in ("dw", "bn", "pw", "bn0")]
+    x = np.random.default_rng(0).random((3, 32, 128, 1)).astype(np.float32)
+    np.testing.assert_allclose(wide(x, training=False), plain(x, training=False), atol=1e-5)
+    assert wide.get_layer("context2_dw").dilation_rate == (1, 4)
+    tflite = convert_int8(tf.lite.TFLiteConverter.from_keras_model(wide), [x[i] for i in range(3)])
+    assert "ADD" in model_ops(tflite) and check_builtin_int8(tflite) == []

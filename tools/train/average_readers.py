@@ -8,8 +8,9 @@ BatchNorm moving statistics included.
 A reader of another input size (a start that a taller or wider fine-tune grew from) is
 first carried over to the last model's network (:func:`tools.train.reader_model.transfer_weights`:
 the same weights, the height-collapsing convolution resampled for another height; the
-convolutions do not depend on the width), as the fine-tune itself was started, so that a
-start and its fine-tune can be averaged.
+convolutions do not depend on the width; context blocks the model lacks start as the
+identity), as the fine-tune itself was started, so that a start and its fine-tune can be
+averaged.
 
 Example::
 
@@ -98,6 +99,12 @@ def _load(path: Path):
         raise AverageError(f"model {path}: cannot load it: {exc}") from exc
 
 
+def _context(model) -> list[str]:
+    from tools.train.reader_model import is_context_layer
+
+    return [layer.name for layer in model.layers if is_context_layer(layer.name) and layer.weights]
+
+
 def training_record(paths: list[Path], mix: list[float]) -> dict:
     """The ``training.json`` of the average: its inputs with their checksums and own training records."""
     parts = []
@@ -115,35 +122,45 @@ def training_record(paths: list[Path], mix: list[float]) -> dict:
 
 
 def carry_over(models: list, paths: list[Path]) -> list[str]:
-    """Carry every model of another input size over to the last model's network (in place in *models*).
+    """Carry every model of another input size, or without the last model's context blocks,
+    over to the last model's network (in place in *models*).
 
     Returns one note per model carried over, for the training record.
 
     Raises:
-        AverageError: a model cannot be carried over whole (a layer would stay untrained).
+        AverageError: a model cannot be carried over whole (a layer other than a context
+            block, which starts as the identity, would stay untrained, or the model has
+            context blocks the last one lacks).
     """
     import tensorflow as tf
 
-    from tools.train.reader_model import transfer_weights
+    from tools.train.reader_model import is_context_layer, transfer_weights
 
     reference = models[-1]
     notes = []
     for i, path in enumerate(paths[:-1]):
         model = models[i]
-        if tuple(model.input_shape) == tuple(reference.input_shape):
+        if tuple(model.input_shape) == tuple(reference.input_shape) and _context(model) == _context(reference):
             continue
+        extra = sorted(set(_context(model)) - set(_context(reference)))
+        if extra:
+            raise AverageError(f"model {path} has context-block layers {paths[-1]} lacks ({', '.join(extra)}): "
+                               "give the model with the most context blocks last")
         target = tf.keras.models.clone_model(reference)
         try:
             fresh = transfer_weights(model, target)
         except ValueError as exc:
             raise AverageError(f"model {path}: cannot carry it over to {paths[-1]}'s network: {exc}") from exc
-        if fresh:
+        untrained = [name for name in fresh if not is_context_layer(name)]
+        if untrained:
             raise AverageError(f"model {path}: input {model.input_shape[1:3]} differs from {paths[-1]}'s "
                                f"{reference.input_shape[1:3]} by more than the height-collapsing convolution "
-                               f"({', '.join(fresh)} would stay untrained): not the same network")
+                               f"({', '.join(untrained)} would stay untrained): not the same network")
         models[i] = target
+        blocks = f", its {len(fresh)} missing context-block layers as the identity" if fresh else ""
         notes.append(f"{path}: input {model.input_shape[1]}x{model.input_shape[2]} carried over to "
-                     f"{reference.input_shape[1]}x{reference.input_shape[2]} (tools.train.reader_model.transfer_weights)")
+                     f"{reference.input_shape[1]}x{reference.input_shape[2]}{blocks} "
+                     "(tools.train.reader_model.transfer_weights)")
     return notes
 
 
@@ -151,7 +168,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m tools.train.average_readers", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", nargs="+", type=Path, help="two or more .keras models of the same network (earlier ones may differ "
-                   "in input height and width only; they are carried over to the last one's)")
+                   "in input height and width and lack its context blocks; they are carried over to the last one's)")
     p.add_argument("--out", type=Path, required=True, help="the averaged .keras model to write")
     p.add_argument("--mix", default="", help="weight of each model, e.g. 0.7,0.3 (default: equal)")
     return p.parse_args(argv)

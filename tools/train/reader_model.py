@@ -3,7 +3,9 @@
 Only operations that LiteRT runs as int8 builtins are used (Conv2D, DepthwiseConv2D,
 MaxPool2D, ReLU, Reshape; BatchNormalization folds into the convolutions). There is
 no recurrent layer: the horizontal context comes from the receptive field of the
-convolutions, which is wider than a character.
+convolutions, which is wider than a character. Optional *context blocks* (dilated
+depthwise convolutions along the steps, added back to their input) widen it to the
+whole plate; Add is an int8 builtin too.
 """
 
 from __future__ import annotations
@@ -16,10 +18,17 @@ logger = logging.getLogger(__name__)
 HEIGHT, WIDTH = 32, 128
 #: channel widths of the five stages (the shipped reader's; the narrower 24, 48, 64, 96, 128 read less)
 CHANNELS = (24, 48, 96, 192, 256)
+#: name prefix of the layers of the context blocks (see :func:`build_model`)
+CONTEXT = "context"
+
+
+def is_context_layer(name: str) -> bool:
+    """Whether the layer named *name* belongs to a context block."""
+    return name.startswith(CONTEXT)
 
 
 def build_model(num_classes: int, height: int = HEIGHT, width: int = WIDTH, channels: tuple[int, ...] = CHANNELS,
-                dropout: float = 0.15, light_stem: bool = False):
+                dropout: float = 0.15, light_stem: bool = False, context: int = 0):
     """Build the reader network.
 
     Args:
@@ -32,6 +41,13 @@ def build_model(num_classes: int, height: int = HEIGHT, width: int = WIDTH, chan
             convolution in the shipped reader and holds about a third of the model's
             multiply-adds; separable, int8 invoke took 0.69 instead of 0.81-0.84 ms
             (median, 2 threads, ``tools.eval.bench_reader --latency``).
+        context: number of context blocks after the height collapse. Block ``i`` (from
+            1) is a depthwise (1, 5) convolution dilated ``2 ** i`` steps, a pointwise
+            convolution and a BatchNormalization whose scale starts at zero, added to
+            its input: a new block starts as the identity, so a trained reader carried
+            into this network (:func:`transfer_weights`) computes what it computed. Each
+            block widens the horizontal receptive field by ``16 * 2 ** i`` input columns
+            (from 66 without blocks to 162 with two).
 
     Returns:
         A ``tf.keras.Model`` mapping (B, height, width, 1) float images in [0, 1] to
@@ -71,11 +87,24 @@ def build_model(num_classes: int, height: int = HEIGHT, width: int = WIDTH, chan
     x = layers.Conv2D(c5, (x.shape[1], 1), padding="valid", use_bias=False)(x)  # collapse height
     x = layers.BatchNormalization()(x)
     x = layers.ReLU()(x)
+    for i in range(1, context + 1):
+        x = _context_block(layers, x, c5, 2 ** i, f"{CONTEXT}{i}")
     x = conv(x, c5, kernel=(1, 5), separable=True)
     x = layers.Dropout(dropout)(x)
     x = layers.Conv2D(num_classes, 1, name="logits")(x)
     out = layers.Reshape((width // 4, num_classes), name="steps")(x)
     return tf.keras.Model(inp, out, name="plate_reader")
+
+
+def _context_block(layers, x, filters: int, dilation: int, name: str):
+    """``relu(x + bn0(pointwise(relu(bn(depthwise_dilated(x))))))``; starts as the identity (x >= 0)."""
+    y = layers.DepthwiseConv2D((1, 5), padding="same", dilation_rate=(1, dilation), use_bias=False, name=f"{name}_dw")(x)
+    y = layers.BatchNormalization(name=f"{name}_bn")(y)
+    y = layers.ReLU(name=f"{name}_relu")(y)
+    y = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_pw")(y)
+    y = layers.BatchNormalization(gamma_initializer="zeros", name=f"{name}_bn0")(y)
+    x = layers.Add(name=f"{name}_add")([x, y])
+    return layers.ReLU(name=f"{name}_out")(x)
 
 
 def transfer_weights(source, target) -> list[str]:
@@ -92,6 +121,10 @@ def transfer_weights(source, target) -> list[str]:
     between, its kernel is resampled from the source's (:func:`resample_rows`)
     instead of left fresh, so that the taller reader starts where the source is.
 
+    A layer of a context block pairs only with a context layer of the same name, so a
+    reader without context blocks carried into one with them leaves the blocks fresh:
+    they start as the identity (:func:`build_model`).
+
     Args:
         source: a trained ``tf.keras.Model``.
         target: the model to initialise (modified in place).
@@ -106,6 +139,8 @@ def transfer_weights(source, target) -> list[str]:
     dst = [layer for layer in target.layers if layer.weights]
 
     def same(a, b) -> bool:
+        if is_context_layer(a.name) or is_context_layer(b.name):
+            return a.name == b.name and [tuple(w.shape) for w in a.weights] == [tuple(w.shape) for w in b.weights]
         return type(a) is type(b) and [tuple(w.shape) for w in a.weights] == [tuple(w.shape) for w in b.weights]
 
     n = min(len(src), len(dst))

@@ -99,6 +99,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "the grown start is also written to WORK/grown-start/reader.keras, for averaging with the result")
     p.add_argument("--light-stem", action="store_true",
                    help="make the second convolution depthwise-separable (a faster model; see tools.train.reader_model)")
+    p.add_argument("--context", type=int, default=0, metavar="N",
+                   help="add N context blocks (dilated convolutions along the plate) so that each output step sees "
+                        "more of it; with --init-from they start as the identity (default: %(default)s)")
     p.add_argument("--teacher", type=Path, default=None, metavar="KERAS",
                    help="a trained reader whose softened per-step outputs the model also learns (distillation)")
     p.add_argument("--distil", type=float, default=1.0, metavar="W",
@@ -163,8 +166,10 @@ def usage_error(a: argparse.Namespace) -> str | None:
         return "--recent-styles needs --recent-from (the shards it renders)"
     if a.render_width is not None and a.render_width < 1:
         return f"--render-width must be positive, got {a.render_width}"
-    if a.grow_from is not None and (a.init_from is not None or a.light_stem):
-        return "--grow-from widens the same network: it does not go with --init-from or --light-stem"
+    if a.context < 0:
+        return f"--context must be 0 or more, got {a.context}"
+    if a.grow_from is not None and (a.init_from is not None or a.light_stem or a.context):
+        return "--grow-from widens the same network: it does not go with --init-from, --light-stem or --context"
     if a.grow_from is not None and a.channels is None:
         return "--grow-from needs --channels (the wider network's stage widths)"
     return None
@@ -220,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 
     steps_per_epoch = a.steps
 
-    model = build_model(len(ALPHABET) + 1, a.height, a.width, light_stem=a.light_stem,
+    model = build_model(len(ALPHABET) + 1, a.height, a.width, light_stem=a.light_stem, context=a.context,
                         **({"channels": a.channels} if a.channels else {}))
     total = steps_per_epoch * a.epochs
     schedule = tf.keras.optimizers.schedules.CosineDecay(0.0, total - min(1000, total // 10), alpha=0.02,
@@ -360,6 +365,7 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
         "render_width": a.render_width,
         "channels": list(a.channels) if a.channels else None,
         "light_stem": a.light_stem,
+        "context": a.context,
         "init_from": init_from,
         "grow_from": grow_from,
         "teacher": {"model": str(a.teacher), "weight": a.distil, "temperature": a.distil_temp} if a.teacher else before.get("teacher"),
