@@ -108,3 +108,15 @@ def test_bad_arguments_are_usage_errors(crops, tmp_path, capsys, args, message):
         reader_from_tflite.main([str(MODELS / "reader.tflite"), str(tmp_path / "r.keras"), "--images", str(crops), *args])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("light", "context"), [(False, 0), (True, 0), (False, 2)])
+def test_the_layout_read_off_the_convolutions_is_the_one_built(light, context):
+    from tools.train.reader_from_tflite import stage_widths
+    from tools.train.reader_model import build_model
+    from tools.train.tflite_weights import keras_conv_pairs
+
+    channels = (8, 12, 16, 20, 24)
+    model = build_model(37, channels=channels, light_stem=light, context=context)
+    convs = [{"kind": type(layer).__name__, "kernel": layer.kernel.numpy()} for layer, _ in keras_conv_pairs(model)]
+    assert stage_widths(convs) == (channels, light, context)

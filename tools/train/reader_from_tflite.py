@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -66,21 +67,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         agreement_help="fail unless the float and int8 greedy reads agree on this share of the crops"), argv)
 
 
-def stage_widths(convs: list[dict[str, Any]]) -> tuple[tuple[int, ...], bool]:
-    """The five stage widths of :func:`tools.train.reader_model.build_model` and its ``light_stem``, read off *convs*.
+def stage_widths(convs: list[dict[str, Any]]) -> tuple[tuple[int, ...], bool, int]:
+    """The five stage widths of :func:`tools.train.reader_model.build_model`, its ``light_stem``
+    and its number of context blocks, read off *convs*.
 
     Raises:
         RebuildError: the sequence of convolutions is not one build_model makes.
     """
     kinds = "".join("c" if c["kind"] == "Conv2D" else "d" for c in convs)
-    layouts = {"cc" + "dc" * 4 + "c" + "dc" + "c": False, "cdc" + "dc" * 4 + "c" + "dc" + "c": True}
-    if kinds not in layouts:
+    layout = re.fullmatch(r"c(c|dc)(?:dc){4}c((?:dc)*)dcc", kinds)
+    if layout is None:
         raise RebuildError(f"the model's convolutions ({kinds}: c full, d depthwise) are not a plategate reader's")
-    light = layouts[kinds]
+    light, context = layout.group(1) == "dc", len(layout.group(2)) // 2
     full = [c["kernel"].shape[3] for c in convs if c["kind"] == "Conv2D"]
-    # full convolutions: stem, stage 2, then the pointwise halves of 4 separable blocks, height collapse, 1 more, logits
-    c1, c2, c3, _, c4, _, c5, _, _ = full
-    return (int(c1), int(c2), int(c3), int(c4), int(c5)), light
+    # full convolutions: stem, stage 2, the pointwise halves of 4 separable blocks, height collapse,
+    # the context blocks' pointwise ones, 1 more, logits
+    c1, c2, c3, _, c4, _, c5 = full[:7]
+    return (int(c1), int(c2), int(c3), int(c4), int(c5)), light, context
 
 
 def rebuild(model_path: Path, crops: np.ndarray):
@@ -100,10 +103,10 @@ def rebuild(model_path: Path, crops: np.ndarray):
     from tools.train.reader_model import build_model
 
     convs = conv_ops(model_path)
-    channels, light = stage_widths(convs)
+    channels, light, context = stage_widths(convs)
     height, width = crops.shape[1:3]
     classes = convs[-1]["kernel"].shape[3]
-    model = build_model(classes, height, width, channels, light_stem=light)
+    model = build_model(classes, height, width, channels, light_stem=light, context=context)
     pairs = keras_conv_pairs(model)
     if len(pairs) != len(convs):
         raise RebuildError(f"{model_path}: {len(convs)} convolutions, the rebuilt network has {len(pairs)}")
