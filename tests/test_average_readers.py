@@ -78,6 +78,18 @@ def test_missing_or_mismatched_models_are_clear_errors(tmp_path, capsys):
     assert not out.exists()
 
 
+def _average_start_and_tuned(tmp_path, start, tuned, mix: str):
+    """Save *start* and *tuned*, average them (start first) and return the soup and its training record."""
+    import tensorflow as tf
+
+    start.save(tmp_path / "start.keras")
+    tuned.save(tmp_path / "tuned.keras")
+    out = tmp_path / "soup" / "reader.keras"
+    assert average_readers.main([str(tmp_path / "start.keras"), str(tmp_path / "tuned.keras"),
+                                 "--out", str(out), "--mix", mix]) == 0
+    return tf.keras.models.load_model(out, compile=False), json.loads((out.parent / "training.json").read_text())
+
+
 @pytest.mark.parametrize(("height", "width"), [(48, 128), (32, 176)])
 def test_a_start_of_another_size_is_carried_over_to_the_fine_tunes_network(tmp_path, height, width):
     tf = pytest.importorskip("tensorflow")
@@ -86,12 +98,7 @@ def test_a_start_of_another_size_is_carried_over_to_the_fine_tunes_network(tmp_p
     tf.keras.utils.set_random_seed(3)
     start = build_model(37, channels=(4, 4, 8, 8, 8))
     tuned = build_model(37, height=height, width=width, channels=(4, 4, 8, 8, 8))
-    start.save(tmp_path / "start.keras")
-    tuned.save(tmp_path / "tuned.keras")
-    out = tmp_path / "soup" / "reader.keras"
-    assert average_readers.main([str(tmp_path / "start.keras"), str(tmp_path / "tuned.keras"),
-                                 "--out", str(out), "--mix", "1,3"]) == 0
-    soup = tf.keras.models.load_model(out, compile=False)
+    soup, record = _average_start_and_tuned(tmp_path, start, tuned, "1,3")
     assert tuple(soup.input_shape) == (None, height, width, 1)
     assert tuple(soup.output_shape) == (None, width // 4, 37)
     carried = tf.keras.models.clone_model(tuned)
@@ -101,7 +108,6 @@ def test_a_start_of_another_size_is_carried_over_to_the_fine_tunes_network(tmp_p
             np.testing.assert_array_equal(w0, w1)
     for got, w1, w2 in zip(soup.get_weights(), carried.get_weights(), tuned.get_weights(), strict=True):
         np.testing.assert_allclose(got, 0.25 * w1 + 0.75 * w2, rtol=1e-6, atol=1e-7)
-    record = json.loads((out.parent / "training.json").read_text())
     assert record["carried_over"] == [f"{tmp_path / 'start.keras'}: input 32x128 carried over to {height}x{width} "
                                       "(tools.train.reader_model.transfer_weights)"]
 
@@ -125,18 +131,15 @@ def test_a_start_without_context_blocks_is_carried_over_with_them_as_the_identit
     tf.keras.utils.set_random_seed(4)
     start = build_model(37, channels=(4, 4, 8, 8, 8))
     tuned = build_model(37, width=176, channels=(4, 4, 8, 8, 8), context=2)
-    start.save(tmp_path / "start.keras")
-    tuned.save(tmp_path / "tuned.keras")
-    out = tmp_path / "soup" / "reader.keras"
-    assert average_readers.main([str(tmp_path / "start.keras"), str(tmp_path / "tuned.keras"),
-                                 "--out", str(out), "--mix", "1,1"]) == 0
-    soup = tf.keras.models.load_model(out, compile=False)
+    trained = tuned.get_layer("context1_bn0")
+    trained.set_weights([np.ones_like(w) for w in trained.get_weights()])  # as if trained away from the identity
+    soup, record = _average_start_and_tuned(tmp_path, start, tuned, "1,1")
     scale = soup.get_layer("context1_bn0").get_weights()[0]  # the start's identity block has scale 0
-    np.testing.assert_allclose(scale, 0.5 * tuned.get_layer("context1_bn0").get_weights()[0], atol=1e-7)
+    np.testing.assert_allclose(scale, 0.5, atol=1e-7)
     np.testing.assert_allclose(soup.get_layer("logits").get_weights()[0],
                                0.5 * (start.get_layer("logits").get_weights()[0] + tuned.get_layer("logits").get_weights()[0]),
                                rtol=1e-6, atol=1e-7)
-    (note,) = json.loads((out.parent / "training.json").read_text())["carried_over"]
+    (note,) = record["carried_over"]
     assert "32x128 carried over to 32x176, its 8 missing context-block layers as the identity" in note
     assert average_readers.main([str(tmp_path / "tuned.keras"), str(tmp_path / "start.keras"),
                                  "--out", str(tmp_path / "reverse.keras")]) == 2
