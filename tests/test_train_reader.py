@@ -161,10 +161,13 @@ def test_training_can_start_from_another_readers_weights(tmp_path, capsys):
     record = json.loads((tmp_path / "b" / "training.json").read_text())
     assert record["init_from"] == str(source) and record["light_stem"] is True
     assert len(record["commands"]) == 2  # the source's command, then this one
+    source_record = json.loads((tmp_path / "a" / "training.json").read_text())
+    assert record["start_training"] == source_record  # the start's whole record, e.g. an average's parts
     resumed = ["--work", str(tmp_path / "b"), "--light-stem", "--resume", *common[:-1], "2"]
     assert train_reader.main(resumed) == 0
     record = json.loads((tmp_path / "b" / "training.json").read_text())
     assert record["init_from"] == str(source) and len(record["commands"]) == 3
+    assert record["start_training"] == source_record
     # a first run started with --resume (no checkpoint yet, as a restartable script does) also records the source's commands
     assert train_reader.main(["--work", str(tmp_path / "d"), "--resume", "--init-from", str(source), *common]) == 0
     assert len(json.loads((tmp_path / "d" / "training.json").read_text())["commands"]) == 2

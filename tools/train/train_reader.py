@@ -351,8 +351,10 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
     init_from = str(a.init_from) if a.init_from is not None else before.get("init_from")  # a resumed run keeps it
     grow_from = str(a.grow_from) if a.grow_from is not None else before.get("grow_from")
     source = start.with_name("training.json") if start is not None else None
-    if not before and source is not None and source.is_file():  # first run here: the commands behind the starting weights
-        commands = json.loads(source.read_text()).get("commands", [])
+    start_training = before.get("start_training")
+    if not before and source is not None and source.is_file():  # first run here: the record behind the starting weights
+        start_training = json.loads(source.read_text())
+        commands = start_training.get("commands", [])
     return {
         "data": data,
         "never_trained_on": ["br-crops validation part", "ar-crops"],
@@ -369,6 +371,7 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
         "init_from": init_from,
         "grow_from": grow_from,
         "teacher": {"model": str(a.teacher), "weight": a.distil, "temperature": a.distil_temp} if a.teacher else before.get("teacher"),
+        "start_training": start_training,
         "history": history,
     }
 
