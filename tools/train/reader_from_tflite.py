@@ -8,9 +8,10 @@ fine-tune could start. This tool makes the shipped model itself the checkpoint::
     python -m tools.train.reader_from_tflite models/reader.tflite work/start.keras \\
         --images work/reader/br-split/train
 
-It builds :func:`tools.train.reader_model.build_model` with the stage widths read off the
-model file and fills it with the model's dequantised weights. Each convolution of the
-``.tflite`` carries its BatchNormalization folded in (one kernel and one bias); the
+It builds :func:`tools.train.reader_model.build_model` with the stage widths, stem and
+number of context blocks read off the model file and fills it with the model's dequantised
+weights. Each convolution of the ``.tflite`` carries its BatchNormalization folded in (one
+kernel and one bias); the
 Keras network keeps separate BatchNormalization layers, so each is set to pass its
 convolution's output through unchanged except for adding the folded bias, *with the
 moving statistics of that output measured on --images*. In inference the rebuilt
