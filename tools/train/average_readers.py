@@ -137,12 +137,14 @@ def carry_over(models: list, paths: list[Path]) -> list[str]:
     from tools.train.reader_model import is_context_layer, transfer_weights
 
     reference = models[-1]
+    blocks_there = _context(reference)
     notes = []
     for i, path in enumerate(paths[:-1]):
         model = models[i]
-        if tuple(model.input_shape) == tuple(reference.input_shape) and _context(model) == _context(reference):
+        blocks_here = _context(model)
+        if tuple(model.input_shape) == tuple(reference.input_shape) and blocks_here == blocks_there:
             continue
-        extra = sorted(set(_context(model)) - set(_context(reference)))
+        extra = sorted(set(blocks_here) - set(blocks_there))
         if extra:
             raise AverageError(f"model {path} has context-block layers {paths[-1]} lacks ({', '.join(extra)}): "
                                "give the model with the most context blocks last")

@@ -11,10 +11,9 @@ fine-tune could start. This tool makes the shipped model itself the checkpoint::
 It builds :func:`tools.train.reader_model.build_model` with the stage widths, stem and
 number of context blocks read off the model file and fills it with the model's dequantised
 weights. Each convolution of the ``.tflite`` carries its BatchNormalization folded in (one
-kernel and one bias); the
-Keras network keeps separate BatchNormalization layers, so each is set to pass its
-convolution's output through unchanged except for adding the folded bias, *with the
-moving statistics of that output measured on --images*. In inference the rebuilt
+kernel and one bias); the Keras network keeps separate BatchNormalization layers, so each is
+set to pass its convolution's output through unchanged except for adding the folded bias,
+*with the moving statistics of that output measured on --images*. In inference the rebuilt
 network computes the folded one exactly (up to the int8 rounding of weights and
 activations); in training mode the batch statistics are close to the stored ones, so
 a fine-tune (``tools.train.train_reader --init-from``) starts where the shipped model is

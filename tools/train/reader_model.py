@@ -138,10 +138,11 @@ def transfer_weights(source, target) -> list[str]:
     src = [layer for layer in source.layers if layer.weights]
     dst = [layer for layer in target.layers if layer.weights]
 
+    def kind(layer):
+        return layer.name if is_context_layer(layer.name) else type(layer)
+
     def same(a, b) -> bool:
-        if is_context_layer(a.name) or is_context_layer(b.name):
-            return a.name == b.name and [tuple(w.shape) for w in a.weights] == [tuple(w.shape) for w in b.weights]
-        return type(a) is type(b) and [tuple(w.shape) for w in a.weights] == [tuple(w.shape) for w in b.weights]
+        return kind(a) == kind(b) and [tuple(w.shape) for w in a.weights] == [tuple(w.shape) for w in b.weights]
 
     n = min(len(src), len(dst))
     head = 0
