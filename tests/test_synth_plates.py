@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from plategate.vision.reader import plate_shape
 from tools.synth import augment
 from tools.synth.plates import STYLES, random_text, render_plate
 
@@ -137,7 +138,7 @@ def test_camera_crop_cut_share_is_off_by_default():
 
 
 def test_motorcycle_plates_put_three_characters_above_the_rest():
-    from tools.synth.plates import TWO_LINE_SPLIT, TWO_LINE_STYLES
+    from tools.synth.plate_text import TWO_LINE_SPLIT, TWO_LINE_STYLES
 
     assert "moto" in TWO_LINE_STYLES and TWO_LINE_SPLIT == 3
     rng = np.random.default_rng(4)
@@ -332,3 +333,28 @@ def test_tails_below_the_baseline_are_kept_so_j_and_q_stay_themselves(face):
     q, o = (text_mask(ch, FontSpec("ttf", face), 60, rng) for ch in "QO")
     # a Q cut at the baseline is an O (mean difference below 0.01); standing on it, it keeps its tail
     assert np.abs(cv2.resize(q, (o.shape[1], o.shape[0])) - o).mean() > 0.05
+
+
+def _right_band_blue(img: np.ndarray) -> float:
+    """How much bluer than red the middle of the right-hand band's place is (0-255)."""
+    h, w = img.shape[:2]
+    patch = img[int(0.48 * h) : int(0.52 * h), int(0.93 * w) : int(0.98 * w)].astype(np.float32)
+    return float(patch[..., 0].mean() - patch[..., 2].mean())
+
+
+def test_band_style_always_draws_the_french_or_italian_right_hand_band(monkeypatch):
+    from tools.synth import plates
+    from tools.synth.reader_data import STYLE_WEIGHTS, parse_style_weights
+
+    for seed in range(8):
+        img, text = render_plate(style="band", rng=np.random.default_rng(seed), height=110)
+        assert plate_shape(text) == "LLDDDLL"
+        assert _right_band_blue(img) > 60, seed
+    monkeypatch.setattr(plates, "RIGHT_BAND_SHARE", 0.0)
+    plain, _ = render_plate("KX934PL", "eu", np.random.default_rng(11), height=110)  # a French layout
+    assert _right_band_blue(plain) < 30
+    monkeypatch.setattr(plates, "RIGHT_BAND_SHARE", 1.0)
+    banded, _ = render_plate("KX934PL", "eu", np.random.default_rng(11), height=110)
+    assert _right_band_blue(banded) > 60
+    # drawn only when a fine-tune names it
+    assert "band" not in STYLE_WEIGHTS and parse_style_weights("band=0.3")["band"] == 0.3

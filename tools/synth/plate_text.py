@@ -19,6 +19,13 @@ MORE_STYLES: tuple[str, ...] = ("pk", "in", "gulf", "au")
 #: two-line styles: motorcycle plates of Argentina and Brazil, Pakistani and Indian two-line
 #: plates, square British and European plates
 TWO_LINE_STYLES: tuple[str, ...] = ("moto", "pk2", "in2", "square")
+#: styles drawn only when a fine-tune asks for them (not in the default shares of
+#: :data:`tools.synth.reader_data.STYLE_WEIGHTS`): ``band`` is the French and Italian layout
+#: (LL-DDD-LL, LL DDDLL) always with its right-hand blue band, whose small department or
+#: province characters a reader must leave out of the text
+EXTRA_STYLES: tuple[str, ...] = ("band",)
+#: every style :func:`random_text` and :func:`tools.synth.plates.render_plate` know
+ALL_STYLES: tuple[str, ...] = STYLES + MORE_STYLES + TWO_LINE_STYLES + EXTRA_STYLES
 MOTO_FORMATS = ("DDDLLL", "LDDDLLL", "LLLDDDD", "LLLDLDD")
 #: the characters on the top line of a motorcycle plate
 TWO_LINE_SPLIT = 3
@@ -93,7 +100,8 @@ def random_text(style: str, rng: np.random.Generator) -> str:
     """Return a random plate text in the format of *style* (normalised, 0-9A-Z).
 
     Raises:
-        ValueError: *style* is not one of :data:`STYLES`, :data:`MORE_STYLES` or :data:`TWO_LINE_STYLES`.
+        ValueError: *style* is not one of :data:`STYLES`, :data:`MORE_STYLES`, :data:`TWO_LINE_STYLES`
+            or :data:`EXTRA_STYLES`.
     """
     if style == "uk":
         return pattern_text("LLDDLLL", rng, _UK_L)
@@ -111,8 +119,10 @@ def random_text(style: str, rng: np.random.Generator) -> str:
         text = pattern_text("LLDDDLL" if rng.random() < 0.5 else "LLLDDD", rng)
     elif style == "moto":
         text = pattern_text(MOTO_FORMATS[int(rng.integers(len(MOTO_FORMATS)))], rng)
+    elif style == "band":
+        text = pattern_text("LLDDDLL", rng)
     else:
-        raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(STYLES + MORE_STYLES + TWO_LINE_STYLES)}")
+        raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(ALL_STYLES)}")
     letters = [i for i, ch in enumerate(text) if ch.isalpha()]
     if letters and rng.random() < I_SHARE:
         i = letters[int(rng.integers(len(letters)))]

@@ -29,11 +29,10 @@ from plategate.vision.reader import plate_shape
 from tools.synth import seals, two_line, us_dressing, world_plates
 from tools.synth.canvas import Canvas, border, ink_cols, jitter, new_canvas, screws, small_font
 from tools.synth.plate_text import (
+    ALL_STYLES,
     EU_FORMATS,
-    MORE_STYLES,
     STYLES,
     TWO_LINE_SPLIT,
-    TWO_LINE_STYLES,
     US_FORMATS,
     group,
     grouped,
@@ -54,6 +53,9 @@ _EU_BLUE = (150, 50, 10)
 _SEAL_KIND = {"D": "de", "A": "shield", "SLO": "shield", "HR": "checker"}
 #: countries with a blue band on the right: regional badge and department number (F), year and province (I)
 _RIGHT_BAND = ("F", "I")
+#: share of French and Italian renders of style ``eu`` drawn with the right-hand band
+#: (style ``band`` always has it)
+RIGHT_BAND_SHARE = 0.7
 #: share of old (LLLDDD) Argentine plates drawn in the tall, narrow face of the 1995-2016
 #: plates (:func:`tools.synth.strokefont.argentine_style`: closed 4, square O) with the
 #: plate's raised rim and fixing holes; the rest use the general fonts
@@ -91,9 +93,12 @@ def _right_band(c: Canvas, country: str, rng: np.random.Generator) -> None:
         c.text(pattern_text("LL", rng), (476, 60, 514, 100), 20, white, small_font(rng), rng)
 
 
-def _eu(text: str, rng, height, data_dir) -> np.ndarray:
-    fmts = [f for f in EU_FORMATS if slots(f[1]) == plate_shape(text)]
-    country, pattern, yellow, fg = (fmts or list(EU_FORMATS))[int(rng.integers(len(fmts or EU_FORMATS)))]
+def _eu(text: str, rng, height, data_dir, band: bool = False) -> np.ndarray:
+    """An EU plate in a layout of :data:`EU_FORMATS` that fits *text*; *band*: only the French
+    and Italian layouts, always with their right-hand band (style ``band``)."""
+    known = [f for f in EU_FORMATS if f[0] in _RIGHT_BAND] if band else list(EU_FORMATS)
+    fmts = [f for f in known if slots(f[1]) == plate_shape(text)]
+    country, pattern, yellow, fg = (fmts or known)[int(rng.integers(len(fmts or known)))]
     shown = group(text, pattern) if fmts else text
     c = new_canvas(520, 110, height, (40, 200, 250) if yellow else (245, 245, 245), rng)
     c.rect(4, 4, 46, 106, jitter(_EU_BLUE, rng, 12))
@@ -102,7 +107,7 @@ def _eu(text: str, rng, height, data_dir) -> np.ndarray:
         cv2.circle(c.img, (c.px(25 + 11 * np.cos(a)), c.px(33 + 11 * np.sin(a))), max(1, c.px(2)), (0, 210, 255), -1, cv2.LINE_AA)
     c.text(country, (6, 64, 44, 100), 22 if len(country) < 3 else 16, (245, 245, 245), small_font(rng), rng)
     right = 512
-    if country in _RIGHT_BAND and rng.random() < 0.7:
+    if country in _RIGHT_BAND and (rng.random() < RIGHT_BAND_SHARE or band):
         _right_band(c, country, rng)
         right = 470
     font = choose_font(rng, data_dir, text, ("DejaVuSansCondensed-Bold.ttf", "DejaVuSansMono-Bold.ttf"))
@@ -300,7 +305,8 @@ def _moto(text: str, rng, height, data_dir) -> tuple[np.ndarray, int]:
     return c.img, TWO_LINE_SPLIT
 
 
-_RENDERERS = {"eu": _eu, "uk": _uk, "us": _us, "br": _br, "ar": _ar, **world_plates.RENDERERS}
+_RENDERERS = {"eu": _eu, "uk": _uk, "us": _us, "br": _br, "ar": _ar, "band": functools.partial(_eu, band=True),
+              **world_plates.RENDERERS}
 _TWO_LINE_RENDERERS = {"moto": _moto, **two_line.RENDERERS}
 
 
@@ -325,7 +331,7 @@ def render_plate(
     Args:
         text: the characters to show (separators are ignored and re-inserted in the
             style's own layout); random in the style's format when None.
-        style: one of :data:`STYLES`, :data:`MORE_STYLES` or :data:`TWO_LINE_STYLES`;
+        style: one of :data:`~tools.synth.plate_text.ALL_STYLES`;
             random among :data:`STYLES` when None.
         rng: random source (fonts, colours, layout); a fresh unseeded one when None.
         height: height of the returned image in pixels.
@@ -366,8 +372,7 @@ def render_lines(
     if style is None:
         style = STYLES[int(rng.integers(len(STYLES)))]
     if style not in _RENDERERS and style not in _TWO_LINE_RENDERERS:
-        raise ValueError(f"unknown plate style {style!r}; expected one of "
-                         f"{', '.join(STYLES + MORE_STYLES + TWO_LINE_STYLES)}")
+        raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(ALL_STYLES)}")
     if height < 8:
         raise ValueError(f"plate height must be at least 8 pixels, got {height}")
     norm = random_text(style, rng) if text is None else normalise(text)

@@ -27,6 +27,7 @@ from plategate.types import normalise_plate
 from plategate.vision.preprocess import prepare_crop, resize_to
 from plategate.vision.reader import plate_shape, two_line_halves
 from tools.synth import augment, real_augment
+from tools.synth.plate_text import EXTRA_STYLES
 from tools.synth.plates import STYLES, render_lines
 
 logger = logging.getLogger(__name__)
@@ -170,14 +171,18 @@ def read_image(path: Path) -> np.ndarray:
 def parse_style_weights(spec: str) -> dict[str, float]:
     """:data:`STYLE_WEIGHTS` with the shares named in *spec* (``"ar=0.6,br=0.2"``) replaced.
 
+    A style of :data:`~tools.synth.plate_text.EXTRA_STYLES` (e.g. ``band=0.05``) is added
+    with its share; unnamed, it is not drawn.
+
     Raises:
         ValueError: an unknown style, a malformed or negative share, or no share left above 0.
     """
     weights = dict(STYLE_WEIGHTS)
+    known = (*weights, *EXTRA_STYLES)
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, _, value = item.partition("=")
-        if name not in weights:
-            raise ValueError(f"unknown plate style {name!r} in {spec!r}; expected one of {', '.join(weights)}")
+        if name not in known:
+            raise ValueError(f"unknown plate style {name!r} in {spec!r}; expected one of {', '.join(known)}")
         try:
             share = float(value)  # "ar" alone leaves "": no number
         except ValueError:
