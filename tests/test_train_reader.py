@@ -361,3 +361,19 @@ def test_context_blocks_start_as_the_identity_and_convert_to_int8_builtins():
     assert wide.get_layer("context2_dw").dilation_rate == (1, 4)
     tflite = convert_int8(tf.lite.TFLiteConverter.from_keras_model(wide), [x[i] for i in range(3)])
     assert "ADD" in model_ops(tflite) and check_builtin_int8(tflite) == []
+
+
+def test_layers_a_target_has_no_place_for_are_reported(caplog):
+    from tools.train.reader_model import build_model, transfer_weights
+
+    widths = (8, 16, 16, 16, 16)
+    plain = build_model(37, channels=widths)
+    wide = build_model(37, channels=widths, context=1)
+    with caplog.at_level("INFO", logger="tools.train.reader_model"):
+        assert transfer_weights(wide, plain) == []
+    dropped = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(dropped) == 1 and "context1_dw" in dropped[0].getMessage()
+    caplog.clear()
+    with caplog.at_level("INFO", logger="tools.train.reader_model"):
+        transfer_weights(plain, wide)  # the blocks are fresh in the target: nothing lost
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]

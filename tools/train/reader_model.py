@@ -130,7 +130,10 @@ def transfer_weights(source, target) -> list[str]:
         target: the model to initialise (modified in place).
 
     Returns:
-        The names of *target*'s layers left with their fresh weights.
+        The names of *target*'s layers left with their fresh weights. Layers of
+        *source* with no counterpart are logged (a warning when the target has no
+        fresh layer in their place, e.g. context blocks carried into a reader
+        without them).
 
     Raises:
         ValueError: no layer pairs (the networks have nothing in common).
@@ -165,6 +168,11 @@ def transfer_weights(source, target) -> list[str]:
         middle_dst = []
     fresh = [layer.name for layer in middle_dst]
     logger.info("copied %d layers from %s; fresh: %s", len(pairs), source.name, ", ".join(fresh) or "none")
+    if middle_src and middle_dst:
+        logger.info("%s layers with no counterpart: %s", source.name, ", ".join(layer.name for layer in middle_src))
+    elif middle_src:  # the target has no place for them: what they computed is lost
+        logger.warning("%s layers dropped (the target has no counterpart): %s", source.name,
+                       ", ".join(layer.name for layer in middle_src))
     return fresh
 
 
