@@ -165,7 +165,7 @@ def transfer_weights(source, target) -> list[str]:
         rows = layer.weights[0].shape[0]
         layer.set_weights([resample_rows(kernel, rows)])
         logger.info("resampled %s from %d to %d rows", layer.name, kernel.shape[0], rows)
-        middle_dst = []
+        middle_src, middle_dst = [], []
     fresh = [layer.name for layer in middle_dst]
     logger.info("copied %d layers from %s; fresh: %s", len(pairs), source.name, ", ".join(fresh) or "none")
     if middle_src and middle_dst:
