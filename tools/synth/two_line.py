@@ -2,7 +2,7 @@
 
 The top line holds the first :func:`tools.synth.plate_text.two_line_split` characters of
 the text, the bottom line the rest: LEA 07 above 7952 (the Pakistani year stays on the
-top line, small, raised or centred, in reading order), HR26 above DV8992, MC51 above OFW, LOR
+top line, small and raised, in reading order), HR26 above DV8992, MC51 above OFW, LOR
 above 9807. The plates are narrower than 1.6 times their height, so the reader reads
 them line by line (:func:`plategate.vision.reader.two_line_halves`).
 
@@ -46,8 +46,7 @@ def _pk2(text: str, rng, height, data_dir) -> tuple[np.ndarray, int]:
     mask, x, _ = _line(c, letters, (x0, 6, right_top, 72), cap, ink, font, rng, data_dir, spacing)
     if year:
         right = ink_cols(mask, x)[1] / c.scale
-        pk_year(c, year, right + 1.5, (39 - cap / 2, 39 + cap / 2), cap * float(rng.uniform(0.36, 0.55)), ink, rng,
-                small_font(rng))
+        pk_year(c, year, right + 1.5, 12, cap * float(rng.uniform(0.36, 0.5)), ink, rng, small_font(rng))
     _line(c, number, (x0, 78, w - 6, 144), cap, ink, font, rng, data_dir, spacing)
     border(c, 2, float(rng.uniform(1.5, 3)), (30, 30, 30))
     return c.img, split

@@ -1,8 +1,8 @@
 """One-line plates of Pakistan, India, the Gulf and Australia, and the marks beside their characters.
 
 * ``pk``: Punjab plates, white with the green band and its golden emblem on the left
-  (the small PUNJAB below it), the district letters, the small two-digit year beside
-  them (raised or centred, often after a dash), the number; or the older yellow plates with PUNJAB below, or white on
+  (the small PUNJAB below it), the district letters, the small two-digit year raised
+  beside them, the number; or the older yellow plates with PUNJAB below, or white on
   black. The year is part of the text, in reading order (LEA 07 7952 is ``LEA077952``).
 * ``in``: Indian plates, white (yellow for commercial, green for electric vehicles),
   a dark rim, often the hologram and the small IND on the left.
@@ -57,19 +57,13 @@ def pk_band(c: Canvas, x1: float, y1: float, rng: np.random.Generator) -> None:
         c.text("PUNJAB", (1, y1 * 0.82, x1 - 1, y1 * 0.97), y1 * 0.06, (240, 240, 240), small_font(rng), rng)
 
 
-def pk_year(c: Canvas, year: str, x: float, line: tuple[float, float], cap: float, ink, rng: np.random.Generator,
-            font) -> float:
-    """The small two-digit year at mm column *x*, beside the letters whose ink spans the mm rows *line*.
-
-    The year is *cap* mm high, its top anywhere from the letters' top (raised) to where
-    it is centred on them, as on real plates; half the time after a dash, a quarter after a dot.
+def pk_year(c: Canvas, year: str, x: float, y0: float, cap: float, ink, rng: np.random.Generator, font) -> float:
+    """The small two-digit year at mm column *x*, its top at *y0*, sometimes after a dot or dash.
 
     Returns:
         The mm column where its ink ends.
     """
-    top, bottom = line
-    y0 = float(rng.uniform(top, max(top, (top + bottom - cap) / 2)))
-    shown = ("", "·", "-", "-")[int(rng.integers(4))] + year
+    shown = ("", "·", "-")[int(rng.integers(3))] + year
     mask, left, _ = c.text(shown, (x, y0, x + cap * 2.2, y0 + cap), cap, ink, font, rng, align="left", spacing=0.1)
     return ink_cols(mask, left)[1] / c.scale
 
@@ -101,8 +95,7 @@ def _pk(text: str, rng, height, data_dir) -> np.ndarray:
                             squeeze=float(rng.uniform(0.8, 1.05)))
         right = ink_cols(mask, x)[1] / c.scale
         if year:
-            right = pk_year(c, year, right + 2, ((bottom + 6 - cap) / 2, (bottom + 6 + cap) / 2),
-                            cap * float(rng.uniform(0.36, 0.55)), ink, rng,
+            right = pk_year(c, year, right + 2, (bottom + 6 - cap) / 2, cap * float(rng.uniform(0.36, 0.5)), ink, rng,
                             small_font(rng))
         c.text(number, (max(x0 + span * 0.56, right + 6), 6, w - 6, bottom), cap, ink, font, rng, spacing=0.1,
                data_dir=data_dir, squeeze=float(rng.uniform(0.8, 1.05)))
