@@ -50,6 +50,8 @@ def test_the_suite_scores_every_set_present(data):
     assert crops["n"] == 4  # the val split's ok and unsure crops; unreadable ones are not scored
     assert crops["score"] == crops["exact"]
     assert 0.0 <= crops["end_to_end_exact"] <= 1.0  # read again given whole as a frame; not in the score
+    assert sum(g["n"] for g in crops["by_group"].values()) == 4  # by country; these renders are in no group
+    assert sum(g["right"] for g in crops["by_group"].values()) == round(crops["exact"] * 4)
     assert sets["negatives held out"]["score"] == pytest.approx(max(0.0, 1 - sets["negatives held out"]["fp_per_image"]))
     assert result["macro"] == pytest.approx(np.mean([v["score"] for v in sets.values()]), abs=1e-4)
     assert result["settings"]["reader_views"] == 3 and result["settings"]["plate_formats"] == []

@@ -19,7 +19,8 @@ crops                     ``scene-crops`` val (``ok`` + ``unsure``), ``br-crops`
                           (confident-right), the share of right reads that reach 0.9; for
                           scene-crops also the exact reads end to end (the crop given whole
                           to the recognizer as a frame, as ``platectl recognize`` reads a
-                          photo of a plate)
+                          photo of a plate) and the exact reads by the plate's country
+                          (``tools/eval_data/scene-crops-val-country.csv``)
 ========================  ====================================================================
 
 Each set has one headline figure (``score``): recall of plates >= 40 px wide for the photo
@@ -56,6 +57,7 @@ from tools.eval.evaluate import (
     read_boxes_csv,
     read_labels_csv,
 )
+from tools.eval.groups import COUNTRY_CSV, exact_by_group, group_table, read_groups
 
 TOOLS = Path(__file__).resolve().parents[1]
 #: plates at least this wide (pixels of the image) are the ones the recall targets name
@@ -112,8 +114,11 @@ def crop_items(data: Path, name: str) -> list[tuple[Path, str]]:
     return read_labels_csv(folder, "val" if name.endswith(" val") else "all")
 
 
-def eval_crop_set(reader, items: list[tuple[Path, str]], recognizer=None) -> dict:
+def eval_crop_set(reader, items: list[tuple[Path, str]], recognizer=None, groups: dict[str, str] | None = None) -> dict:
     """Exact, character accuracy, confident-right and confident share of right reads.
+
+    With *groups* (``{file name: group}``), also the exact reads by group (``by_group``,
+    :func:`tools.eval.groups.exact_by_group`).
 
     With a *recognizer*, also the exact reads end to end: each crop is given whole to the
     recognizer as a frame (``Recognizer.recognize``: found, cut and read), the way ``platectl
@@ -138,7 +143,8 @@ def eval_crop_set(reader, items: list[tuple[Path, str]], recognizer=None) -> dic
             "confident": int(sure.sum()), "confident_right": int((sure & right).sum()),
             "confident_precision": round(float(right[sure].mean()), 4) if sure.any() else None,
             "right_reaching_0.9": round(float(sure[right].mean()), 4) if right.any() else None,
-            **({"end_to_end_exact": _ratio(sum(e2e), len(e2e))} if e2e else {})}
+            **({"end_to_end_exact": _ratio(sum(e2e), len(e2e))} if e2e else {}),
+            **({"by_group": exact_by_group([p.name for p, _ in items], right.tolist(), groups)} if groups else {})}
 
 
 def end_to_end_text(recognizer, image: np.ndarray) -> str:
@@ -271,7 +277,8 @@ def run_suite(data: Path, detector_path: Path | None = None, reader_path: Path |
         items = crop_items(data, name)
         if items:
             progress(f"suite: {name} ...")
-            res = eval_crop_set(recognizer.reader, items, recognizer if name in WHOLE_FRAME_CROP_SETS else None)
+            groups = read_groups(COUNTRY_CSV) if name == "scene-crops val" and COUNTRY_CSV.is_file() else None
+            res = eval_crop_set(recognizer.reader, items, recognizer if name in WHOLE_FRAME_CROP_SETS else None, groups)
             sets[name] = {**res, "score": res["exact"]}
     scores = [v["score"] for v in sets.values() if v.get("score") is not None]
     return {"sets": sets, "macro": round(float(np.mean(scores)), 4) if scores else None,
@@ -354,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"suite: error: {a.data} holds none of the suite's sets", file=sys.stderr)
         return 2
     print(table(result))
+    for name, v in result["sets"].items():
+        if v.get("by_group"):
+            print(f"\n{name} by country ({COUNTRY_CSV.relative_to(TOOLS.parent)}):\n{group_table(v['by_group'])}")
     if a.json_out:
         a.json_out.write_text(json.dumps(result, indent=1) + "\n")
     for card_path in a.update_card:
