@@ -12,7 +12,7 @@ from tools.eval import groups
 def test_exact_by_group_counts_each_group_largest_first():
     files = ["a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"]
     right = [True, False, True, True, False]
-    by = groups.exact_by_group(files, right, {"a.jpg": "US", "b.jpg": "US", "c.jpg": "GB", "d.jpg": "US"})
+    by = groups.exact_by_group(files, right, {"a.jpg": "US", "b.jpg": "US", "c.jpg": "GB", "d.jpg": "US"}, min_n=1)
     assert list(by) == ["US", "?", "GB"]  # largest first, then by name
     assert by["US"] == {"n": 3, "right": 2, "exact": pytest.approx(0.6667)}
     assert by["GB"] == {"n": 1, "right": 1, "exact": 1.0}
@@ -21,10 +21,15 @@ def test_exact_by_group_counts_each_group_largest_first():
         groups.exact_by_group(files[:4], right, {})
 
 
-def test_group_table_pools_small_groups():
-    by = {"US": {"n": 6, "right": 3}, "GB": {"n": 5, "right": 5}, "IT": {"n": 2, "right": 0}, "NL": {"n": 2, "right": 2}}
-    rows = groups.group_table(by, min_n=5).splitlines()
-    assert rows[2:] == ["| US | 6 | 50.0 |", "| GB | 5 | 100.0 |", "| other (< 5 crops each) | 4 | 50.0 |"]
+def test_small_groups_are_pooled_last():
+    files = [f"{i}.jpg" for i in range(13)]
+    names = ["US"] * 6 + ["GB"] * 5 + ["IT", "NL"]
+    right = [True, False] * 3 + [True] * 5 + [False, True]
+    by = groups.exact_by_group(files, right, dict(zip(files, names, strict=True)), min_n=5)
+    assert list(by) == ["US", "GB", groups.OTHER]
+    assert by[groups.OTHER] == {"n": 2, "right": 1, "exact": 0.5}
+    rows = groups.group_table(by).splitlines()
+    assert rows[2:] == ["| US | 6 | 50.0 |", "| GB | 5 | 100.0 |", "| other | 2 | 50.0 |"]
 
 
 def test_read_groups_names_the_bad_line(tmp_path):

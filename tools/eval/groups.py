@@ -17,8 +17,10 @@ from pathlib import Path
 COUNTRY_CSV = Path(__file__).resolve().parents[1] / "eval_data" / "scene-crops-val-country.csv"
 #: the group of a crop the groups file does not name
 UNKNOWN = "?"
-#: groups with fewer crops than this are pooled as "other" in :func:`group_table`
+#: groups with fewer crops than this are pooled as :data:`OTHER`
 MIN_SHOWN = 5
+#: the pooled small groups
+OTHER = "other"
 
 
 def read_groups(path: Path) -> dict[str, str]:
@@ -42,10 +44,12 @@ def read_groups(path: Path) -> dict[str, str]:
     return groups
 
 
-def exact_by_group(files: Sequence[str], right: Sequence[bool], groups: Mapping[str, str]) -> dict[str, dict]:
+def exact_by_group(files: Sequence[str], right: Sequence[bool], groups: Mapping[str, str],
+                   min_n: int = MIN_SHOWN) -> dict[str, dict]:
     """``{group: {"n": crops, "right": exact reads, "exact": share}}``, largest group first.
 
-    Crops that *groups* does not name fall in :data:`UNKNOWN`.
+    Crops that *groups* does not name fall in :data:`UNKNOWN`; groups of fewer than *min_n*
+    crops are pooled, last, as :data:`OTHER`.
 
     Raises:
         ValueError: *files* and *right* differ in length.
@@ -57,20 +61,15 @@ def exact_by_group(files: Sequence[str], right: Sequence[bool], groups: Mapping[
         c = counts.setdefault(groups.get(name, UNKNOWN), [0, 0])
         c[0] += 1
         c[1] += bool(ok)
-    order = sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0]))
-    return {g: {"n": n, "right": r, "exact": round(r / n, 4)} for g, (n, r) in order}
+    shown = sorted(((g, c) for g, c in counts.items() if c[0] >= min_n), key=lambda kv: (-kv[1][0], kv[0]))
+    small = [c for c in counts.values() if c[0] < min_n]
+    if small:
+        shown.append((OTHER, [sum(c[0] for c in small), sum(c[1] for c in small)]))
+    return {g: {"n": n, "right": r, "exact": round(r / n, 4)} for g, (n, r) in shown}
 
 
-def group_table(by_group: Mapping[str, Mapping], min_n: int = MIN_SHOWN) -> str:
-    """A one-line-per-group Markdown table; groups of fewer than *min_n* crops are pooled as "other"."""
+def group_table(by_group: Mapping[str, Mapping]) -> str:
+    """:func:`exact_by_group`'s result as a Markdown table, one line per group."""
     rows = ["| country | n | exact |", "|---|---|---|"]
-    other_n = other_right = 0
-    for group, v in by_group.items():
-        if v["n"] >= min_n:
-            rows.append(f"| {group} | {v['n']} | {100 * v['right'] / v['n']:.1f} |")
-        else:
-            other_n += v["n"]
-            other_right += v["right"]
-    if other_n:
-        rows.append(f"| other (< {min_n} crops each) | {other_n} | {100 * other_right / other_n:.1f} |")
+    rows += [f"| {group} | {v['n']} | {100 * v['right'] / v['n']:.1f} |" for group, v in by_group.items()]
     return "\n".join(rows)
