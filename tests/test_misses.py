@@ -79,3 +79,30 @@ def test_the_plate_view_keeps_the_plate_and_its_surroundings():
 def test_a_missing_model_is_named(data, tmp_path, capsys):
     assert misses.main([str(data), "--detector", str(tmp_path / "none.tflite"), "--out", str(tmp_path)]) == 1
     assert "none.tflite" in capsys.readouterr().err
+
+
+def test_country_keeps_only_that_countrys_scene_crops(tmp_path, monkeypatch, capsys):
+    """--country US draws the misread US crops only; a malformed country file is named."""
+    root = tmp_path / "data"
+    images = root / "scene-crops" / "images"
+    images.mkdir(parents=True)
+    rows, countries = [], []
+    for i, (text, country) in enumerate((("ABC123", "US"), ("XYZ789", "US"), ("AB12CDE", "GB"), ("KLM456", "US"))):
+        image, _ = render_plate(text=text, style="eu", height=64, rng=np.random.default_rng(i))
+        cv2.imwrite(str(images / f"s{i}.png"), image)
+        rows.append([f"s{i}.png", "test", "x.jpg", "val", image.shape[1], "QQQ999" if i < 3 else text, "ok"])
+        countries.append([f"s{i}.png", country, "sure"])
+    with (root / "scene-crops" / "crops.csv").open("w", newline="") as fh:
+        csv.writer(fh).writerows([["file", "source", "scene", "split", "plate_width_px", "text", "status"], *rows])
+    country_csv = tmp_path / "country.csv"
+    with country_csv.open("w", newline="") as fh:
+        csv.writer(fh).writerows([["file", "country", "certainty"], *countries])
+    monkeypatch.setattr(misses, "COUNTRY_CSV", country_csv)
+    out = tmp_path / "misses"
+    assert misses.main([str(root), "--set", "scene-crops val", "--country", "us", "--out", str(out), "--threads", "1"]) == 0
+    lost = _rows(out / "scene-crops-val-US.csv")
+    assert sorted(r["file"] for r in lost) == ["s0.png", "s1.png"]  # s2 is British; s3 reads right
+    assert "2 of 3 lost" in capsys.readouterr().out
+    country_csv.write_text("file,country\ns0.png,\n")
+    assert misses.main([str(root), "--set", "scene-crops val", "--country", "US", "--out", str(out), "--threads", "1"]) == 1
+    assert "country.csv:2: empty file or country" in capsys.readouterr().err

@@ -15,7 +15,8 @@ loss in a numbered tile::
   The plates with a text read by eye (the suite's end to end) that are found and read otherwise
   go to their own sheets (``<set>-reads``): the crop the daemon cut, its read and confidence.
 * **crop sets**: each crop read otherwise than its text (three views, free decoding), with
-  the read and its confidence.
+  the read and its confidence. ``--country US`` keeps only the scene-crops val plates of that
+  country (``tools/eval_data/scene-crops-val-country.csv``; repeatable).
 
 Each set goes to ``OUT/<set>-NNN.png`` with ``OUT/<set>.csv`` saying which file each number is.
 """
@@ -36,6 +37,7 @@ from plategate.config import RecognitionConfig
 from plategate.errors import PlategateError
 from plategate.imageio import load_image
 from tools.eval.evaluate import iou, match
+from tools.eval.groups import COUNTRY_CSV, read_groups
 from tools.eval.sheets import PER_SHEET, sheet, tile
 from tools.eval.suite import CROP_SETS, SCENE_SETS, WIDE, SceneSet, crop_items, scene_truth
 
@@ -164,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--coarse", type=Path, help="the detector's coarse pass .tflite (default: the shipped one)")
     p.add_argument("--reader", type=Path, help="reader .tflite (default: the shipped one)")
     p.add_argument("--threads", type=int, default=2, help="(default: %(default)s)")
+    p.add_argument("--country", action="append", type=str.upper, default=[], metavar="CC",
+                   help="scene-crops val: only the plates of this country (ISO 3166 alpha-2, repeatable)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from plategate.vision.recognizer import Recognizer
@@ -191,10 +195,14 @@ def main(argv: list[str] | None = None) -> int:
                 if not items:
                     print(f"{name}: not found under {a.data}, skipped", file=sys.stderr)
                     continue
+                if a.country and name == "scene-crops val":
+                    countries = read_groups(COUNTRY_CSV)
+                    items = [it for it in items if countries.get(it[0].name) in a.country]
+                    stem += "-" + "-".join(a.country)
                 counted, losses = crop_losses(recognizer.reader, items)
             sheets = write_sheets(losses, a.out, stem)
             print(f"{name}: {len(losses)} of {counted} lost, on {len(sheets)} sheets in {a.out}")
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         print(f"misses: error: {exc}", file=sys.stderr)
         return 1
     return 0
