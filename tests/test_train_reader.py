@@ -224,10 +224,14 @@ def test_extra_folders_are_checked_before_any_work(tmp_path, capsys):
 
     work = tmp_path / "work"
     assert train_reader.main(["--work", str(work), "--extra", str(tmp_path)]) == 2
-    assert "--extra needs --data" in capsys.readouterr().err
+    assert "--extra and --focus need --data" in capsys.readouterr().err
     _labelled(tmp_path / "data" / "br-crops", 2, 1, "br")
     assert train_reader.main(["--data", str(tmp_path / "data"), "--work", str(work), "--extra", str(tmp_path / "nope")]) == 2
     assert "labels.csv not found" in capsys.readouterr().err
+    assert train_reader.main(["--data", str(tmp_path / "data"), "--work", str(work), "--focus", str(tmp_path / "nope")]) == 2
+    assert "--focus" in capsys.readouterr().err
+    assert train_reader.main(["--data", str(tmp_path / "data"), "--work", str(work), "--focus-copies", "0"]) == 2
+    assert "--focus-copies must be at least 1" in capsys.readouterr().err
     assert not work.exists()  # refused before rendering or writing anything
 
 

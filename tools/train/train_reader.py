@@ -69,6 +69,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--extra", type=Path, action="append", default=[], metavar="DIR",
                    help="another folder of labelled crops (labels.csv: file,text) trained on like the br-crops "
                         "training part, e.g. pseudo-labels written by tools.train.pseudo_label; repeatable")
+    p.add_argument("--focus", type=Path, action="append", default=[], metavar="DIR",
+                   help="labelled crops to learn above all (a site's own plates, tools.train.site_tune): trained on "
+                        "like --extra but with --focus-copies copies each; repeatable")
+    p.add_argument("--focus-copies", type=int, default=96, metavar="N",
+                   help="augmented copies of each --focus crop (default: %(default)s)")
     p.add_argument("--label-audit", type=Path, default=None, metavar="CSV",
                    help="label audit of the br-crops training part (file,label,verdict,looks_like, e.g. "
                         "tools/eval_data/br-crops-train-audit.csv): crops marked wrong take their looks_like text; "
@@ -150,11 +155,13 @@ def accuracy(predict, x: np.ndarray, texts: list[str], batch: int = 256) -> floa
 
 def usage_error(a: argparse.Namespace) -> str | None:
     """The first problem with the arguments that must stop the run before any work, or None."""
-    if a.extra and (a.data is None or not (a.data / "br-crops" / "labels.csv").is_file()):
-        return "--extra needs --data with br-crops/labels.csv (extra crops join its training part)"
-    for folder in a.extra:
+    if (a.extra or a.focus) and (a.data is None or not (a.data / "br-crops" / "labels.csv").is_file()):
+        return "--extra and --focus need --data with br-crops/labels.csv (their crops join its training part)"
+    for flag, folder in [("--extra", f) for f in a.extra] + [("--focus", f) for f in a.focus]:
         if not (folder / "labels.csv").is_file():
-            return f"--extra {folder}: {folder / 'labels.csv'} not found"
+            return f"{flag} {folder}: {folder / 'labels.csv'} not found"
+    if a.focus_copies < 1:
+        return f"--focus-copies must be at least 1, got {a.focus_copies}"
     if a.label_audit is not None:
         if a.data is None:
             return "--label-audit needs --data (it audits the br-crops training part)"
@@ -343,6 +350,7 @@ def training_info(a: argparse.Namespace, history: list[dict], argv: list[str] | 
         data.append(f"br-crops training part under the label audit {a.label_audit} (wrong labels replaced; "
                     "unreadable crops and photos of validation plates dropped)")
     data += [f"extra labelled crops: {folder} ({a.real_copies} {a.real_augment}-augmented copies each)" for folder in a.extra]
+    data += [f"focus crops: {folder} ({a.focus_copies} {a.real_augment}-augmented copies each)" for folder in a.focus]
     command = "nice -n 10 python -m tools.train.train_reader " + " ".join(argv if argv is not None else sys.argv[1:])
     previous = a.work / "training.json"
     before = json.loads(previous.read_text()) if a.resume and previous.is_file() else {}

@@ -1,4 +1,4 @@
-"""platectl events: tail [-f], show ID, export — through the daemon, or the journal file read-only."""
+"""platectl events: tail [-f], show ID, export, crops — through the daemon, or the journal file read-only."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import ControlError, StorageError
-from . import common
+from . import common, event_crops
 from .common import UsageError
 from .output import cell, emit, keyvalues, local_time, table, to_json
 
@@ -45,7 +45,18 @@ def add_parser(subparsers) -> None:
     e.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     e.add_argument("--limit", type=int, default=100000, help="at most this many (default 100000)")
     e.set_defaults(func=run_export)
-    for q in (t, s, e):
+    c = sub.add_parser("crops", help="the events' plate crops in a folder with labels.csv, to check and teach the reader",
+                       description="Copy each event's saved plate crop into a folder and list it in labels.csv with "
+                                   "the text read. Check the texts (correct them; an empty text leaves a crop out), then "
+                                   "python -m tools.train.site_tune FOLDER teaches the reader this site's plates. Run "
+                                   "again to add new events: rows already in labels.csv are kept as they are.")
+    c.add_argument("-o", "--output", required=True, metavar="DIR", help="the folder (created if missing)")
+    c.add_argument("--since", metavar="TIME", help="only events at or after this ISO 8601 time/date")
+    c.add_argument("--below", type=float, default=None, metavar="CONF",
+                   help="only events read with a confidence below this (the reads worth checking)")
+    c.add_argument("--limit", type=int, default=100000, help="at most this many events (default 100000)")
+    c.set_defaults(func=run_crops)
+    for q in (t, s, e, c):
         q.add_argument("--offline", action="store_true",
                        help="read the journal file even if the daemon runs (read-only)")
 
@@ -201,7 +212,7 @@ def _event_ts(row: dict) -> float | None:
         return None
 
 
-def run_export(args: argparse.Namespace) -> int:
+def _rows_since(args: argparse.Namespace) -> list[dict]:
     since = _since_ts(args.since)
     src = Source(args)
     if src.journal is not None:
@@ -210,6 +221,11 @@ def run_export(args: argparse.Namespace) -> int:
         rows = _oldest_first(src.recent(args.limit))
         if since is not None:
             rows = [r for r in rows if (_event_ts(r) or 0) >= since]
+    return rows
+
+
+def run_export(args: argparse.Namespace) -> int:
+    rows = _rows_since(args)
     fmt = "json" if args.json else args.format
     buf = io.StringIO()
     if fmt == "json":
@@ -227,4 +243,27 @@ def run_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(buf.getvalue())
         sys.stdout.flush()
+    return 0
+
+
+def run_crops(args: argparse.Namespace) -> int:
+    if args.below is not None and not 0 < args.below <= 1:
+        raise UsageError(f"--below must be above 0 and at most 1, got {args.below}")
+    out = Path(args.output)
+    if not out.parent.is_dir():
+        raise UsageError(f"-o {out}: its folder {out.parent} does not exist")
+    result = event_crops.export_crops(_rows_since(args), out, args.below)
+    summary = {"folder": str(out), "labels": str(result.labels), "added": result.added, "kept": result.kept,
+               "without_crop": result.without_crop}
+
+    def render(r: dict) -> str:
+        lines = [f"{r['added']} crops added to {r['labels']} ({r['kept']} rows already there kept as they were)"]
+        if r["without_crop"]:
+            lines.append(f"{r['without_crop']} events have no saved crop (journal.snapshots off, or the file was "
+                         f"removed to free disk space)")
+        lines.append("check each text (correct it, or empty it to leave the crop out), then on a training machine: "
+                     f"python -m tools.train.site_tune {r['folder']} --data DATASETS")
+        return "\n".join(lines)
+
+    emit(args.json, summary, render)
     return 0
