@@ -59,6 +59,8 @@ def test_labelled_folder_lists_the_crops_asked_for(crops, tmp_path):
     assert label_sheets.main([str(crops), "--min-confidence", "1.1", "--also-status", f"{status}:unsure",
                               "--out", str(out), "--threads", "1"]) == 0
     assert [(r["file"], r["label"]) for r in _rows(out / "index.csv")] == [("b.jpg", "CD456")]
+    assert label_sheets.main([str(crops), "--min-confidence", "1.1", "--all", "--out", str(out), "--threads", "1"]) == 0
+    assert [(r["file"], r["label"]) for r in _rows(out / "index.csv")] == [("a.jpg", "AB123"), ("b.jpg", "CD456")]
 
 
 def test_missing_labels_is_an_error(crops, tmp_path, capsys):

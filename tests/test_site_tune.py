@@ -90,7 +90,7 @@ def test_a_tiny_site_tune_runs_every_stage_and_continues_where_it_stopped(tmp_pa
                           "--rep-dir", str(data / "br-crops"), "--rep-count", "8", "--task-arg", "temperature=1.0"]) == 0
     capsys.readouterr()
     argv = [str(site), "--data", str(data), "--work", str(work), "--reader", str(installed), "--steps", "2",
-            "--copies", "2", "--shard-size", "32", "--replay-copies", "1", "--batch", "8", "--threads", "1",
+            "--copies", "2", "--shards", "1", "--shard-size", "32", "--replay-copies", "1", "--batch", "8", "--threads", "1",
             "--min-agreement", "0"]
     status = site_tune.main(argv)
     out = capsys.readouterr().out
@@ -103,13 +103,16 @@ def test_a_tiny_site_tune_runs_every_stage_and_continues_where_it_stopped(tmp_pa
     assert verdict["better"] is (status == 0)
     assert set(verdict["figures"]["tuned"]) == {"site check", "br-crops val", "ar-crops"}
     assert verdict["figures"]["tuned"]["site check"]["n"] == parts["check"]
-    card = json.loads((work / "reader.json").read_text())
-    assert card["task"] == "reader" and any("focus crops" in d for d in card["training"]["data"])
-    made = (work / "reader.tflite").stat().st_mtime_ns
+    tuned = Path(verdict["tuned"])
+    assert tuned == work / "mix-0.5" / "reader.tflite" and "site_tune: average:" in out
+    card = json.loads(tuned.with_suffix(".json").read_text())
+    assert card["task"] == "reader" and any("focus crops" in d for part in card["training"]["averaged_from"]
+                                            for d in part.get("training", {}).get("data", []))
+    made = tuned.stat().st_mtime_ns
     # run again: every stage's result is there, so only the judge runs
     assert site_tune.main(argv) == status
     out = capsys.readouterr().out
     assert "site_tune: train:" not in out and "site_tune: convert:" not in out and "| site check |" in out
-    assert (work / "reader.tflite").stat().st_mtime_ns == made
+    assert tuned.stat().st_mtime_ns == made
     assert site_tune.main([*argv[:2], str(tmp_path / "nowhere"), *argv[3:]]) == 2
     assert "no br-crops/labels.csv" in capsys.readouterr().err

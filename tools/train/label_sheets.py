@@ -8,6 +8,9 @@ sheet, each with its number, its label and the reader's read::
     python -m tools.train.label_sheets work/real/scene-train --reader models/reader.tflite \\
         --also-status ../shared/datasets/scene-crops/crops.csv:unsure --out work/sheets
 
+With ``--all``, every crop of the folder goes on a sheet with its label and the read: the
+way to check a folder gathered by ``platectl events crops`` before ``tools.train.site_tune``.
+
 With ``--unlabelled``, *folder* is a folder of crops without labels: every crop not named in a
 ``--skip`` CSV goes on a sheet (in a seeded order), its label shown as ``?``, for reading by
 eye from scratch (the ``eu-crops`` of ``tools/labels/eu-crops-text.csv``)::
@@ -71,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="a read that differs from the label at this confidence or above puts the crop on a sheet (default: %(default)s)")
     p.add_argument("--also-status", action="append", default=[], metavar="CROPS_CSV:STATUS",
                    help="also every crop of this status in a crops.csv (repeatable)")
+    p.add_argument("--all", action="store_true",
+                   help="every labelled crop on a sheet (checking a whole folder, e.g. platectl events crops)")
     p.add_argument("--out", type=Path, default=Path("work/sheets"), help="(default: %(default)s)")
     p.add_argument("--unlabelled", action="store_true",
                    help="FOLDER holds crops without labels: put every one on a sheet (label ?)")
@@ -100,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"label_sheets: skipping {exc}", file=sys.stderr)
             continue
         r = reader.read(img)
-        if s.path.name in also or (r.text != s.text and r.confidence >= a.min_confidence):
+        if a.all or s.path.name in also or (r.text != s.text and r.confidence >= a.min_confidence):
             picked.append((s, img, r))
     a.out.mkdir(parents=True, exist_ok=True)
     with (a.out / "index.csv").open("w", newline="") as fh:

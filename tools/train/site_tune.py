@@ -20,13 +20,15 @@ started again with the same arguments, continues where it stopped:
    (``tools.train.reader_from_tflite``).
 4. **train**: ``tools.train.train_reader --init-from`` the start, the tuning part as
    ``--focus`` (many copies), the replay as ``--extra``, a few synthetic shards.
-5. **convert**: ``tools.quantize`` to int8, its temperature calibrated on the calibration part
-   and the eu-crops calibration texts.
+5. **average and convert**: the fine-tune's weights averaged with the start's (``--mix``, the
+   fine-tune's share; ``tools.train.average_readers``), then ``tools.quantize`` to int8, its
+   temperature calibrated on the calibration part and the eu-crops calibration texts.
 6. **judge**: the installed and the tuned reader read the check part and the suite's crop sets
    (``tools.eval.suite``); the table and ``verdict.json`` land in ``--work``.
 
-The tuned reader is ``WORK/reader.tflite`` with its card ``WORK/reader.json``; install both
-and point ``recognition.reader_model`` at the ``.tflite``.
+The tuned reader is ``WORK/mix-M/reader.tflite`` (M the ``--mix``) with its card
+``reader.json`` beside it; install both and point ``recognition.reader_model`` at the
+``.tflite``. Another ``--mix`` on the same ``--work`` reuses the fine-tune.
 
 Exit status: 0 the tuned reader is better: it reads more of the check part, makes no more
 mistakes there at confidence >= 0.9, and reads no suite crop set more than 2 points worse;
@@ -176,16 +178,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=600, help="training steps (batches of 64; default: %(default)s)")
     p.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default: %(default)s)")
     p.add_argument("--copies", type=int, default=96, help="augmented copies of each tuning crop (default: %(default)s)")
+    p.add_argument("--mix", type=float, default=0.5,
+                   help="share of the fine-tune in the weight average with the installed reader; 1 = the fine-tune "
+                        "alone (default: %(default)s)")
+    p.add_argument("--shards", type=int, default=6, help="synthetic shards rendered and trained on (default: %(default)s)")
     p.add_argument("--seed", type=int, default=1, help="(default: %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="(default: %(default)s)")
-    p.add_argument("--shard-size", type=int, default=3000, help=argparse.SUPPRESS)  # tests: fewer renders
+    p.add_argument("--shard-size", type=int, default=5000, help=argparse.SUPPRESS)  # tests: fewer renders
     p.add_argument("--replay-copies", type=int, default=8, help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
     p.add_argument("--min-agreement", default="0.97", help=argparse.SUPPRESS)  # tests: a barely trained reader
     a = p.parse_args(argv)
-    for flag in ("steps", "copies", "threads", "shard_size", "replay_copies", "batch"):
+    for flag in ("steps", "copies", "threads", "shard_size", "replay_copies", "batch", "shards"):
         if getattr(a, flag) < 1:
             p.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(a, flag)}")
+    if not 0 < a.mix <= 1:
+        p.error(f"--mix must be above 0 and at most 1, got {a.mix}")
     return a
 
 
@@ -220,10 +228,11 @@ def tune(a: argparse.Namespace, reader: Path, folders: dict[str, Path]) -> Path:
     """Stages 3 to 5: rebuild, fine-tune and convert; returns the tuned ``.tflite``."""
     from plategate.vision.runtime import verify
     from tools import quantize
-    from tools.train import reader_from_tflite, train_reader
+    from tools.train import average_readers, reader_from_tflite, train_reader
     from tools.train.tflite_weights import conv_ops
 
-    start, out = a.work / "start.keras", a.work / "reader.tflite"
+    start, mixed = a.work / "start.keras", a.work / f"mix-{a.mix:g}"
+    out = mixed / "reader.tflite"
     if not start.is_file():
         _run("start", reader_from_tflite.main, [str(reader), str(start), "--images", str(folders.get("scene-train", folders["tune"])),
                                                 "--threads", str(a.threads), "--min-agreement", a.min_agreement])
@@ -237,18 +246,24 @@ def tune(a: argparse.Namespace, reader: Path, folders: dict[str, Path]) -> Path:
                 "--focus", str(folders["tune"]), "--focus-copies", str(a.copies),
                 *[x for n in REPLAY if n in folders for x in ("--extra", str(folders[n]))],
                 "--real-copies", str(a.replay_copies), "--real-augment", "strong", "--real-repeat", "1",
-                "--shards", "2", "--first-shards", "2", "--grow", "0", "--shard-size", str(a.shard_size),
+                "--shards", str(a.shards), "--first-shards", str(a.shards), "--grow", "0", "--shard-size", str(a.shard_size),
                 "--val-size", "200", "--epochs", "1", "--steps", str(a.steps), "--batch", str(a.batch), "--lr", str(a.lr),
-                "--seed", str(a.seed), "--workers", "1", "--threads", str(a.threads)]
+                "--seed", str(a.seed), "--workers", str(a.threads), "--threads", str(a.threads)]
         if (train / "ckpt").is_dir():
             argv.append("--resume")
         _run("train", train_reader.main, argv)
+    keras, record = train / "reader.keras", train / "training.json"
+    if a.mix < 1:  # the weight average of the start and the fine-tune keeps more of what the start read
+        keras, record = mixed / "reader.keras", mixed / "training.json"
+        if not keras.is_file():
+            _run("average", average_readers.main, [str(start), str(train / "reader.keras"), "--out", str(keras),
+                                                   "--mix", f"{1 - a.mix:g},{a.mix:g}"])
     if not out.is_file():
         calib = [x for n in ("calib", "eu-calib") if n in folders for x in ("--calibrate", str(folders[n]))]
         _run("convert", quantize.main, [
-            str(train / "reader.keras"), "--task", "reader", "--out", str(out), "--task-arg", f"data={a.data}",
+            str(keras), "--task", "reader", "--out", str(out), "--task-arg", f"data={a.data}",
             "--rep-dir", str(folders["tune"]), "--rep-count", "300", *calib, "--val", str(folders["check"]),
-            "--license", "AGPL-3.0-only", "--training", str(train / "training.json"), "--threads", str(a.threads)])
+            "--license", "AGPL-3.0-only", "--training", str(record), "--threads", str(a.threads)])
     return out
 
 
