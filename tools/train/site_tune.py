@@ -182,6 +182,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="share of the fine-tune in the weight average with the installed reader; 1 = the fine-tune "
                         "alone (default: %(default)s)")
     p.add_argument("--shards", type=int, default=6, help="synthetic shards rendered and trained on (default: %(default)s)")
+    p.add_argument("--formats", default="", metavar="SHAPES",
+                   help="the site's recognition.plate_formats, comma-separated (e.g. LLLDDDD,LLLDLDD): the check "
+                        "part is read with them, as the daemon reads (default: free decoding)")
     p.add_argument("--seed", type=int, default=1, help="(default: %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="(default: %(default)s)")
     p.add_argument("--shard-size", type=int, default=5000, help=argparse.SUPPRESS)  # tests: fewer renders
@@ -279,9 +282,12 @@ def judge(a: argparse.Namespace, installed: Path, tuned: Path, check: Path) -> t
         except (OSError, PlategateError) as exc:
             logger.warning("%s: not judged (%s)", name, exc)
     figures: list[dict] = []
+    formats = [f.strip().upper() for f in a.formats.split(",") if f.strip()]
     for model in (installed, tuned):
-        reader = PlateReader(model, threads=a.threads, views=3)
-        figures.append({name: read_set(reader, items) for name, items in sets.items() if items})
+        free = PlateReader(model, threads=a.threads, views=3)
+        site = PlateReader(model, threads=a.threads, views=3, formats=formats) if formats else free
+        figures.append({name: read_set(site if name == "site check" else free, items)
+                        for name, items in sets.items() if items})
         print(f"site_tune: judged {model}", flush=True)
     return figures[0], figures[1]
 
@@ -292,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     from plategate.config_base import default_models_dir
 
     installed = a.reader or default_models_dir() / "reader.tflite"
+    shapes = [f.strip().upper() for f in a.formats.split(",") if f.strip()]
+    if any(set(f) - {"L", "D"} for f in shapes):
+        print(f"error: --formats: shapes are strings of L (letter) and D (digit), got {a.formats!r}", file=sys.stderr)
+        return 2
     try:
         if not (a.data / "br-crops" / "labels.csv").is_file():
             raise SiteTuneError(f"--data {a.data}: no br-crops/labels.csv (the shared datasets folder is needed)")
