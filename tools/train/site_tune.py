@@ -236,7 +236,7 @@ def tune(a: argparse.Namespace, reader: Path, folders: dict[str, Path]) -> Path:
 
     start, mixed = a.work / "start.keras", a.work / f"mix-{a.mix:g}"
     out = mixed / "reader.tflite"
-    if not start.is_file():
+    if not start.with_name("training.json").is_file():  # written after the model: both are whole
         _run("start", reader_from_tflite.main, [str(reader), str(start), "--images", str(folders.get("scene-train", folders["tune"])),
                                                 "--threads", str(a.threads), "--min-agreement", a.min_agreement])
     train = a.work / "train"
@@ -258,10 +258,10 @@ def tune(a: argparse.Namespace, reader: Path, folders: dict[str, Path]) -> Path:
     keras, record = train / "reader.keras", train / "training.json"
     if a.mix < 1:  # the weight average of the start and the fine-tune keeps more of what the start read
         keras, record = mixed / "reader.keras", mixed / "training.json"
-        if not keras.is_file():
+        if not record.is_file():  # written after the average
             _run("average", average_readers.main, [str(start), str(train / "reader.keras"), "--out", str(keras),
                                                    "--mix", f"{1 - a.mix:g},{a.mix:g}"])
-    if not out.is_file():
+    if not out.with_suffix(".json").is_file():  # the card is written last
         calib = [x for n in ("calib", "eu-calib") if n in folders for x in ("--calibrate", str(folders[n]))]
         _run("convert", quantize.main, [
             str(keras), "--task", "reader", "--out", str(out), "--task-arg", f"data={a.data}",
