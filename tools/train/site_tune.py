@@ -2,8 +2,8 @@
 
 A gate sees one country's plates through one camera in one light, day after day. The plate
 crops the daemon saved with its events (``platectl events crops``), their texts checked by a
-person, teach the installed reader that site in about twenty minutes on two cores (needs the
-``[train]`` extra)::
+person, fine-tune the installed reader for that site in about twenty minutes on two cores, and a
+check on plates it never trained on says whether it gained (needs the ``[train]`` extra)::
 
     python -m tools.train.site_tune site-crops --data ../shared/datasets --work work/site
 
@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if ok:
         print(f"the tuned reader is better: install {tuned} and {tuned.with_suffix('.json')} and set "
-              f"recognition.reader_model to the .tflite")
+              f"recognition.reader_model to the .tflite (then restart the daemon)")
         return 0
     print("keep the installed reader: " + "; ".join(reasons))
     return 1
