@@ -184,3 +184,23 @@ def test_through_the_daemon(root, capsys):
         out = root / "live"
         assert main(["events", "crops", "-o", str(out)]) == 0
         assert [r["text"] for r in labels(out)] == ["AB123CD"]
+
+
+def test_texts_people_checked_come_with_the_crops(root, journal, capsys):
+    from plategate.audit import PLATE_TEXT, AuditLog
+
+    t0 = 1_700_000_000.0
+    first, second, third = (record(journal, p, 0.5, t0 + i) for i, p in enumerate(("XY98ZT", "AB123CD", "PQ777RS")))
+    audit = AuditLog(root / "state" / "journal.db")
+    audit.record("web:bob", PLATE_TEXT, first["id"], {"text": "XY98ZT"})
+    audit.record("web:ann", PLATE_TEXT, first["id"], {"text": "XY98ZF"})  # the newest reading counts
+    audit.record("web:ann", PLATE_TEXT, second["id"], {"text": ""})  # unreadable
+    audit.close()
+    assert main(["events", "show", "--json", first["id"]]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["checked_text"] == "XY98ZF" and shown["checked_by"] == "web:ann" and shown["plate"] == "XY98ZT"
+    out = root / "checked"
+    assert main(["events", "crops", "-o", str(out)]) == 0
+    assert [(r["text"], r["read"], r["checked_by"]) for r in labels(out)] == [
+        ("XY98ZF", "XY98ZT", "web:ann"), ("", "AB123CD", "web:ann"), ("PQ777RS", "PQ777RS", "")]
+    assert third["id"] in (out / "labels.csv").read_text()

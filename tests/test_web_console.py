@@ -226,6 +226,28 @@ def test_console_end_to_end(gate, browser):
     assert driver.execute_script("return document.getElementById('frame').naturalWidth") == 1280
     screenshot(driver, "event", SHOTS)
 
+    # A person says what the plate shows; platectl events crops takes that text.
+    box = driver.find_element("id", "text")
+    assert box.get_attribute("value") == event["plate"] and "Not checked yet" in driver.page_source
+    box.clear()
+    box.send_keys("kx 934-pl")
+    driver.find_element("id", "save-text").click()
+    wait_for(lambda: "Plate text KX934PL saved" in driver.page_source, what="the saved plate text")
+    assert driver.find_element("id", "text").get_attribute("value") == "KX934PL"
+    assert "Checked by web:alice" in driver.page_source
+    screenshot(driver, "event-checked", SHOTS)
+    box = driver.find_element("id", "text")
+    box.clear()
+    box.send_keys("KX@934")
+    driver.find_element("id", "save-text").click()
+    wait_for(lambda: "is not a plate" in driver.page_source, what="the refused plate text")
+    assert driver.find_element("id", "text").get_attribute("value") == "KX934PL"  # the saved one stands
+    crops = Path(gate["cfg"].state_dir) / "crops"
+    assert platectl(["events", "crops", "-o", str(crops), "--socket", str(gate["cfg"].control.socket),
+                     "--since", event["time"]]) == 0
+    rows = (crops / "labels.csv").read_text().splitlines()
+    assert any(r.startswith(f"{event['id']}.jpg,KX934PL,") and r.endswith(",web:alice") for r in rows)
+
     # A time range in the future finds nothing; one around now finds the event.
     driver.get(url + "/events?from=2099-01-01T00:00")
     assert "No events." in driver.find_element("css selector", "table.events").text

@@ -1,8 +1,9 @@
 """The audit trail: who changed what.
 
 Every change made through the control socket on a person's behalf (the web console,
-``platectl``): allowlist additions, edits, removals and imports, and the motion region
-drawn in the web console, is one row: time, user, action, the object (a plate, a
+``platectl``): allowlist additions, edits, removals and imports, the motion region
+drawn in the web console, and the text a person says an event's plate shows
+(:data:`PLATE_TEXT`, which ``platectl events crops`` takes for teaching the reader), is one row: time, user, action, the object (a plate, a
 setting) and details as JSON. Rows live in the journal's SQLite file, in their own table,
 and age out with the journal's retention. Manual opens and relay tests are not rows here:
 they are events in the journal itself, published like decisions
@@ -36,6 +37,32 @@ CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
 """
 
 MAX_USER_LEN = 64
+#: the action of a person's reading of an event's plate (target: the event id; detail: ``{"text": ...}``)
+PLATE_TEXT = "plate_text"
+#: targets looked up per query
+_CHUNK = 500
+
+
+def latest_by_target(db: sqlite3.Connection, action: str, targets: list[str]) -> dict[str, dict]:
+    """The newest *action* row of each of *targets* that has one, as ``target -> row``
+    (``user``, ``ts``, ``detail``). A database without the audit table has none.
+
+    Raises:
+        sqlite3.Error: the query fails for another reason than a missing table.
+    """
+    out: dict[str, dict] = {}
+    for k in range(0, len(targets), _CHUNK):
+        part = targets[k : k + _CHUNK]
+        try:
+            rows = db.execute(f"SELECT target, user, ts, detail FROM audit WHERE action = ? AND target IN "
+                              f"({','.join('?' * len(part))}) ORDER BY seq", (action, *part)).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return {}
+            raise
+        for target, user, ts, detail in rows:
+            out[target] = {"user": user, "ts": ts, "detail": json.loads(detail or "{}")}
+    return out
 
 
 class AuditLog:
@@ -83,6 +110,18 @@ class AuditLog:
             rows = self._db.execute(sql + " ORDER BY seq DESC LIMIT ?", (*args, int(n))).fetchall()
         return [{"seq": r[0], "ts": r[1], "user": r[2], "action": r[3], "target": r[4],
                  "detail": json.loads(r[5] or "{}")} for r in rows]
+
+    def latest(self, action: str, targets: list[str]) -> dict[str, dict]:
+        """The newest *action* row of each of *targets* (:func:`latest_by_target`).
+
+        Raises:
+            StorageError: the audit log cannot be read.
+        """
+        with self._lock:
+            try:
+                return latest_by_target(self._db, action, targets)
+            except sqlite3.Error as exc:
+                raise StorageError(f"audit log: cannot read {action} rows: {exc}") from None
 
     def prune(self, before_ts: float) -> int:
         """Delete rows older than *before_ts*; returns how many."""

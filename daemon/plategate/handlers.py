@@ -16,7 +16,7 @@ from . import __version__
 from .access.filesync import edit_note
 from .errors import ControlError
 from .gatekeeper import MANUAL_OPEN, RELAY_TEST, REMOTE_COMMAND, encode_jpeg, public_event
-from .handlers_web import audit, guard_site_list, web_handlers
+from .handlers_web import audit, guard_site_list, web_handlers, with_checked_text
 from .parts import DaemonParts
 
 logger = logging.getLogger(__name__)
@@ -118,13 +118,13 @@ def control_handlers(service: DaemonParts) -> dict[str, Callable[[dict], object]
         return {"jpeg_b64": base64.b64encode(data).decode(), "width": frame.shape[1], "height": frame.shape[0]}
 
     def events(args: dict) -> list[dict]:
-        return service.journal.recent(int(args.get("n") or 20))
+        return with_checked_text(service, service.journal.recent(int(args.get("n") or 20)))
 
     def event(args: dict) -> dict:
         found = service.journal.get(str(args.get("id", "")))
         if found is None:
             raise ControlError(f"no event with id {args.get('id')!r}")
-        return found
+        return with_checked_text(service, [found])[0]
 
     def allowlist_list(_args: dict) -> dict:
         sources = service.store.sources()

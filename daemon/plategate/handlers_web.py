@@ -16,9 +16,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .access.entry import MAX_PLATE_LEN
+from .audit import PLATE_TEXT
 from .errors import ControlError, StorageError
 from .gatekeeper import encode_jpeg
 from .parts import DaemonParts
+from .types import normalise_plate
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +103,21 @@ def site_managed(service: DaemonParts) -> bool:
                 and service.store.state().get("origin") == "site")
 
 
+def with_checked_text(service: DaemonParts, rows: list[dict]) -> list[dict]:
+    """*rows* (journal events) with ``checked_text`` and ``checked_by`` where a person has said
+    what the plate shows (:data:`plategate.audit.PLATE_TEXT`); an unreadable audit log leaves them out."""
+    try:
+        found = service.audit.latest(PLATE_TEXT, [str(r.get("id")) for r in rows])
+    except StorageError as exc:
+        logger.error("%s", exc)
+        return rows
+    for row in rows:
+        hit = found.get(str(row.get("id")))
+        if hit is not None:
+            row["checked_text"], row["checked_by"] = str(hit["detail"].get("text", "")), hit["user"]
+    return rows
+
+
 def _image(path: str | None, root: Path) -> bytes | None:
     if not path:
         return None
@@ -113,7 +131,7 @@ def _image(path: str | None, root: Path) -> bytes | None:
 
 
 def web_handlers(service: DaemonParts) -> dict[str, Callable[[dict], object]]:
-    """``events_search``, ``event_image``, ``live``, ``audit``, ``config_show``."""
+    """``events_search``, ``event_image``, ``event_text``, ``live``, ``audit``, ``config_show``, ``set_roi``."""
 
     def events_search(args: dict) -> dict:
         decision = str(args.get("decision") or "")
@@ -143,6 +161,27 @@ def web_handlers(service: DaemonParts) -> dict[str, Callable[[dict], object]]:
         if data is None:
             raise ControlError(f"event {row['id']} has no {kind} snapshot (not saved or removed by retention)")
         return {"jpeg_b64": base64.b64encode(data).decode()}
+
+    def event_text(args: dict) -> dict:
+        """Record what a person says the plate of event ``id`` shows (``text``; empty: unreadable).
+
+        Raises:
+            ControlError: no such event, a text with other characters than letters, digits,
+                spaces and dashes or longer than a plate, or the audit log cannot store it.
+        """
+        event_id = str(args.get("id", ""))
+        if service.journal.get(event_id) is None:
+            raise ControlError(f"no event with id {event_id!r}")
+        raw = str(args.get("text") or "").strip()
+        text = normalise_plate(raw)
+        if len(text) != len(raw.replace(" ", "").replace("-", "")) or len(text) > MAX_PLATE_LEN:
+            raise ControlError(f"text: {raw!r} is not a plate (letters and digits, at most {MAX_PLATE_LEN}; "
+                               "spaces and dashes are dropped; empty: unreadable)")
+        try:
+            row = service.audit.record(user_of(args), PLATE_TEXT, event_id, {"text": text})
+        except StorageError as exc:
+            raise ControlError(str(exc)) from None
+        return {"id": event_id, "checked_text": text, "checked_by": row["user"]}
 
     def live(_args: dict) -> dict:
         """The frame to show: while a car is being read (the last analysed frame is under
@@ -189,5 +228,6 @@ def web_handlers(service: DaemonParts) -> dict[str, Callable[[dict], object]]:
         audit(service, args, "set_roi", "motion.roi", roi)
         return {"motion_roi": new.motion.roi.model_dump()}
 
-    return {"events_search": events_search, "event_image": event_image, "live": live, "audit": audit_list,
+    return {"events_search": events_search, "event_image": event_image, "event_text": event_text, "live": live,
+            "audit": audit_list,
             "config_show": config_show, "set_roi": set_roi}

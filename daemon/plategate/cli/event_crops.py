@@ -1,8 +1,8 @@
 """The plate crops of recorded events, gathered into a labelled folder for teaching the reader a site.
 
 ``platectl events crops -o DIR`` copies each event's saved plate crop into *DIR* and lists it in
-``DIR/labels.csv`` with the text the reader read. A person checks the texts (corrects them,
-or empties one to leave its crop out); ``python -m tools.train.site_tune DIR`` then fine-tunes
+``DIR/labels.csv`` with the text a person gave it in the web console, else the text the reader
+read. A person checks the texts (corrects them, or empties one to leave its crop out); ``python -m tools.train.site_tune DIR`` then fine-tunes
 the reader on them. Running the command again adds the new events and keeps every row already
 in the file, with its corrections.
 """
@@ -21,7 +21,7 @@ from ..errors import StorageError
 logger = logging.getLogger(__name__)
 
 #: the columns of labels.csv; ``file`` and ``text`` are what the training tools read
-FIELDS = ("file", "text", "read", "confidence", "time", "decision", "event")
+FIELDS = ("file", "text", "read", "confidence", "time", "decision", "event", "checked_by")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -95,7 +95,8 @@ def export_crops(rows: list[dict], out: Path, below: float | None = None) -> Cro
         except OSError as exc:
             raise StorageError(f"cannot copy {src} to {out / name}: {exc}") from None
         known.add(name)
-        new.append({"file": name, "text": row.get("plate") or "", "read": row.get("plate") or "",
+        text = row["checked_text"] if row.get("checked_text") is not None else row.get("plate") or ""
+        new.append({"file": name, "text": text, "read": row.get("plate") or "", "checked_by": row.get("checked_by") or "",
                     "confidence": "" if conf is None else conf, "time": row.get("time") or "",
                     "decision": row.get("decision") or "", "event": event_id})
     if new or not labels.is_file():

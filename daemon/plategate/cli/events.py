@@ -12,6 +12,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from ..audit import PLATE_TEXT, latest_by_target
 from ..errors import ControlError, StorageError
 from . import common, event_crops
 from .common import UsageError
@@ -101,15 +102,27 @@ class JournalReader:
                 row["direction"] = row["extra"].get("direction") or "unknown"
         return rows
 
+    def _checked(self, rows: list[dict]) -> list[dict]:
+        """*rows* with the texts people said their plates show (``checked_text``, ``checked_by``)."""
+        try:
+            found = latest_by_target(self._db, PLATE_TEXT, [str(r.get("id")) for r in rows])
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self.path}: cannot read the audit log: {exc}") from None
+        for row in rows:
+            hit = found.get(str(row.get("id")))
+            if hit is not None:
+                row["checked_text"], row["checked_by"] = str(hit["detail"].get("text", "")), hit["user"]
+        return rows
+
     def recent(self, n: int) -> list[dict]:
-        return self._query("SELECT * FROM events ORDER BY seq DESC LIMIT ?", (n,))
+        return self._checked(self._query("SELECT * FROM events ORDER BY seq DESC LIMIT ?", (n,)))
 
     def get(self, event_id: str) -> dict | None:
-        rows = self._query("SELECT * FROM events WHERE id = ?", (event_id,))
+        rows = self._checked(self._query("SELECT * FROM events WHERE id = ?", (event_id,)))
         return rows[0] if rows else None
 
     def since_ts(self, ts: float, limit: int) -> list[dict]:
-        return self._query("SELECT * FROM events WHERE ts >= ? ORDER BY seq LIMIT ?", (ts, limit))
+        return self._checked(self._query("SELECT * FROM events WHERE ts >= ? ORDER BY seq LIMIT ?", (ts, limit)))
 
 
 class Source:

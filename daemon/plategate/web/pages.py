@@ -129,6 +129,17 @@ def register(app: Flask, console: Console) -> None:
         return render_template("event.html", e=row, has_crop=bool(row.get("crop_path")),
                                has_frame=bool(row.get("frame_path")))
 
+    @app.post("/events/<event_id>/text")
+    def event_text(event_id: str):
+        try:
+            saved = console.call("event_text", id=event_id, text=request.form.get("text", ""), user=user_name())
+        except DaemonRefused as exc:
+            flash("error", str(exc))
+        else:
+            flash("ok", f"Plate text {saved['checked_text'] or '(unreadable)'} saved: platectl events crops takes it "
+                        "for teaching the reader.")
+        return redirect(url_for("event", event_id=event_id))
+
     @app.get("/events/<event_id>/<kind>.jpg")
     def event_image(event_id: str, kind: str):
         if kind not in ("crop", "frame"):
