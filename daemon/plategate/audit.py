@@ -65,6 +65,16 @@ def latest_by_target(db: sqlite3.Connection, action: str, targets: list[str]) ->
     return out
 
 
+def mark_checked(rows: list[dict], found: dict[str, dict]) -> list[dict]:
+    """Events *rows* with ``checked_text`` and ``checked_by`` from :data:`PLATE_TEXT` rows *found*
+    by event id (:func:`latest_by_target`); rows nobody checked are left as they are."""
+    for row in rows:
+        hit = found.get(str(row.get("id")))
+        if hit is not None:
+            row["checked_text"], row["checked_by"] = str(hit["detail"].get("text", "")), hit["user"]
+    return rows
+
+
 class AuditLog:
     """Append-only record of people's actions.
 

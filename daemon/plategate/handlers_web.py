@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .access.entry import MAX_PLATE_LEN
-from .audit import PLATE_TEXT
+from .audit import PLATE_TEXT, mark_checked
 from .errors import ControlError, StorageError
 from .gatekeeper import encode_jpeg
 from .parts import DaemonParts
@@ -111,11 +111,7 @@ def with_checked_text(service: DaemonParts, rows: list[dict]) -> list[dict]:
     except StorageError as exc:
         logger.error("%s", exc)
         return rows
-    for row in rows:
-        hit = found.get(str(row.get("id")))
-        if hit is not None:
-            row["checked_text"], row["checked_by"] = str(hit["detail"].get("text", "")), hit["user"]
-    return rows
+    return mark_checked(rows, found)
 
 
 def _image(path: str | None, root: Path) -> bytes | None:

@@ -12,7 +12,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from ..audit import PLATE_TEXT, latest_by_target
+from ..audit import PLATE_TEXT, latest_by_target, mark_checked
 from ..errors import ControlError, StorageError
 from . import common, event_crops
 from .common import UsageError
@@ -108,11 +108,7 @@ class JournalReader:
             found = latest_by_target(self._db, PLATE_TEXT, [str(r.get("id")) for r in rows])
         except sqlite3.Error as exc:
             raise StorageError(f"{self.path}: cannot read the audit log: {exc}") from None
-        for row in rows:
-            hit = found.get(str(row.get("id")))
-            if hit is not None:
-                row["checked_text"], row["checked_by"] = str(hit["detail"].get("text", "")), hit["user"]
-        return rows
+        return mark_checked(rows, found)
 
     def recent(self, n: int) -> list[dict]:
         return self._checked(self._query("SELECT * FROM events ORDER BY seq DESC LIMIT ?", (n,)))
