@@ -3,8 +3,8 @@
 Every change made through the control socket on a person's behalf (the web console,
 ``platectl``): allowlist additions, edits, removals and imports, the motion region
 drawn in the web console, and the text a person says an event's plate shows
-(:data:`PLATE_TEXT`, which ``platectl events crops`` takes for teaching the reader), is one row: time, user, action, the object (a plate, a
-setting) and details as JSON. Rows live in the journal's SQLite file, in their own table,
+(:data:`PLATE_TEXT`, which ``platectl events crops`` takes for teaching the reader), is
+one row: time, user, action, the object (a plate, a setting, an event) and details as JSON. Rows live in the journal's SQLite file, in their own table,
 and age out with the journal's retention. Manual opens and relay tests are not rows here:
 they are events in the journal itself, published like decisions
 (:meth:`plategate.gatekeeper.GateKeeper.open_on_request`).
