@@ -109,8 +109,7 @@ def real_sets(a: argparse.Namespace) -> dict[str, tuple[np.ndarray, list[str]]]:
 def _with_extra(a: argparse.Namespace, sets: dict[str, tuple[np.ndarray, list[str]]]) -> dict[str, tuple[np.ndarray, list[str]]]:
     """Append the ``--extra`` and ``--focus`` folders (augmented like the br-crops training part) to the training set."""
     xs, ys = [sets["br_train"][0]], list(sets["br_train"][1])
-    focus = getattr(a, "focus", [])
-    for folder, copies in [(f, a.real_copies) for f in a.extra] + [(f, a.focus_copies) for f in focus]:
+    for folder, copies in [(f, a.real_copies) for f in a.extra] + [(f, a.focus_copies) for f in a.focus]:
         samples = reader_data.load_labelled(folder)
         x, y = reader_data.real_augmented(samples, copies, a.seed, a.height, a.width, a.real_augment)
         print(f"extra training crops: {len(samples)} from {folder}, {copies} copies each", flush=True)

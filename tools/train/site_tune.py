@@ -208,7 +208,7 @@ def _run(stage: str, main, argv: list[str]) -> None:
         raise SiteTuneError(f"{stage} failed ({main.__module__} exited {status}); its message is above")
 
 
-def lay_out(a: argparse.Namespace, reader: Path) -> dict[str, Path]:
+def lay_out(a: argparse.Namespace) -> dict[str, Path]:
     """Stages 1 and 2: the site's parts and the replay folders under ``WORK``; their folders by name."""
     from tools.train import real_crops
 
@@ -270,8 +270,9 @@ def tune(a: argparse.Namespace, reader: Path, folders: dict[str, Path]) -> Path:
     return out
 
 
-def judge(a: argparse.Namespace, installed: Path, tuned: Path, check: Path) -> tuple[dict, dict]:
-    """Stage 6: both readers on the check part and the suite's crop sets (as the daemon reads: 3 views)."""
+def judge(a: argparse.Namespace, installed: Path, tuned: Path, check: Path, formats: list[str]) -> tuple[dict, dict]:
+    """Stage 6: both readers on the check part (under the site's *formats*, if any) and the suite's crop
+    sets (as the daemon reads: 3 views)."""
     from plategate.vision.reader import PlateReader
     from tools.eval.suite import crop_items
 
@@ -282,7 +283,6 @@ def judge(a: argparse.Namespace, installed: Path, tuned: Path, check: Path) -> t
         except (OSError, PlategateError) as exc:
             logger.warning("%s: not judged (%s)", name, exc)
     figures: list[dict] = []
-    formats = [f.strip().upper() for f in a.formats.split(",") if f.strip()]
     for model in (installed, tuned):
         free = PlateReader(model, threads=a.threads, views=3)
         site = PlateReader(model, threads=a.threads, views=3, formats=formats) if formats else free
@@ -305,9 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not (a.data / "br-crops" / "labels.csv").is_file():
             raise SiteTuneError(f"--data {a.data}: no br-crops/labels.csv (the shared datasets folder is needed)")
-        folders = lay_out(a, installed)
+        folders = lay_out(a)
         tuned = tune(a, installed, folders)
-        before, after = judge(a, installed, tuned, folders["check"])
+        before, after = judge(a, installed, tuned, folders["check"], shapes)
     except (PlategateError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
