@@ -44,6 +44,29 @@ def test_journal_search_by_partial_plate_time_and_decision(tmp_path):
     journal.close()
 
 
+def test_journal_search_for_reads_to_check(tmp_path):
+    """``below`` keeps the unsure reads; ``unchecked`` the events with a crop nobody has read yet,
+    also in a file whose audit table does not exist yet."""
+    journal = Journal(tmp_path / "j.db", tmp_path / "snaps", JournalConfig(min_free_mb=0))
+    crop = np.full((40, 160, 3), 128, np.uint8)
+    start = time.time() - 1000
+    ids = []
+    for i, (plate, confidence, has_crop) in enumerate([("AB12CDE", 0.97, True), ("KX934PL", 0.42, True),
+                                                      ("AB12CDF", 0.61, False), ("ZZ99ZZZ", 0.88, True)]):
+        ts = start + 100 * i
+        ids.append(journal.record({"id": new_event_id(ts), "ts": ts, "plate": plate, "decision": "unknown",
+                                   "confidence": confidence}, crop if has_crop else None)["id"])
+    assert [e["plate"] for e in journal.search(below=0.9)] == ["ZZ99ZZZ", "AB12CDF", "KX934PL"]
+    assert [e["plate"] for e in journal.search(unchecked="plate_text")] == ["ZZ99ZZZ", "KX934PL", "AB12CDE"]
+    audit = AuditLog(tmp_path / "j.db")
+    audit.record("web:alice", "plate_text", ids[3], {"text": "ZZ99ZZZ"})
+    audit.record("web:alice", "allowlist_add", ids[1])  # another action checks nothing
+    assert [e["plate"] for e in journal.search(below=0.9, unchecked="plate_text")] == ["KX934PL"]
+    assert [e["plate"] for e in journal.search(unchecked="plate_text", until_ts=start + 50)] == ["AB12CDE"]
+    audit.close()
+    journal.close()
+
+
 def test_overrides_are_validated_saved_and_applied(tmp_path):
     cfg = parse_config({"state_dir": str(tmp_path), "motion": {"roi": {"x1": 0.2}}})
     assert overrides.apply(cfg) is cfg

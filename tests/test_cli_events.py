@@ -204,3 +204,45 @@ def test_texts_people_checked_come_with_the_crops(root, journal, capsys):
     assert [(r["text"], r["read"], r["checked_by"]) for r in labels(out)] == [
         ("XY98ZF", "XY98ZT", "web:ann"), ("", "AB123CD", "web:ann"), ("PQ777RS", "PQ777RS", "")]
     assert third["id"] in (out / "labels.csv").read_text()
+
+
+def test_formats_counts_each_plate_once_and_suggests_the_fewest_shapes(root, journal, capsys):
+    from plategate.audit import PLATE_TEXT, AuditLog
+
+    t0 = 1_700_000_000.0
+    uk = [f"AB{n:02d}CDE" for n in range(30)]  # LLDDLLL
+    for i, plate in enumerate(uk):
+        for k in range(1 + (i == 0) * 20):  # a resident passing 21 times counts once
+            record(journal, plate, 0.97, t0 + 100 * i + k, with_crop=False)
+    record(journal, "A123BCD", 0.95, t0 + 5000, with_crop=False)  # LDDDLLL, an older plate
+    unsure = record(journal, "B8", 0.4, t0 + 5001)  # an unsure read nobody checked: left out
+    misread = record(journal, "AB5OCDE", 0.45, t0 + 5002)
+    audit = AuditLog(root / "state" / "journal.db")
+    audit.record("web:ann", PLATE_TEXT, misread["id"], {"text": "AB50CDE"})  # a person's text counts
+    audit.record("web:ann", PLATE_TEXT, record(journal, "ZZ", 0.3, t0 + 5003)["id"], {"text": ""})  # unreadable
+    audit.close()
+    assert main(["events", "formats", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["plates"] == 32 and result["events"] == 54 and result["unsure"] == 1
+    assert [(s["shape"], s["plates"]) for s in result["shapes"]] == [("LLDDLLL", 31), ("LDDDLLL", 1)]
+    assert result["suggested"] == ["LLDDLLL"] and abs(result["covered"] - 31 / 32) < 1e-9
+    assert result["shapes"][0]["examples"] == ["AB00CDE", "AB01CDE", "AB02CDE"]
+    assert unsure["plate"] not in json.dumps(result["shapes"])
+    assert main(["events", "formats", "--cover", "1"]) == 0
+    out = capsys.readouterr().out
+    assert 'plate_formats = ["LLDDLLL", "LDDDLLL"] fits 100.0 %' in out and "LLDDLLL" in out.splitlines()[2]
+    assert main(["events", "formats", "--since", "2023-11-14T23:35:00Z"]) == 0  # only the last events
+    assert "no suggestion: 2 plates are too few" in capsys.readouterr().out
+    assert main(["events", "formats", "--cover", "0"]) == 2
+    assert "--cover must be above 0" in capsys.readouterr().err
+
+
+def test_formats_without_a_short_list_keeps_free_decoding():
+    from plategate.cli.event_formats import site_shapes
+
+    shapes = ["LLDDLLL", "LDDDLLL", "LLLDDD", "DDDLLL", "LLDDDD", "LDDLLL"]
+    rows = [{"plate": "".join(("A" if c == "L" else "1") for c in shape) + f"{chr(65 + i)}",
+             "confidence": 0.99} for i in range(10) for shape in shapes]
+    result = site_shapes(rows)
+    assert result.plates == 60 and len(result.shapes) == 6 and not result.suggested
+    assert "4 shapes fit only 66.7 % of the plates" in result.why_none and "keep free decoding" in result.why_none

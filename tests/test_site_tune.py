@@ -125,5 +125,8 @@ def test_a_tiny_site_tune_runs_every_stage_and_continues_where_it_stopped(tmp_pa
     assert site_tune.main(argv) == status
     out = capsys.readouterr().out
     assert "site_tune: train:" not in out and "site_tune: convert:" not in out and "| site check |" in out
+    assert "the installed reader's figures from" in out and f"judged {installed}" not in out  # kept, not re-read
+    assert json.loads((work / "verdict.json").read_text())["figures"] == verdict["figures"]
     assert tuned.stat().st_mtime_ns == made
     assert site_tune.main([*argv, "--formats", "DDDDLLL"]) in (0, 1)  # the check part read under the site's shapes
+    assert f"judged {installed}" in capsys.readouterr().out  # other formats: the installed reader read again

@@ -248,6 +248,31 @@ def test_console_end_to_end(gate, browser):
     rows = (crops / "labels.csv").read_text().splitlines()
     assert any(r.startswith(f"{event['id']}.jpg,KX934PL,") and r.endswith(",web:alice") for r in rows)
 
+    # The queue of reads to check: the newest event with a crop nobody has read, one at a time.
+    driver.get(url + "/check?below=")
+    wait_for(lambda: driver.find_elements("id", "queue"), what="the first read to check")
+    first = driver.current_url.split("/events/")[1].split("?")[0]
+    assert first != event["id"] and "Save, next" in driver.find_element("id", "save-text").text
+    screenshot(driver, "check", SHOTS)
+    driver.find_element("id", "skip").click()
+    wait_for(lambda: driver.find_elements("id", "queue") and first not in driver.current_url, what="the skipped read")
+    second = driver.current_url.split("/events/")[1].split("?")[0]
+    box = driver.find_element("id", "text")
+    box.clear()
+    box.send_keys("AB12CDE")
+    driver.find_element("id", "save-text").click()
+    wait_for(lambda: "Plate text AB12CDE saved" in driver.page_source, what="the read saved from the queue")
+    assert driver.find_elements("id", "queue") and second not in driver.current_url  # on to the next one
+    assert gate["service"].audit.latest("plate_text", [second])[second]["detail"] == {"text": "AB12CDE"}
+    driver.get(url + "/events?unchecked=1")
+    listed_ids = {a.get_attribute("href").rsplit("/", 1)[1]
+                  for a in driver.find_elements("css selector", "table.events a.plate")}
+    assert first in listed_ids and second not in listed_ids and event["id"] not in listed_ids
+    screenshot(driver, "events-unchecked", SHOTS)
+    driver.get(url + f"/events?plate={UNLISTED.plate}")
+    assert "✓ KX934PL" in driver.find_element("css selector", "table.events").text  # the checked text is shown
+    assert "Confidence below: a number" in fetch(driver, "/events?below=2")["text"]
+
     # A time range in the future finds nothing; one around now finds the event.
     driver.get(url + "/events?from=2099-01-01T00:00")
     assert "No events." in driver.find_element("css selector", "table.events").text

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
+CREATE INDEX IF NOT EXISTS audit_target ON audit(action, target);
 """
 
 MAX_USER_LEN = 64

@@ -67,7 +67,8 @@ class RecognitionConfig(Section):
     plate_formats: list[Annotated[str, Field(pattern=r"^[LD]{1,10}$")]] = Field(
         default_factory=list,
         description="the site's plate formats as L (letter) / D (digit) strings, e.g. [\"LLDDLLL\"] for the UK; "
-                    "reads are constrained to them (empty: any text)")
+                    "reads are constrained to them (empty: any text); `platectl events formats` suggests them from the "
+                    "site's plates")
     reader_views: Annotated[int, Field(ge=1, le=MAX_READER_VIEWS)] = Field(
         3, description="views of each plate crop the reader reads: 1 = the crop as given (fastest); 2 or 3 = when "
                        "that read is below 0.9, also the crop padded (and trimmed), candidates pooled: more plates "

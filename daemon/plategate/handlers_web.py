@@ -139,12 +139,17 @@ def web_handlers(service: DaemonParts) -> dict[str, Callable[[dict], object]]:
         reasons = args.get("reasons") or []
         if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
             raise ControlError("reasons: a list of event reasons, e.g. [\"manual_open\", \"relay_test\"]")
+        below = args.get("below")
+        if below is not None and (isinstance(below, bool) or not isinstance(below, (int, float))
+                                  or not 0 < below <= 1):
+            raise ControlError(f"below: {below!r} is not a confidence in (0, 1]")
         rows = service.journal.search(str(args.get("plate") or ""), parse_time(args.get("since"), "since"),
                                       parse_time(args.get("until"), "until"), decision, limit,
-                                      max(0, int(args.get("offset") or 0)), tuple(reasons[:20]))
+                                      max(0, int(args.get("offset") or 0)), tuple(reasons[:20]), below=below,
+                                      unchecked=PLATE_TEXT if args.get("unchecked") else None)
         for row in rows:
             row["has_crop"], row["has_frame"] = bool(row.pop("crop_path")), bool(row.pop("frame_path"))
-        return {"events": rows}
+        return {"events": with_checked_text(service, rows)}
 
     def event_image(args: dict) -> dict:
         kind = str(args.get("kind") or "crop")

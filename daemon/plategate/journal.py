@@ -84,6 +84,14 @@ def iso_utc(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_NOT_CHECKED = "NOT EXISTS (SELECT 1 FROM audit WHERE audit.action = ? AND audit.target = events.id)"
+
+
+def _select(where: list[str]) -> str:
+    return ("SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY seq DESC LIMIT ? OFFSET ?")
+
+
 class Journal:
     """Stores events and their snapshots.
 
@@ -272,12 +280,16 @@ class Journal:
         return rows[0] if rows else None
 
     def search(self, plate: str = "", since_ts: float | None = None, until_ts: float | None = None,
-               decision: str = "", limit: int = 50, offset: int = 0, reasons: tuple[str, ...] = ()) -> list[dict]:
+               decision: str = "", limit: int = 50, offset: int = 0, reasons: tuple[str, ...] = (), *,
+               below: float | None = None, unchecked: str | None = None) -> list[dict]:
         """Events newest first, filtered by a (partial) plate, a time range, a decision and
         the reasons (e.g. the openings on request: ``manual_open``, ``relay_test``).
 
         *plate* is normalised (upper-case alphanumerics) and matched anywhere in the
-        read, so ``12C`` finds ``AB12CDE``.
+        read, so ``12C`` finds ``AB12CDE``. *below* keeps reads with a confidence under it.
+        *unchecked*, an audit action (:data:`plategate.audit.PLATE_TEXT`), keeps the events
+        with a plate crop that have no row of that action in the audit table of the same
+        file (a file without that table: every event with a crop).
         """
         where, args = [], []
         text = "".join(c for c in plate.upper() if c.isalnum())
@@ -296,8 +308,19 @@ class Journal:
         if reasons:
             where.append(f"reason IN ({','.join('?' * len(reasons))})")
             args.extend(reasons)
-        sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
-        return self._query(sql + " ORDER BY seq DESC LIMIT ? OFFSET ?", (*args, int(limit), int(offset)))
+        if below is not None:
+            where.append("confidence < ?")
+            args.append(float(below))
+        if unchecked:
+            where.append("crop_path IS NOT NULL AND crop_path != ''")
+        page = (int(limit), int(offset))
+        if unchecked:
+            try:
+                return self._query(_select([*where, _NOT_CHECKED]), (*args, unchecked, *page))
+            except sqlite3.OperationalError as exc:
+                if "no such table" not in str(exc):
+                    raise
+        return self._query(_select(where), (*args, *page))
 
     def count(self) -> int:
         with self._lock:

@@ -18,6 +18,11 @@ def normalise_plate(text: str) -> str:
     return _NON_ALNUM.sub("", text.upper())
 
 
+def plate_shape(text: str) -> str:
+    """The format of *text* as ``L`` (letter) and ``D`` (digit), e.g. ``"LLLDDDD"`` for ``"ABC1234"``."""
+    return "".join("D" if c.isdigit() else "L" for c in text)
+
+
 @dataclass(frozen=True)
 class PlateRead:
     """One read of one plate: from a single frame or voted over a burst.

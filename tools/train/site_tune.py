@@ -24,7 +24,8 @@ started again with the same arguments, continues where it stopped:
    fine-tune's share; ``tools.train.average_readers``), then ``tools.quantize`` to int8, its
    temperature calibrated on the calibration part and the eu-crops calibration texts.
 6. **judge**: the installed and the tuned reader read the check part and the suite's crop sets
-   (``tools.eval.suite``); the table and ``verdict.json`` land in ``--work``.
+   (``tools.eval.suite``); the table and ``verdict.json`` land in ``--work``. The installed
+   reader's figures are kept there too (``installed-figures.json``) for the next ``--mix``.
 
 The tuned reader is ``WORK/mix-M/reader.tflite`` (M the ``--mix``) with its card
 ``reader.json`` beside it; install both and point ``recognition.reader_model`` at the
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import logging
 import sys
@@ -282,14 +284,29 @@ def judge(a: argparse.Namespace, installed: Path, tuned: Path, check: Path, form
             sets[name] = crop_items(a.data, name)
         except (OSError, PlategateError) as exc:
             logger.warning("%s: not judged (%s)", name, exc)
-    figures: list[dict] = []
-    for model in (installed, tuned):
+
+    def figures_of(model: Path) -> dict:
         free = PlateReader(model, threads=a.threads, views=3)
         site = PlateReader(model, threads=a.threads, views=3, formats=formats) if formats else free
-        figures.append({name: read_set(site if name == "site check" else free, items)
-                        for name, items in sets.items() if items})
+        out = {name: read_set(site if name == "site check" else free, items) for name, items in sets.items() if items}
         print(f"site_tune: judged {model}", flush=True)
-    return figures[0], figures[1]
+        return out
+
+    # The installed reader's figures change only with it, the formats and the sets: kept in --work.
+    key = {"model": hashlib.sha256(installed.read_bytes()).hexdigest(), "formats": formats,
+           "sets": {name: sorted(f"{p.name}={t}" for p, t in items) for name, items in sets.items()}}
+    cache = a.work / "installed-figures.json"
+    try:
+        kept = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        kept = {}
+    if kept.get("key") == key:
+        print(f"site_tune: the installed reader's figures from {cache}", flush=True)
+        before = kept["figures"]
+    else:
+        before = figures_of(installed)
+        cache.write_text(json.dumps({"key": key, "figures": before}) + "\n")
+    return before, figures_of(tuned)
 
 
 def main(argv: list[str] | None = None) -> int:

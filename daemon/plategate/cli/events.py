@@ -1,9 +1,10 @@
-"""platectl events: tail [-f], show ID, export, crops — through the daemon, or the journal file read-only."""
+"""platectl events: tail [-f], show ID, export, crops, formats — through the daemon, or the journal file read-only."""
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import sqlite3
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from ..audit import PLATE_TEXT, latest_by_target, mark_checked
 from ..errors import ControlError, StorageError
-from . import common, event_crops
+from . import common, event_crops, event_formats
 from .common import UsageError
 from .output import cell, emit, keyvalues, local_time, table, to_json
 
@@ -57,7 +58,16 @@ def add_parser(subparsers) -> None:
                    help="only events read with a confidence below this (the reads worth checking)")
     c.add_argument("--limit", type=int, default=100000, help="at most this many events (default 100000)")
     c.set_defaults(func=run_crops)
-    for q in (t, s, e, c):
+    f = sub.add_parser("formats", help="the shapes of this site's plates and the plate_formats that fit them",
+                       description="Count the shapes (L letter, D digit) of the distinct plates in the journal: the "
+                                   "texts people checked in the web console, and the reads at >= 0.9. Suggests "
+                                   "recognition.plate_formats: the fewest shapes that fit --cover of the plates.")
+    f.add_argument("--since", metavar="TIME", help="only events at or after this ISO 8601 time/date")
+    f.add_argument("--cover", type=float, default=event_formats.DEFAULT_COVER, metavar="SHARE",
+                   help=f"the share of the plates the suggested formats must fit (default {event_formats.DEFAULT_COVER})")
+    f.add_argument("--limit", type=int, default=100000, help="at most this many events (default 100000)")
+    f.set_defaults(func=run_formats)
+    for q in (t, s, e, c, f):
         q.add_argument("--offline", action="store_true",
                        help="read the journal file even if the daemon runs (read-only)")
 
@@ -275,4 +285,12 @@ def run_crops(args: argparse.Namespace) -> int:
         return "\n".join(lines)
 
     emit(args.json, summary, render)
+    return 0
+
+
+def run_formats(args: argparse.Namespace) -> int:
+    if not 0 < args.cover <= 1:
+        raise UsageError(f"--cover must be above 0 and at most 1, got {args.cover}")
+    result = dataclasses.asdict(event_formats.site_shapes(_rows_since(args), args.cover))
+    emit(args.json, result, event_formats.render)
     return 0

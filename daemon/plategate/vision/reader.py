@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from plategate.errors import ImageError, ModelError
-from plategate.types import PlateRead
+from plategate.types import PlateRead, plate_shape
 from plategate.vision.ctc import ALPHABET, beam_search, softmax
 from plategate.vision.preprocess import prepare_crop_quantised
 from plategate.vision.runtime import LoadedModel, load_model
@@ -33,11 +33,6 @@ VIEW_MARGINS: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.04, 0.08), (-0.0
 VIEW_POOL = 5
 #: a read of the crop as given at this confidence or above is kept without reading the other views
 VIEW_SURE = 0.9
-
-
-def plate_shape(text: str) -> str:
-    """The format of *text* as ``L`` (letter) and ``D`` (digit), e.g. ``"LLLDDDD"`` for ``"ABC1234"``."""
-    return "".join("D" if c.isdigit() else "L" for c in text)
 
 
 def _pad_to_aspect(crop: np.ndarray, aspect: float) -> np.ndarray:

@@ -14,6 +14,8 @@ from .console import Console, DaemonRefused
 EVENT_CSV_COLUMNS = ("id", "time", "plate", "confidence", "decision", "reason", "matched", "label",
                      "allowlist_version", "latency_ms", "opened", "candidates")
 PAGE = 50
+#: the reads the queue of reads to check holds by default: those the daemon is not sure of
+CHECK_BELOW = "0.9"
 #: the ``reason`` of openings on request (:data:`plategate.gatekeeper.MANUAL_OPEN`, ``RELAY_TEST``,
 #: ``REMOTE_COMMAND``), written out so that the web process does not import the pipeline
 OPENING_REASONS = ("manual_open", "relay_test", "remote_command")
@@ -96,6 +98,16 @@ def register(app: Flask, console: Console) -> None:
             abort(400, "From/to: not a date and time.")
         if args["decision"] not in ("", "granted", "denied", "unknown"):
             abort(400, "Decision: granted, denied or unknown.")
+        below = request.args.get("below", "")
+        if below:
+            try:
+                args["below"] = float(below)
+            except ValueError:
+                abort(400, "Confidence below: a number from 0 to 1.")
+            if not 0 < args["below"] <= 1:
+                abort(400, "Confidence below: a number from 0 to 1.")
+        if request.args.get("unchecked"):
+            args["unchecked"] = True
         return args
 
     @app.get("/events")
@@ -120,14 +132,40 @@ def register(app: Flask, console: Console) -> None:
         return Response(out.getvalue(), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
+    def check_below() -> str:
+        """The ``below`` of the reads to check: ``CHECK_BELOW`` unless the page says another, "" for any."""
+        below = request.values.get("below", CHECK_BELOW)
+        if below:
+            try:
+                if not 0 < float(below) <= 1:
+                    raise ValueError(below)
+            except ValueError:
+                abort(400, "Confidence below: a number from 0 to 1.")
+        return below
+
+    @app.get("/check")
+    def check():
+        """The newest event with a plate crop nobody has read yet (older than ``until`` when
+        skipping), below ``below``: the queue of reads to check, one page at a time."""
+        below = check_below()
+        args = {"unchecked": True, "limit": 1, "until": request.args.get("until", type=float)}
+        if below:
+            args["below"] = float(below)
+        rows = console.call("events_search", **args)["events"]
+        if not rows:
+            flash("ok", "No reads left to check" + (f" below {below}." if below else "."))
+            return redirect(url_for("events", unchecked=1, below=below))
+        return redirect(url_for("event", event_id=rows[0]["id"], check=1, below=below))
+
     @app.get("/events/<event_id>")
     def event(event_id: str):
         try:
             row = console.call("event", id=event_id)
         except DaemonRefused:
             abort(404, f"No event with id {event_id}.")
+        queue = {"below": check_below()} if request.args.get("check") else None
         return render_template("event.html", e=row, has_crop=bool(row.get("crop_path")),
-                               has_frame=bool(row.get("frame_path")))
+                               has_frame=bool(row.get("frame_path")), queue=queue)
 
     @app.post("/events/<event_id>/text")
     def event_text(event_id: str):
@@ -138,6 +176,10 @@ def register(app: Flask, console: Console) -> None:
         else:
             flash("ok", f"Plate text {saved['checked_text'] or '(unreadable)'} saved: platectl events crops takes it "
                         "for teaching the reader.")
+            if request.form.get("check"):
+                return redirect(url_for("check", below=check_below()))
+        if request.form.get("check"):
+            return redirect(url_for("event", event_id=event_id, check=1, below=check_below()))
         return redirect(url_for("event", event_id=event_id))
 
     @app.get("/events/<event_id>/<kind>.jpg")
