@@ -12,15 +12,17 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 
 from plategate.access.entry import entry_from_dict
 from plategate.access.store import AllowlistStore
+from plategate.audit import AuditLog
 from plategate.config import JournalConfig, RelayConfig
 from plategate.control import ControlServer
-from plategate.errors import StorageError
+from plategate.handlers import control_handlers
 from plategate.journal import Journal, iso_utc, new_event_id
 
 BASE_CONFIG = """
@@ -108,9 +110,11 @@ class FakeDaemon:
         self.relay_changes: list[str] = []
         self.relay = create_relay(RelayConfig(pin=17), self.factory, on_change=self.relay_changes.append)
         self.watch_items: list[dict] = []
+        self.audit = AuditLog(state / "journal.db")
+        real = control_handlers(SimpleNamespace(journal=self.journal, audit=self.audit))  # what they read
         handlers = {
-            "status": self.status, "events": lambda a: self.journal.recent(int(a.get("n", 20))),
-            "event": self.event, "allowlist_list": self.allowlist_list,
+            "status": self.status, "events": real["events"], "event": real["event"],
+            "allowlist_list": self.allowlist_list,
             "allowlist_add": lambda a: self.store.add(entry_from_dict(without_user(a))) and {"ok": True},
             "allowlist_remove": lambda a: {"removed": self.store.remove(a["plate"])},
             "allowlist_import": self.allowlist_import, "test_relay": self.test_relay, "snapshot": self.snapshot,
@@ -124,12 +128,6 @@ class FakeDaemon:
                 "models": {"detector": {"ok": True}, "reader": {"ok": True}},
                 "allowlist": self.store.state(), "mqtt": {"enabled": True, "connected": False, "outbox_depth": 7},
                 "gate": {"state": "closed"}, "inputs": {"loop_detector": False}}
-
-    def event(self, args: dict) -> dict:
-        ev = self.journal.get(args["id"])
-        if ev is None:
-            raise StorageError(f"no event with id {args['id']!r} (not found)")
-        return ev
 
     def allowlist_list(self, _args: dict) -> dict:
         return dict(self.store.state(), entries=[e.to_dict() for e in self.store.entries()])
@@ -160,6 +158,7 @@ class FakeDaemon:
         self.server.stop()
         self.relay.close()
         self.store.close()
+        self.audit.close()
         self.journal.close()
 
 

@@ -15,6 +15,8 @@ from cli_support import FakeDaemon, add_events, cleanup, short_dir, write_config
 
 from plategate.cli.main import main
 from plategate.config import JournalConfig
+from plategate.control_client import ControlClient
+from plategate.errors import ControlError
 from plategate.journal import Journal, iso_utc, new_event_id
 
 
@@ -103,6 +105,25 @@ def test_through_daemon(root, capsys):
         assert "no event with id 'nope'" in capsys.readouterr().err
         assert main(["events", "export", "--format", "json"]) == 0
         assert len(capsys.readouterr().out.splitlines()) == 3
+
+
+def test_a_long_export_through_the_daemon_goes_in_pages(root, capsys, monkeypatch):
+    from plategate.cli import events as events_cli
+
+    monkeypatch.setattr(events_cli, "PAGE", 4)
+    with FakeDaemon(root) as daemon:
+        added = add_events(daemon.journal, [(f"AB{i:03d}CD", "granted") for i in range(11)], start=1_700_000_000.0)
+        assert main(["events", "export", "--format", "json"]) == 0
+        assert [json.loads(x)["plate"] for x in capsys.readouterr().out.splitlines()] == [e["plate"] for e in added]
+        assert main(["events", "export", "--format", "json", "--limit", "6", "--since",
+                     added[3]["time"]]) == 0  # from the fourth, six of them: two pages
+        assert [json.loads(x)["plate"] for x in capsys.readouterr().out.splitlines()] == \
+            [e["plate"] for e in added[3:9]]
+        client = ControlClient(root / "control.sock")
+        with pytest.raises(ControlError, match=r"n: 5001 out of range \(1\.\.5000\)"):
+            client.call("events", n=5001)
+        page = client.call("events", after=daemon.journal.get(added[8]["id"])["seq"], n=5)
+        assert [e["plate"] for e in page] == ["AB009CD", "AB010CD"]
 
 
 def crop(shade: int) -> np.ndarray:

@@ -16,10 +16,13 @@ from . import __version__
 from .access.filesync import edit_note
 from .errors import ControlError
 from .gatekeeper import MANUAL_OPEN, RELAY_TEST, REMOTE_COMMAND, encode_jpeg, public_event
-from .handlers_web import audit, guard_site_list, web_handlers, with_checked_text
+from .handlers_web import audit, guard_site_list, parse_time, web_handlers, with_checked_text
 from .parts import DaemonParts
 
 logger = logging.getLogger(__name__)
+
+#: the most events one ``events`` reply holds: a longer read goes in pages
+EVENTS_PAGE = 5000
 
 
 def status(service: DaemonParts) -> dict:
@@ -118,7 +121,22 @@ def control_handlers(service: DaemonParts) -> dict[str, Callable[[dict], object]
         return {"jpeg_b64": base64.b64encode(data).decode(), "width": frame.shape[1], "height": frame.shape[0]}
 
     def events(args: dict) -> list[dict]:
-        return with_checked_text(service, service.journal.recent(int(args.get("n") or 20)))
+        """The last ``n`` events, newest first; with ``after`` (an event's ``seq``) or ``since`` (a
+        time), the ``n`` events after it, oldest first: one page of a longer read.
+
+        Raises:
+            ControlError: ``n`` out of range (1..:data:`EVENTS_PAGE`), ``after`` not a number, a bad time.
+        """
+        n = int(args.get("n") or 20)
+        if not 1 <= n <= EVENTS_PAGE:
+            raise ControlError(f"n: {n} out of range (1..{EVENTS_PAGE}); read more in pages with after")
+        if args.get("after") is None and args.get("since") is None:
+            return with_checked_text(service, service.journal.recent(n))
+        try:
+            after = int(args.get("after") or 0)
+        except (TypeError, ValueError):
+            raise ControlError(f"after: {args.get('after')!r} is not an event's seq") from None
+        return with_checked_text(service, service.journal.since(after, n, parse_time(args.get("since"), "since")))
 
     def event(args: dict) -> dict:
         found = service.journal.get(str(args.get("id", "")))

@@ -271,9 +271,11 @@ class Journal:
         """The last *n* events, newest first."""
         return self._query("SELECT * FROM events ORDER BY seq DESC LIMIT ?", (n,))
 
-    def since(self, seq: int, limit: int = 1000) -> list[dict]:
-        """Events with ``seq`` greater than *seq*, oldest first (for ``tail -f``)."""
-        return self._query("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))
+    def since(self, seq: int, limit: int = 1000, since_ts: float | None = None) -> list[dict]:
+        """Events with ``seq`` greater than *seq* (and ``ts`` at or after *since_ts*), oldest
+        first: ``tail -f``, and the pages of an export."""
+        return self._query("SELECT * FROM events WHERE seq > ? AND ts >= ? ORDER BY seq LIMIT ?",
+                           (seq, since_ts or 0.0, limit))
 
     def get(self, event_id: str) -> dict | None:
         rows = self._query("SELECT * FROM events WHERE id = ?", (event_id,))

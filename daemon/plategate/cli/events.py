@@ -22,6 +22,8 @@ from .output import cell, emit, keyvalues, local_time, table, to_json
 COLUMNS = [("time", "TIME"), ("plate", "PLATE"), ("decision", "DECISION"), ("reason", "REASON"),
            ("confidence", "CONF"), ("direction", "DIRECTION"), ("label", "LABEL"), ("opened", "OPENED"),
            ("latency_ms", "MS"), ("id", "ID")]
+#: events per control reply when reading many (the daemon's ``events`` takes up to 5000)
+PAGE = 1000
 EXPORT_FIELDS = ("id", "time", "plate", "confidence", "decision", "reason", "matched", "label",
                  "allowlist_version", "latency_ms", "opened", "direction", "crop_path", "frame_path", "candidates")
 
@@ -123,6 +125,22 @@ class JournalReader:
     def recent(self, n: int) -> list[dict]:
         return self._checked(self._query("SELECT * FROM events ORDER BY seq DESC LIMIT ?", (n,)))
 
+    def since(self, since_ts: float | None, limit: int) -> list[dict]:
+        """Up to *limit* events at or after *since_ts*, oldest first; from the daemon in pages of
+        :data:`PAGE`, so that neither side holds a whole journal in one reply."""
+        if self.daemon is None:
+            return self.journal.since_ts(since_ts or 0.0, limit)
+        rows: list[dict] = []
+        after = 0
+        while len(rows) < limit:
+            want = min(PAGE, limit - len(rows))
+            page = list(self.daemon.call("events", after=after, since=since_ts, n=want) or [])
+            rows.extend(page)
+            if len(page) < want:
+                break
+            after = int(page[-1]["seq"])
+        return rows
+
     def get(self, event_id: str) -> dict | None:
         rows = self._checked(self._query("SELECT * FROM events WHERE id = ?", (event_id,)))
         return rows[0] if rows else None
@@ -146,6 +164,22 @@ class Source:
             rows = self.daemon.call("events", n=n)
             return list(rows or [])
         return self.journal.recent(n)
+
+    def since(self, since_ts: float | None, limit: int) -> list[dict]:
+        """Up to *limit* events at or after *since_ts*, oldest first; from the daemon in pages of
+        :data:`PAGE`, so that neither side holds a whole journal in one reply."""
+        if self.daemon is None:
+            return self.journal.since_ts(since_ts or 0.0, limit)
+        rows: list[dict] = []
+        after = 0
+        while len(rows) < limit:
+            want = min(PAGE, limit - len(rows))
+            page = list(self.daemon.call("events", after=after, since=since_ts, n=want) or [])
+            rows.extend(page)
+            if len(page) < want:
+                break
+            after = int(page[-1]["seq"])
+        return rows
 
     def get(self, event_id: str) -> dict | None:
         if self.daemon is not None:
@@ -222,25 +256,8 @@ def _since_ts(text: str | None) -> float | None:
     return when.timestamp()
 
 
-def _event_ts(row: dict) -> float | None:
-    if isinstance(row.get("ts"), int | float):
-        return float(row["ts"])
-    try:
-        return datetime.fromisoformat(str(row.get("time")).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def _rows_since(args: argparse.Namespace) -> list[dict]:
-    since = _since_ts(args.since)
-    src = Source(args)
-    if src.journal is not None:
-        rows = src.journal.since_ts(since or 0.0, args.limit)
-    else:
-        rows = _oldest_first(src.recent(args.limit))
-        if since is not None:
-            rows = [r for r in rows if (_event_ts(r) or 0) >= since]
-    return rows
+    return Source(args).since(_since_ts(args.since), args.limit)
 
 
 def run_export(args: argparse.Namespace) -> int:
