@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cli_support import cleanup, short_dir
 from gpiozero.pins.mock import MockFactory
@@ -24,6 +25,8 @@ from webhook_receiver import Receiver
 
 from plategate.cli.main import main as platectl
 from plategate.config import parse_config
+from plategate.pipeline import BurstResult
+from plategate.types import PlateRead
 from tools import make_demo
 
 pytest.importorskip("flask", reason="the web extra is not installed")
@@ -272,6 +275,21 @@ def test_console_end_to_end(gate, browser):
     driver.get(url + f"/events?plate={UNLISTED.plate}")
     assert "✓ KX934PL" in driver.find_element("css selector", "table.events").text  # the checked text is shown
     assert "Confidence below: a number" in fetch(driver, "/events?below=2")["text"]
+    # The dashboard counts the unsure reads of the last days nobody checked and leads to them.
+    now = time.time()
+    read = PlateRead(text="KX934P", confidence=0.42, candidates=(("KX934P", 0.42),))
+    unsure_event = gate["service"].keeper.handle(BurstResult(
+        burst_id=9999, source="test", read=read, reads=[read], frames_used=1, trigger_time=time.monotonic(),
+        decided_time=time.monotonic(), crop=np.full((40, 160, 3), 200, np.uint8)))  # as a burst's unsure read
+    driver.get(url + "/")
+    shown = driver.find_element("id", "tile-check").text
+    week = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now - 7 * 86400))
+    unsure = gate["web"].app.extensions["plategate"].client.call(
+        "events_search", unchecked=True, below=0.9, since=week, limit=100)["events"]
+    count = re.search(r"reads to check\n(\d+)", shown, re.I)
+    assert count and int(count.group(1)) == len(unsure) >= 1, (shown, len(unsure))
+    driver.find_element("css selector", "#tile-check a").click()
+    wait_for(lambda: unsure_event["id"] in driver.current_url, what="the unsure read from the dashboard")
 
     # A time range in the future finds nothing; one around now finds the event.
     driver.get(url + "/events?from=2099-01-01T00:00")
@@ -308,6 +326,10 @@ def test_console_end_to_end(gate, browser):
     openings = gate["service"].journal.search(reasons=("manual_open", "relay_test"), limit=10)
     assert {(e["reason"], e["extra"]["requested_by"].split(" ")[0], e["extra"]["note"]) for e in openings} == {
         ("manual_open", "web:alice", "Delivery van, plate unreadable"), ("relay_test", "web:alice", "test pulse of 200 ms")}
+    driver.get(url + "/events")  # an opening without a plate shows a dash, not "None"
+    assert "None" not in driver.find_element("css selector", "table.events").text
+    driver.get(url + "/events/" + next(e["id"] for e in openings if e["reason"] == "relay_test"))
+    assert driver.find_element("id", "text").get_attribute("value") == ""
     audit = gate["service"].audit.recent(10)
     assert {("web:alice", "allowlist_add"), ("web:alice", "set_roi")} <= {(r["user"], r["action"]) for r in audit}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime as dt
 import io
 import json
 
@@ -16,6 +17,8 @@ EVENT_CSV_COLUMNS = ("id", "time", "plate", "confidence", "decision", "reason", 
 PAGE = 50
 #: the reads the queue of reads to check holds by default: those the daemon is not sure of
 CHECK_BELOW = "0.9"
+#: the dashboard counts the reads to check of these last days, up to this many
+TO_CHECK_DAYS, TO_CHECK_SHOWN = 7, 99
 #: the ``reason`` of openings on request (:data:`plategate.gatekeeper.MANUAL_OPEN`, ``RELAY_TEST``,
 #: ``REMOTE_COMMAND``), written out so that the web process does not import the pipeline
 OPENING_REASONS = ("manual_open", "relay_test", "remote_command")
@@ -59,7 +62,11 @@ def register(app: Flask, console: Console) -> None:
     def dashboard():
         status = console.call("status")
         recent = console.call("events_search", limit=10)["events"]
-        return render_template("dashboard.html", s=status, events=recent)
+        since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=TO_CHECK_DAYS)).isoformat()
+        to_check = len(console.call("events_search", unchecked=True, below=float(CHECK_BELOW), since=since,
+                                    limit=TO_CHECK_SHOWN + 1)["events"])
+        return render_template("dashboard.html", s=status, events=recent, to_check=to_check,
+                               to_check_shown=TO_CHECK_SHOWN, to_check_days=TO_CHECK_DAYS)
 
     @app.get("/status.json")
     def status_json():
