@@ -267,3 +267,42 @@ def test_formats_without_a_short_list_keeps_free_decoding():
     result = site_shapes(rows)
     assert result.plates == 60 and len(result.shapes) == 6 and not result.suggested
     assert "4 shapes fit only 66.7 % of the plates" in result.why_none and "keep free decoding" in result.why_none
+
+
+def test_accuracy_reads_the_checked_crops_again_free_and_under_formats(root, journal, capsys):
+    from plategate.audit import PLATE_TEXT, AuditLog
+    from tools.synth.plates import render_plate
+
+    def plate_event(text, style, seed, ts):
+        img, truth = render_plate(text, style, np.random.default_rng(seed), height=48)
+        event = {"id": new_event_id(ts), "ts": ts, "plate": truth, "confidence": 0.5, "decision": "unknown",
+                 "reason": "low_confidence"}
+        return journal.record(event, crop=img)
+
+    t0 = 1_700_000_000.0
+    uk = plate_event("BD51SMR", "uk", 8, t0)
+    br = plate_event("ABC1234", "br", 1, t0 + 1)
+    mislabelled = plate_event("PXH4819", "br", 3, t0 + 2)
+    unreadable = plate_event("KMH306", "ar", 5, t0 + 3)
+    plate_event("AD673AN", "ar", 6, t0 + 4)  # nobody checked it: not counted
+    gone = record(journal, "XY98ZT", 0.4, t0 + 5, with_crop=False)
+    audit = AuditLog(root / "state" / "journal.db")
+    for event, text in ((uk, "BD51SMR"), (br, "ABC-1234"), (mislabelled, "ZZZ9999"), (unreadable, ""),
+                        (gone, "XY98ZT")):
+        audit.record("web:ann", PLATE_TEXT, event["id"], {"text": text})
+    audit.close()
+    assert main(["events", "accuracy", "--json", "--formats", "LLLDDDD", "--threads", "1"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["crops"] == 3 and result["without_crop"] == 1 and not result["unreadable"]
+    free, fitted = result["modes"]
+    assert (free["mode"], free["crops"], free["right"]) == ("free decoding", 3, 2)
+    assert [m["checked"] for m in free["misreads"]] == ["ZZZ9999"] and free["misreads"][0]["read"] == "PXH4819"
+    # no LLLDDDD text is likely on the UK plate, so it is read freely, as the gate would
+    assert (fitted["mode"], fitted["crops"], fitted["right"]) == ("plate_formats LLLDDDD", 3, 2)
+    assert [m["checked"] for m in fitted["misreads"]] == ["ZZZ9999"]
+    assert main(["events", "accuracy", "--threads", "1"]) == 0  # no formats configured: free decoding only
+    out = capsys.readouterr().out
+    assert "3 crops whose text a person checked (1 checked events have no crop left)" in out
+    assert "free decoding" in out and "plate_formats" not in out and "ZZZ9999 read PXH4819" in out
+    assert main(["events", "accuracy", "--formats", "LL1"]) == 2
+    assert "--formats: shapes are strings of L" in capsys.readouterr().err

@@ -44,15 +44,14 @@ def small_disk(tmp_path):
 def fill(disk: Path) -> Path:
     """Fill *disk* to the last byte; returns the filler file."""
     filler = disk / "filler"
-    with filler.open("wb") as fh:
+    with filler.open("wb", buffering=0) as fh:  # unbuffered: nothing is left to write when it closes
         chunk = b"\0" * 65536
         try:
             while True:
                 fh.write(chunk)
-                fh.flush()
         except OSError as exc:
             assert exc.errno == errno.ENOSPC
-    with contextlib.suppress(OSError), (disk / "filler2").open("wb") as fh:
+    with contextlib.suppress(OSError), (disk / "filler2").open("wb", buffering=0) as fh:
         while True:
             fh.write(b"\0" * 512)
             fh.flush()

@@ -123,8 +123,9 @@ def render(result: dict) -> str:
     if result["suggested"]:
         quoted = ", ".join(f'"{f}"' for f in result["suggested"])
         lines.append(f"suggested: [recognition] plate_formats = [{quoted}] fits {100 * result['covered']:.1f} % of "
-                     "these plates. A plate of another shape (a visitor's, a personal plate) is then read as one of "
-                     "these shapes, usually below min_confidence, or not at all.")
+                     "these plates. A plate of another shape (a visitor's, a personal plate) is then read as the likeliest "
+                     "text of these shapes, or freely when none is likely; platectl events accuracy --formats tries "
+                     "them on the crops people checked.")
     else:
         lines.append(f"no suggestion: {result['why_none']}")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""platectl events: tail [-f], show ID, export, crops, formats — through the daemon, or the journal file read-only."""
+"""platectl events: tail [-f], show ID, export, crops, formats, accuracy — through the daemon, or the journal file read-only."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..audit import PLATE_TEXT, latest_by_target, mark_checked
 from ..errors import ControlError, StorageError
-from . import common, event_crops, event_formats
+from . import common, event_accuracy, event_crops, event_formats
 from .common import UsageError
 from .output import cell, emit, keyvalues, local_time, table, to_json
 
@@ -69,7 +69,17 @@ def add_parser(subparsers) -> None:
                    help=f"the share of the plates the suggested formats must fit (default {event_formats.DEFAULT_COVER})")
     f.add_argument("--limit", type=int, default=100000, help="at most this many events (default 100000)")
     f.set_defaults(func=run_formats)
-    for q in (t, s, e, c, f):
+    a = sub.add_parser("accuracy", help="the installed reader on the crops whose text people checked",
+                       description="Read the saved crops of the events whose text a person checked (web console, "
+                                   "Check reads) again with the installed reader, as the gate reads them, free and "
+                                   "under plate formats, and count the reads that match the checked texts.")
+    a.add_argument("--since", metavar="TIME", help="only events at or after this ISO 8601 time/date")
+    a.add_argument("--formats", metavar="SHAPES", help="plate formats to try, e.g. LLDDLLL,LDDDLLL "
+                                                       "(default: recognition.plate_formats)")
+    a.add_argument("--threads", type=int, metavar="N", help="interpreter threads (default: recognition.threads)")
+    a.add_argument("--limit", type=int, default=100000, help="at most this many events (default 100000)")
+    a.set_defaults(func=run_accuracy)
+    for q in (t, s, e, c, f, a):
         q.add_argument("--offline", action="store_true",
                        help="read the journal file even if the daemon runs (read-only)")
 
@@ -124,22 +134,6 @@ class JournalReader:
 
     def recent(self, n: int) -> list[dict]:
         return self._checked(self._query("SELECT * FROM events ORDER BY seq DESC LIMIT ?", (n,)))
-
-    def since(self, since_ts: float | None, limit: int) -> list[dict]:
-        """Up to *limit* events at or after *since_ts*, oldest first; from the daemon in pages of
-        :data:`PAGE`, so that neither side holds a whole journal in one reply."""
-        if self.daemon is None:
-            return self.journal.since_ts(since_ts or 0.0, limit)
-        rows: list[dict] = []
-        after = 0
-        while len(rows) < limit:
-            want = min(PAGE, limit - len(rows))
-            page = list(self.daemon.call("events", after=after, since=since_ts, n=want) or [])
-            rows.extend(page)
-            if len(page) < want:
-                break
-            after = int(page[-1]["seq"])
-        return rows
 
     def get(self, event_id: str) -> dict | None:
         rows = self._checked(self._query("SELECT * FROM events WHERE id = ?", (event_id,)))
@@ -310,4 +304,24 @@ def run_formats(args: argparse.Namespace) -> int:
         raise UsageError(f"--cover must be above 0 and at most 1, got {args.cover}")
     result = dataclasses.asdict(event_formats.site_shapes(_rows_since(args), args.cover))
     emit(args.json, result, event_formats.render)
+    return 0
+
+
+def run_accuracy(args: argparse.Namespace) -> int:
+    from ..vision.reader import PlateReader
+
+    cfg = common.load(args).recognition
+    shapes = [f.strip().upper() for f in (args.formats or "").split(",") if f.strip()] or list(cfg.plate_formats)
+    if any(not f or set(f) - {"L", "D"} for f in shapes):
+        raise UsageError(f"--formats: shapes are strings of L (letter) and D (digit), got {args.formats!r}")
+    crops, missing = event_accuracy.checked_crops(_rows_since(args))
+    threads = args.threads or cfg.threads
+    readers = {"free decoding": PlateReader(cfg.reader_path(), threads=threads, views=cfg.reader_views)}
+    if shapes:
+        readers[f"plate_formats {','.join(shapes)}"] = PlateReader(cfg.reader_path(), threads=threads,
+                                                                   views=cfg.reader_views, formats=shapes)
+    scores, unreadable = event_accuracy.score(readers, crops) if crops else ([], [])
+    result = {"crops": len(crops), "without_crop": missing, "modes": [dataclasses.asdict(m) for m in scores],
+              "unreadable": unreadable}
+    emit(args.json, result, event_accuracy.render)
     return 0

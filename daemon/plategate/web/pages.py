@@ -31,6 +31,19 @@ def spreadsheet_safe(value):
     return value
 
 
+def confidence_arg(text: str) -> float | None:
+    """A *Confidence below* field: ``None`` if empty; a number in (0, 1], else a 400 answer."""
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        abort(400, "Confidence below: a number from 0 to 1.")
+    return value
+
+
 def user_name() -> str:
     return f"web:{g.user}"
 
@@ -105,14 +118,9 @@ def register(app: Flask, console: Console) -> None:
             abort(400, "From/to: not a date and time.")
         if args["decision"] not in ("", "granted", "denied", "unknown"):
             abort(400, "Decision: granted, denied or unknown.")
-        below = request.args.get("below", "")
-        if below:
-            try:
-                args["below"] = float(below)
-            except ValueError:
-                abort(400, "Confidence below: a number from 0 to 1.")
-            if not 0 < args["below"] <= 1:
-                abort(400, "Confidence below: a number from 0 to 1.")
+        below = confidence_arg(request.args.get("below", ""))
+        if below is not None:
+            args["below"] = below
         if request.args.get("unchecked"):
             args["unchecked"] = True
         return args
@@ -142,12 +150,7 @@ def register(app: Flask, console: Console) -> None:
     def check_below() -> str:
         """The ``below`` of the reads to check: ``CHECK_BELOW`` unless the page says another, "" for any."""
         below = request.values.get("below", CHECK_BELOW)
-        if below:
-            try:
-                if not 0 < float(below) <= 1:
-                    raise ValueError(below)
-            except ValueError:
-                abort(400, "Confidence below: a number from 0 to 1.")
+        confidence_arg(below)
         return below
 
     @app.get("/check")
