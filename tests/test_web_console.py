@@ -303,6 +303,8 @@ def test_console_end_to_end(gate, browser):
     lines = csv_text["text"].strip().splitlines()
     assert lines[0].startswith("id,time,plate,confidence,decision")
     assert event["id"] in csv_text["text"] and all(UNLISTED.plate in line for line in lines[1:])
+    assert lines[0].endswith(",candidates,checked_text,checked_by")
+    assert next(line for line in lines if line.startswith(event["id"])).endswith(",KX934PL,web:alice")
     wait_for(lambda: [e for e in search_events(gate, LISTED.plate) if (e["label"] or "").startswith("+44")],
              timeout=60, what=f"an event of {LISTED.plate} with its new name")
     listed = fetch(driver, f"/events.csv?plate={LISTED.plate}")["text"]

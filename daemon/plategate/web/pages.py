@@ -13,7 +13,7 @@ from flask import Flask, Response, abort, g, redirect, render_template, request,
 from .console import Console, DaemonRefused
 
 EVENT_CSV_COLUMNS = ("id", "time", "plate", "confidence", "decision", "reason", "matched", "label",
-                     "allowlist_version", "latency_ms", "opened", "candidates")
+                     "allowlist_version", "latency_ms", "opened", "candidates", "checked_text", "checked_by")
 PAGE = 50
 #: the reads the queue of reads to check holds by default: those the daemon is not sure of
 CHECK_BELOW = "0.9"
