@@ -9,7 +9,6 @@ outvote visitors.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -75,9 +74,8 @@ def tally(texts: Iterable[str]) -> list[ShapeCount]:
     for text in sorted(texts):
         by_shape.setdefault(plate_shape(text), []).append(text)
     total = sum(len(v) for v in by_shape.values())
-    counts = Counter({shape: len(v) for shape, v in by_shape.items()})
-    return [ShapeCount(shape, n, n / total, tuple(by_shape[shape][:EXAMPLES]))
-            for shape, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return [ShapeCount(shape, len(v), len(v) / total, tuple(v[:EXAMPLES]))
+            for shape, v in sorted(by_shape.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
 
 
 def suggest(shapes: list[ShapeCount], plates: int, cover: float = DEFAULT_COVER) -> tuple[list[str], float, str]:
