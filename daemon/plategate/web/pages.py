@@ -180,7 +180,8 @@ def register(app: Flask, console: Console) -> None:
     @app.post("/events/<event_id>/text")
     def event_text(event_id: str):
         try:
-            saved = console.call("event_text", id=event_id, text=request.form.get("text", ""), user=user_name())
+            text = "" if request.form.get("unreadable") else request.form.get("text", "")
+            saved = console.call("event_text", id=event_id, text=text, user=user_name())
         except DaemonRefused as exc:
             flash("error", str(exc))
         else:
