@@ -76,7 +76,8 @@ def add_parser(subparsers) -> None:
     a.add_argument("--since", metavar="TIME", help="only events at or after this ISO 8601 time/date")
     a.add_argument("--formats", metavar="SHAPES", help="plate formats to try, e.g. LLDDLLL,LDDDLLL "
                                                        "(default: recognition.plate_formats)")
-    a.add_argument("--threads", type=int, metavar="N", help="interpreter threads (default: recognition.threads)")
+    a.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="interpreter threads (default 1, leaving the other cores to the running gate)")
     a.add_argument("--limit", type=int, default=100000, help="at most this many events (default 100000)")
     a.set_defaults(func=run_accuracy)
     for q in (t, s, e, c, f, a):
@@ -315,7 +316,7 @@ def run_accuracy(args: argparse.Namespace) -> int:
     if any(not f or set(f) - {"L", "D"} for f in shapes):
         raise UsageError(f"--formats: shapes are strings of L (letter) and D (digit), got {args.formats!r}")
     crops, missing = event_accuracy.checked_crops(_rows_since(args))
-    threads = args.threads or cfg.threads
+    threads = max(1, args.threads)
     readers = {"free decoding": PlateReader(cfg.reader_path(), threads=threads, views=cfg.reader_views)}
     if shapes:
         readers[f"plate_formats {','.join(shapes)}"] = PlateReader(cfg.reader_path(), threads=threads,
