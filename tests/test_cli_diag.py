@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pytest
 from cli_support import FakeDaemon, cleanup, short_dir, write_config
 
@@ -223,3 +224,38 @@ def test_a_missing_second_detector_names_its_config_key(tmp_path):
     res = diag.check_one_model("second detector", tmp_path / "detector.tflite", 1)
     assert res.status == diag.Status.FAIL and "second detector: missing file" in res.message
     assert res.hint.endswith("recognition.second_detector_model")
+
+
+def test_reads_count_the_sure_ones_and_suggest_formats(root, capsys):
+    import time
+
+    from cli_support import add_events
+
+    from plategate.config import JournalConfig
+    from plategate.journal import Journal, new_event_id
+
+    cfg = write_config(root)
+    assert main(["diag", "--json", "--config", str(cfg), "--only", "reads"]) == 0
+    assert results(capsys)["reads"]["status"] == "SKIP"  # no journal yet
+    state = root / "state"
+    journal = Journal(state / "journal.db", state / "snapshots", JournalConfig())
+    add_events(journal, [(f"AB{n:02d}CDE", "granted") for n in range(40)])  # read at 0.9
+    now = time.time()
+    journal.record({"id": new_event_id(now - 30 * 86400), "ts": now - 30 * 86400, "plate": "OLD1", "confidence": 0.2,
+                    "decision": "unknown"})  # a month ago: not counted
+    for i in range(10):
+        journal.record({"id": new_event_id(now - i), "ts": now - i, "plate": f"KX{i}", "confidence": 0.3,
+                        "decision": "unknown"}, np.full((40, 160, 3), 90, np.uint8))
+    journal.record({"id": new_event_id(now), "ts": now, "plate": None, "decision": "granted", "reason": "manual_open"})
+    assert main(["diag", "--json", "--config", str(cfg), "--only", "reads"]) == 0
+    reads = results(capsys)["reads"]
+    assert reads["status"] == "PASS", reads
+    assert reads["message"].startswith("50 reads in 7 days, 80 % at >= 0.9; 10 unsure ones with a crop nobody")
+    assert "this gate's plates fit LLDDLLL (100 %" in reads["message"]
+    for i in range(40):
+        journal.record({"id": new_event_id(now - 100 - i), "ts": now - 100 - i, "plate": f"ZZ{i}", "confidence": 0.5,
+                        "decision": "unknown"})
+    journal.close()
+    assert main(["diag", "--config", str(cfg), "--only", "reads"]) == 0  # a warning, not a failure
+    out = capsys.readouterr().out
+    assert "WARN  reads   90 reads in 7 days, 44 % at >= 0.9" in out and "hint: look at the unsure reads" in out

@@ -11,6 +11,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import asdict
 
+from .check_reads import check_reads
 from .checks import (
     Context,
     Result,
@@ -36,7 +37,7 @@ __all__ = ["CHECKS", "Context", "Result", "Status", "check_clock", "check_disk",
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("diag", help="checklist: config, models, camera, inputs, relay, MQTT, disk, clock",
+    p = subparsers.add_parser("diag", help="checklist: config, models, camera, reads, inputs, relay, MQTT, disk, clock",
                               description="Run the installation checklist. Exit status 1 if any check FAILs.")
     p.add_argument("--skip", action="append", default=[], metavar="CHECK", choices=[n for n, _ in CHECKS],
                    help="leave out a check (repeatable)")
@@ -50,7 +51,7 @@ def add_parser(subparsers) -> None:
 
 CHECKS: list[tuple[str, Callable[[Context], list[Result]]]] = [
     ("config", check_config), ("daemon", check_daemon), ("models", check_models), ("camera", check_camera),
-    ("inputs", check_inputs), ("relay", check_relay), ("mqtt", check_mqtt), ("files", check_files), ("disk", check_disk),
+    ("reads", check_reads), ("inputs", check_inputs), ("relay", check_relay), ("mqtt", check_mqtt), ("files", check_files), ("disk", check_disk),
     ("clock", check_clock), ("host", check_host),
 ]
 
