@@ -119,6 +119,11 @@ def test_a_long_export_through_the_daemon_goes_in_pages(root, capsys, monkeypatc
                      added[3]["time"]]) == 0  # from the fourth, six of them: two pages
         assert [json.loads(x)["plate"] for x in capsys.readouterr().out.splitlines()] == \
             [e["plate"] for e in added[3:9]]
+        from plategate.handlers import EVENTS_PAGE
+
+        assert events_cli.DAEMON_MAX == EVENTS_PAGE
+        assert main(["events", "tail", "-n", "6000"]) == 2
+        assert "-n: at most 5000 events through the daemon" in capsys.readouterr().err
         client = ControlClient(root / "control.sock")
         with pytest.raises(ControlError, match=r"n: 5001 out of range \(1\.\.5000\)"):
             client.call("events", n=5001)

@@ -22,8 +22,10 @@ from .output import cell, emit, keyvalues, local_time, table, to_json
 COLUMNS = [("time", "TIME"), ("plate", "PLATE"), ("decision", "DECISION"), ("reason", "REASON"),
            ("confidence", "CONF"), ("direction", "DIRECTION"), ("label", "LABEL"), ("opened", "OPENED"),
            ("latency_ms", "MS"), ("id", "ID")]
-#: events per control reply when reading many (the daemon's ``events`` takes up to 5000)
+#: events per control reply when reading many
 PAGE = 1000
+#: the most events the daemon's ``events`` gives in one reply (:data:`plategate.handlers.EVENTS_PAGE`)
+DAEMON_MAX = 5000
 EXPORT_FIELDS = ("id", "time", "plate", "confidence", "decision", "reason", "matched", "label",
                  "allowlist_version", "latency_ms", "opened", "direction", "crop_path", "frame_path", "candidates")
 
@@ -156,6 +158,8 @@ class Source:
 
     def recent(self, n: int) -> list[dict]:
         if self.daemon is not None:
+            if n > DAEMON_MAX:
+                raise UsageError(f"-n: at most {DAEMON_MAX} events through the daemon (events export reads more)")
             rows = self.daemon.call("events", n=n)
             return list(rows or [])
         return self.journal.recent(n)
