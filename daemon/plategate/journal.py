@@ -313,10 +313,9 @@ class Journal:
         if below is not None:
             where.append("confidence < ?")
             args.append(float(below))
-        if unchecked:
-            where.append("crop_path IS NOT NULL AND crop_path != ''")
         page = (int(limit), int(offset))
         if unchecked:
+            where.append("crop_path IS NOT NULL AND crop_path != ''")
             try:
                 return self._query(_select([*where, _NOT_CHECKED]), (*args, unchecked, *page))
             except sqlite3.OperationalError as exc:

@@ -23,6 +23,18 @@ def plate_shape(text: str) -> str:
     return "".join("D" if c.isdigit() else "L" for c in text)
 
 
+def parse_shapes(text: str) -> list[str]:
+    """Plate formats written comma-separated (``"LLLDDDD, lllDLDD"``) as a list of upper-case shapes.
+
+    Raises:
+        ValueError: a shape holds other letters than L and D.
+    """
+    shapes = [f.strip().upper() for f in (text or "").split(",") if f.strip()]
+    if any(set(f) - {"L", "D"} for f in shapes):
+        raise ValueError(f"shapes are strings of L (letter) and D (digit), got {text!r}")
+    return shapes
+
+
 @dataclass(frozen=True)
 class PlateRead:
     """One read of one plate: from a single frame or voted over a burst.

@@ -48,8 +48,9 @@ import sys
 import zlib
 from pathlib import Path
 
+from plategate.cli.event_accuracy import SURE, ModeScore
 from plategate.errors import PlategateError
-from plategate.types import normalise_plate
+from plategate.types import normalise_plate, parse_shapes
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +60,6 @@ TUNE_SHARE, CALIB_SHARE = 0.60, 0.15
 MIN_CROPS, MIN_CHECK = 40, 10
 #: most a suite crop set may fall (points) before the tuned reader is refused
 MAX_DROP = 2.0
-#: confidence from which a read counts as sure
-SURE = 0.9
 #: the crop sets of the suite the tuned reader is also judged on
 SUITE_SETS = ("scene-crops val", "br-crops val", "ar-crops", "eu test")
 #: real_crops folders trained on as replay
@@ -129,18 +128,20 @@ def split(rows: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
 
 
 def read_set(reader, items: list[tuple[Path, str]]) -> dict:
-    """Exact reads, sure right and sure wrong reads of *reader* (a PlateReader) on (image, text) *items*."""
+    """Exact reads, sure right and sure wrong reads of *reader* (a PlateReader) on (image, text) *items*,
+    counted as ``platectl events accuracy`` counts them (:class:`plategate.cli.event_accuracy.ModeScore`).
+
+    Raises:
+        ImageError: an image cannot be read (named in the message).
+    """
     from plategate.imageio import load_image
 
-    right = sure_right = sure_wrong = 0
+    score = ModeScore("site")
     for path, text in items:
-        read = reader.read(load_image(path))
-        right += read.text == text
-        sure_right += read.text == text and read.confidence >= SURE
-        sure_wrong += read.text != text and read.confidence >= SURE
-    n = len(items)
-    return {"n": n, "exact": round(100 * right / n, 1) if n else None, "sure_right": sure_right,
-            "sure_wrong": sure_wrong}
+        score.add(text, reader.read(load_image(path)))
+    n = score.crops
+    return {"n": n, "exact": round(100 * score.right / n, 1) if n else None, "sure_right": score.sure_right,
+            "sure_wrong": score.sure_wrong}
 
 
 def verdict(installed: dict[str, dict], tuned: dict[str, dict]) -> tuple[bool, list[str]]:
@@ -315,9 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     from plategate.config_base import default_models_dir
 
     installed = a.reader or default_models_dir() / "reader.tflite"
-    shapes = [f.strip().upper() for f in a.formats.split(",") if f.strip()]
-    if any(set(f) - {"L", "D"} for f in shapes):
-        print(f"error: --formats: shapes are strings of L (letter) and D (digit), got {a.formats!r}", file=sys.stderr)
+    try:
+        shapes = parse_shapes(a.formats)
+    except ValueError as exc:
+        print(f"error: --formats: {exc}", file=sys.stderr)
         return 2
     try:
         if not (a.data / "br-crops" / "labels.csv").is_file():

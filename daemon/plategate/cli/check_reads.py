@@ -14,10 +14,9 @@ import time
 from ..errors import ControlError, StorageError
 from . import event_formats
 from .checks import Context, Result, Status
+from .event_accuracy import SURE
 
 DAYS = 7
-#: a read at or above this confidence is sure
-SURE = 0.9
 #: fewer sure reads than this share: a warning
 LOW_SHARE = 0.5
 #: events looked at, at most

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ImageError
-from ..types import normalise_plate
+from ..types import PlateRead, normalise_plate
+from .event_crops import saved_crop
 
 logger = logging.getLogger(__name__)
 
-#: reads at or above this confidence are the ones a gate acts on without a second thought
+#: a read at or above this confidence is sure: the one a gate acts on without a second thought
+#: (the figures of ``platectl events`` and ``diag``, and ``tools.train.site_tune``)
 SURE = 0.9
 #: misreads listed per mode
 SHOWN = 10
@@ -36,6 +38,18 @@ class ModeScore:
     sure_wrong: int = 0
     misreads: list[dict] = field(default_factory=list)
 
+    def add(self, truth: str, read: PlateRead, event: str | None = None) -> bool:
+        """Count one *read* of a crop whose text is *truth*; returns whether it is right."""
+        right = read.text == truth
+        self.crops += 1
+        self.right += right
+        self.sure_right += right and read.confidence >= SURE
+        self.sure_wrong += (not right) and read.confidence >= SURE
+        if not right and len(self.misreads) < SHOWN:
+            self.misreads.append({"event": event, "checked": truth, "read": read.text,
+                                  "confidence": round(float(read.confidence), 3)})
+        return right
+
 
 def checked_crops(rows: list[dict]) -> tuple[list[tuple[dict, Path]], int]:
     """The events of *rows* with a checked, readable text and a saved crop on disk.
@@ -47,11 +61,11 @@ def checked_crops(rows: list[dict]) -> tuple[list[tuple[dict, Path]], int]:
     for row in rows:
         if not normalise_plate(row.get("checked_text") or ""):
             continue
-        path = Path(row.get("crop_path") or "")
-        if row.get("crop_path") and path.is_file():
-            found.append((row, path))
-        else:
+        path = saved_crop(row)
+        if path is None:
             missing += 1
+        else:
+            found.append((row, path))
     return found, missing
 
 
@@ -70,16 +84,7 @@ def score(readers: dict[str, object], crops: list[tuple[dict, Path]]) -> tuple[l
             continue
         truth = normalise_plate(row["checked_text"])
         for mode, reader in readers.items():
-            read = reader.read(image)
-            s = scores[mode]
-            s.crops += 1
-            right = read.text == truth
-            s.right += right
-            s.sure_right += right and read.confidence >= SURE
-            s.sure_wrong += (not right) and read.confidence >= SURE
-            if not right and len(s.misreads) < SHOWN:
-                s.misreads.append({"event": row.get("id"), "checked": truth, "read": read.text,
-                                   "confidence": round(float(read.confidence), 3)})
+            scores[mode].add(truth, reader.read(image), row.get("id"))
     return list(scores.values()), unreadable
 
 

@@ -40,6 +40,12 @@ def crop_name(event_id: str) -> str:
     return _UNSAFE.sub("_", event_id) + ".jpg"
 
 
+def saved_crop(row: dict) -> Path | None:
+    """The event's plate crop file, or ``None`` when none was saved or it is gone (retention, low disk)."""
+    path = Path(str(row.get("crop_path") or ""))
+    return path if row.get("crop_path") and path.is_file() else None
+
+
 def _read_existing(labels: Path) -> list[dict]:
     if not labels.is_file():
         return []
@@ -86,8 +92,8 @@ def export_crops(rows: list[dict], out: Path, below: float | None = None) -> Cro
         name = crop_name(event_id)
         if name in known:
             continue
-        src = Path(str(row.get("crop_path") or ""))
-        if not row.get("crop_path") or not src.is_file():
+        src = saved_crop(row)
+        if src is None:
             without += 1
             continue
         try:

@@ -3,8 +3,8 @@
 ``recognition.plate_formats`` keeps only reads of the site's shapes (``LLDDLLL`` for the UK),
 which turns a letter read as a digit back into a letter. Which shapes a site sees is in its
 journal: every plate a person checked in the web console, and every read the reader was sure of
-(confidence >= :data:`SURE`). A plate counts once however often it passed, so residents do not
-outvote visitors.
+(confidence >= :data:`plategate.cli.event_accuracy.SURE`). A plate counts once however often
+it passed, so residents do not outvote visitors.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..types import normalise_plate, plate_shape
+from .event_accuracy import SURE
 
-#: reads at or above this confidence count as the plate's text when nobody has checked it
-SURE = 0.9
 #: the share of the site's plates the suggested formats must fit
 DEFAULT_COVER = 0.95
 #: more shapes than this to reach the cover: no suggestion (free decoding fits such a site better)
@@ -50,8 +49,8 @@ class SiteShapes:
 
 def site_plates(rows: Iterable[dict]) -> tuple[set[str], int, int]:
     """The distinct plate texts of event *rows*: the text a person checked (``checked_text``;
-    empty means unreadable and counts nothing), else the read if its confidence is at least
-    :data:`SURE`. Returns (texts, events looked at, events left out as unsure)."""
+    empty means unreadable and counts nothing), else the read if it is sure (:data:`SURE`).
+    Returns (texts, events looked at, events left out as unsure)."""
     texts: set[str] = set()
     events = unsure = 0
     for row in rows:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..audit import PLATE_TEXT, latest_by_target, mark_checked
 from ..errors import ControlError, StorageError
+from ..types import parse_shapes
 from . import common, event_accuracy, event_crops, event_formats
 from .common import UsageError
 from .output import cell, emit, keyvalues, local_time, table, to_json
@@ -46,10 +47,8 @@ def add_parser(subparsers) -> None:
     s.add_argument("id", help="event id (as printed by tail)")
     s.set_defaults(func=run_show)
     e = sub.add_parser("export", help="events as CSV or JSON lines")
-    e.add_argument("--since", metavar="TIME", help="only events at or after this ISO 8601 time/date")
     e.add_argument("--format", choices=("csv", "json"), default="csv")
     e.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
-    e.add_argument("--limit", type=int, default=100000, help="at most this many (default 100000)")
     e.set_defaults(func=run_export)
     c = sub.add_parser("crops", help="the events' plate crops in a folder with labels.csv, to check and teach the reader",
                        description="Copy each event's saved plate crop into a folder and list it in labels.csv with "
@@ -57,31 +56,28 @@ def add_parser(subparsers) -> None:
                                    "python -m tools.train.site_tune FOLDER teaches the reader this site's plates. Run "
                                    "again to add new events: rows already in labels.csv are kept as they are.")
     c.add_argument("-o", "--output", required=True, metavar="DIR", help="the folder (created if missing)")
-    c.add_argument("--since", metavar="TIME", help="only events at or after this ISO 8601 time/date")
     c.add_argument("--below", type=float, default=None, metavar="CONF",
                    help="only events read with a confidence below this (the reads worth checking)")
-    c.add_argument("--limit", type=int, default=100000, help="at most this many events (default 100000)")
     c.set_defaults(func=run_crops)
     f = sub.add_parser("formats", help="the shapes of this site's plates and the plate_formats that fit them",
                        description="Count the shapes (L letter, D digit) of the distinct plates in the journal: the "
                                    "texts people checked in the web console, and the reads at >= 0.9. Suggests "
                                    "recognition.plate_formats: the fewest shapes that fit --cover of the plates.")
-    f.add_argument("--since", metavar="TIME", help="only events at or after this ISO 8601 time/date")
     f.add_argument("--cover", type=float, default=event_formats.DEFAULT_COVER, metavar="SHARE",
                    help=f"the share of the plates the suggested formats must fit (default {event_formats.DEFAULT_COVER})")
-    f.add_argument("--limit", type=int, default=100000, help="at most this many events (default 100000)")
     f.set_defaults(func=run_formats)
     a = sub.add_parser("accuracy", help="the installed reader on the crops whose text people checked",
                        description="Read the saved crops of the events whose text a person checked (web console, "
                                    "Check reads) again with the installed reader, as the gate reads them, free and "
                                    "under plate formats, and count the reads that match the checked texts.")
-    a.add_argument("--since", metavar="TIME", help="only events at or after this ISO 8601 time/date")
     a.add_argument("--formats", metavar="SHAPES", help="plate formats to try, e.g. LLDDLLL,LDDDLLL "
                                                        "(default: recognition.plate_formats)")
     a.add_argument("--threads", type=int, default=1, metavar="N",
                    help="interpreter threads (default 1, leaving the other cores to the running gate)")
-    a.add_argument("--limit", type=int, default=100000, help="at most this many events (default 100000)")
     a.set_defaults(func=run_accuracy)
+    for q in (e, c, f, a):  # they read the events since a time (_rows_since)
+        q.add_argument("--since", metavar="TIME", help="only events at or after this ISO 8601 time/date")
+        q.add_argument("--limit", type=int, default=100000, help="at most this many events (default 100000)")
     for q in (t, s, e, c, f, a):
         q.add_argument("--offline", action="store_true",
                        help="read the journal file even if the daemon runs (read-only)")
@@ -316,9 +312,10 @@ def run_accuracy(args: argparse.Namespace) -> int:
     from ..vision.reader import PlateReader
 
     cfg = common.load(args).recognition
-    shapes = [f.strip().upper() for f in (args.formats or "").split(",") if f.strip()] or list(cfg.plate_formats)
-    if any(not f or set(f) - {"L", "D"} for f in shapes):
-        raise UsageError(f"--formats: shapes are strings of L (letter) and D (digit), got {args.formats!r}")
+    try:
+        shapes = parse_shapes(args.formats) or list(cfg.plate_formats)
+    except ValueError as exc:
+        raise UsageError(f"--formats: {exc}") from None
     crops, missing = event_accuracy.checked_crops(_rows_since(args))
     threads = max(1, args.threads)
     readers = {"free decoding": PlateReader(cfg.reader_path(), threads=threads, views=cfg.reader_views)}
